@@ -1,0 +1,189 @@
+"""Convert transformers' `openai-gpt` (GPT-1, post-LN) and `gpt2` (GPT-2, pre-LN) checkpoints into gpt_hf models.
+
+Both built-ins store projections as `Conv1D` with weights shaped (in, out); gpt_hf uses `nn.Linear`, (out, in), so
+every projection weight is transposed. Weights are read with safetensors or `torch.load(weights_only=True)`, never
+with unrestricted pickle.
+"""
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import torch
+
+from .configuration_gpt_hf import GPTHFConfig
+from .modeling_gpt_hf import GPTHFForCausalLM, GPTHFForMultipleChoice, GPTHFModel
+
+logger = logging.getLogger(__name__)
+
+SOURCE_TYPES = ("openai-gpt", "gpt2")
+HEADS = {"base": GPTHFModel, "causal-lm": GPTHFForCausalLM, "multiple-choice": GPTHFForMultipleChoice}
+_OPENAI_ACTIVATIONS = {"gelu": "gelu_new", "relu": "relu", "silu": "silu", "swish": "silu"}
+_PROJECTIONS = re.compile(r"h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$")
+# Causal-mask buffers some older checkpoints saved; gpt_hf builds its masks with create_causal_mask instead.
+_IGNORED = re.compile(r"h\.\d+\.attn\.(bias|masked_bias)$|^position_ids$")
+
+
+def convert_config(source_config: dict) -> GPTHFConfig:
+    """Map an `openai-gpt` or `gpt2` config dict onto a `GPTHFConfig` with the matching normalisation layout."""
+    model_type = source_config.get("model_type")
+    if model_type not in SOURCE_TYPES:
+        raise ValueError(f"Cannot convert model_type={model_type!r}; supported source types: {SOURCE_TYPES}.")
+    common = {
+        key: source_config[key]
+        for key in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "resid_pdrop", "embd_pdrop",
+                    "attn_pdrop", "layer_norm_epsilon", "initializer_range", "pad_token_id", "bos_token_id",
+                    "eos_token_id")
+        if source_config.get(key) is not None
+    }
+    for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
+        value = common.get(key)
+        if value is not None and not (isinstance(value, int) and 0 <= value < common.get("vocab_size", 0)):
+            logger.warning("Dropping %s=%r: not an id in the source vocabulary of %s.", key, value, common.get("vocab_size"))
+            common.pop(key)
+    common["classifier_dropout"] = source_config.get("summary_first_dropout", 0.1)
+    common["tie_word_embeddings"] = source_config.get("tie_word_embeddings", True)
+    if model_type == "openai-gpt":
+        afn = source_config.get("afn", "gelu")
+        if afn not in _OPENAI_ACTIVATIONS:
+            raise ValueError(f"openai-gpt afn={afn!r} has no gpt_hf equivalent; known: {sorted(_OPENAI_ACTIVATIONS)}.")
+        # OpenAIGPT's MLP is always 4 * n_embd wide, whatever n_inner says.
+        return GPTHFConfig(
+            **common, norm_position="post", activation_function=_OPENAI_ACTIVATIONS[afn],
+            n_inner=4 * source_config.get("n_embd", 768),
+        )
+    unsupported = {
+        "add_cross_attention": True,
+        "scale_attn_by_inverse_layer_idx": True,
+        "scale_attn_weights": False,
+    }
+    for key, bad in unsupported.items():
+        if source_config.get(key, not bad) == bad:
+            raise ValueError(f"gpt2 checkpoints with {key}={bad} are not supported by gpt_hf.")
+    return GPTHFConfig(
+        **common, norm_position="pre", activation_function=source_config.get("activation_function", "gelu_new"),
+        n_inner=source_config.get("n_inner") or 4 * source_config.get("n_embd", 768),
+    )
+
+
+def convert_state_dict(source_state: dict[str, torch.Tensor], config: GPTHFConfig, head: str = "causal-lm"):
+    """Rename and transpose a source state dict into gpt_hf keys for the model class of `head`."""
+    renames = {"tokens_embed.": "wte.", "positions_embed.": "wpe."}
+    body, extra = {}, {}
+    for key, tensor in source_state.items():
+        name = key.removeprefix("transformer.")
+        for old, new in renames.items():
+            if name.startswith(old):
+                name = new + name[len(old):]
+        if _IGNORED.search(name):
+            continue
+        if name == "lm_head.weight" or name.startswith("multiple_choice_head."):
+            extra[name] = tensor
+            continue
+        body[name] = tensor.t().contiguous() if _PROJECTIONS.search(name) else tensor
+
+    prefix = "" if head == "base" else "transformer."
+    converted = {prefix + k: v for k, v in body.items()}
+    if head != "base" and not config.tie_word_embeddings and "lm_head.weight" in extra:
+        converted["lm_head.weight"] = extra["lm_head.weight"]
+    if head == "multiple-choice":
+        if "multiple_choice_head.summary.weight" not in extra:
+            raise ValueError(
+                "head='multiple-choice' needs a DoubleHeadsModel checkpoint (multiple_choice_head.summary.*); "
+                "this one has none. Convert with head='causal-lm' and fine-tune a fresh multiple-choice head instead."
+            )
+        converted["score.weight"] = extra["multiple_choice_head.summary.weight"]
+        converted["score.bias"] = extra["multiple_choice_head.summary.bias"]
+    return converted
+
+
+def load_source(source: str | Path, revision: str | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read (config dict, state dict) from a local folder, or a Hub repo id when online."""
+    folder = Path(source)
+    if not folder.is_dir():
+        from huggingface_hub import snapshot_download  # only needed for Hub names
+
+        try:
+            folder = Path(snapshot_download(
+                str(source), revision=revision, allow_patterns=["config.json", "*.safetensors", "pytorch_model*.bin"]
+            ))
+        except Exception as err:  # network, auth or missing repo: say what was tried
+            raise ValueError(
+                f"{source!r} is not a local folder and could not be fetched from the Hub ({err.__class__.__name__}: "
+                f"{err}); check the path, the repo id and your connection."
+            ) from err
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise ValueError(f"{folder} has no config.json; point --source at a saved openai-gpt / gpt2 model folder.")
+    source_config = json.loads(config_path.read_text())
+
+    state: dict[str, torch.Tensor] = {}
+    safetensor_files = sorted(folder.glob("*.safetensors"))
+    if safetensor_files:
+        from safetensors.torch import load_file
+
+        for path in safetensor_files:
+            state.update(load_file(str(path)))
+    else:
+        bin_files = sorted(folder.glob("pytorch_model*.bin"))
+        if not bin_files:
+            raise ValueError(f"{folder} holds no *.safetensors or pytorch_model*.bin weights.")
+        for path in bin_files:
+            state.update(torch.load(path, map_location="cpu", weights_only=True))
+    return source_config, state
+
+
+def convert_checkpoint(source, head: str = "causal-lm", revision: str | None = None):
+    """Convert a transformers `openai-gpt` / `gpt2` model (object, local folder or Hub id) to a gpt_hf model.
+
+    `head`: "causal-lm" (default), "base", or "multiple-choice" (from a DoubleHeadsModel, keeping its trained
+    multiple-choice projection). Raises `ValueError` listing missing, unexpected or mis-shaped keys.
+    """
+    if head not in HEADS:
+        raise ValueError(f"Unknown head {head!r}; choose one of {sorted(HEADS)}.")
+    if isinstance(source, torch.nn.Module):
+        source_config, source_state = source.config.to_dict(), source.state_dict()
+    else:
+        source_config, source_state = load_source(source, revision=revision)
+
+    config = convert_config(source_config)
+    if head == "multiple-choice":
+        config.num_labels = 1
+    model = HEADS[head](config)
+    state = convert_state_dict(source_state, config, head=head)
+
+    expected = model.state_dict()
+    tied = {"lm_head.weight"} if config.tie_word_embeddings else set()
+    missing = sorted(set(expected) - set(state) - tied)
+    unexpected = sorted(set(state) - set(expected))
+    mis_shaped = sorted(
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in set(state) & set(expected) if state[k].shape != expected[k].shape
+    )
+    if missing or unexpected or mis_shaped:
+        raise ValueError(
+            f"Checkpoint does not match a {type(model).__name__} built from its config: "
+            f"missing keys {missing}, unexpected keys {unexpected}, shape mismatches {mis_shaped}."
+        )
+    model.load_state_dict(state, strict=False)
+    model.tie_weights()
+    model.eval()
+    logger.info("Converted %s checkpoint into %s (%s layout)", source_config["model_type"],
+                type(model).__name__, config.norm_position)
+    return model
+
+
+def save_converted(model, source, output_dir, overwrite: bool = False):
+    """Save a converted model (with its code files and auto_map) and, when the source has one, its tokenizer."""
+    from transformers import AutoTokenizer
+
+    from .saving import atomic_output_dir
+
+    with atomic_output_dir(output_dir, overwrite=overwrite) as staging:
+        model.save_pretrained(staging)
+        if not isinstance(source, torch.nn.Module):
+            try:
+                AutoTokenizer.from_pretrained(str(source)).save_pretrained(staging)
+            except (OSError, ValueError) as err:
+                logger.warning("No tokenizer saved: %s has none that loads (%s).", source, err)

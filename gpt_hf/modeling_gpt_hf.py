@@ -1,0 +1,508 @@
+"""The gpt_hf model family: GPT-1 (post-LN) and GPT-2 (pre-LN) decoders with an LM head and the paper's task heads.
+
+Remote-code safe: imports only torch, transformers and the sibling configuration module, so this file and
+`configuration_gpt_hf.py` can be copied into a Hub repository and loaded with `trust_remote_code=True`.
+
+Shapes: B batch, T new tokens, S = past + T keys, C = n_embd, nh heads, hs = C // nh head size, V vocab.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.cache_utils import Cache, DynamicCache
+from transformers.loss.loss_utils import ForCausalLMLoss
+from transformers.masking_utils import create_causal_mask
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.utils import ModelOutput, can_return_tuple
+from transformers.utils.generic import merge_with_config_defaults
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs
+
+from .configuration_gpt_hf import GPTHFConfig
+
+# Activations with a fused PyTorch kernel. "gelu_new" is the tanh approximation written out in Python in transformers
+# (eight elementwise kernels); F.gelu(approximate="tanh") computes the same function in one.
+_FUSED_ACTIVATIONS = {
+    "gelu_new": lambda: nn.GELU(approximate="tanh"),
+    "gelu_pytorch_tanh": lambda: nn.GELU(approximate="tanh"),
+    "gelu": lambda: nn.GELU(),
+    "relu": nn.ReLU,
+}
+
+
+def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    """Reference attention: softmax(q k^T * scaling + mask) v. q (B, nh, T, hs), k/v (B, nh, S, hs)."""
+    attn_weights = torch.matmul(query, key.transpose(-1, -2)) * scaling  # (B, nh, T, S)
+    if attention_mask is not None:
+        attn_weights = attn_weights + attention_mask
+    attn_weights = F.softmax(attn_weights, dim=-1, dtype=torch.float32).to(value.dtype)
+    attn_weights = F.dropout(attn_weights, p=dropout, training=module.training)
+    attn_output = torch.matmul(attn_weights, value).transpose(1, 2)  # (B, T, nh, hs)
+    return attn_output, attn_weights
+
+
+class GPTHFAttention(nn.Module):
+    """Causal multi-head self-attention with a fused qkv projection, dispatched through transformers' interface."""
+
+    def __init__(self, config: GPTHFConfig, layer_idx: int):
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.n_head = config.n_head
+        self.head_dim = config.n_embd // config.n_head
+        self.scaling = self.head_dim**-0.5
+        self.is_causal = True  # read by the sdpa / flash integrations
+        self.attention_dropout = config.attn_pdrop
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd)
+        self.c_proj.is_residual_projection = True  # read by _init_weights
+        self.resid_dropout = nn.Dropout(config.resid_pdrop)
+
+    def forward(self, hidden_states, attention_mask=None, past_key_values: Cache | None = None, **kwargs):
+        B, T, C = hidden_states.shape
+        qkv = self.c_attn(hidden_states).view(B, T, 3, self.n_head, self.head_dim)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, nh, T, hs)
+        if past_key_values is not None:
+            key, value = past_key_values.update(key, value, self.layer_idx)  # (B, nh, S, hs)
+
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        attn_output, attn_weights = attention_interface(
+            self,
+            query,
+            key,
+            value,
+            attention_mask,
+            dropout=self.attention_dropout if self.training else 0.0,
+            scaling=self.scaling,
+            **kwargs,
+        )
+        attn_output = attn_output.reshape(B, T, C)  # (B, T, nh, hs) -> (B, T, C)
+        return self.resid_dropout(self.c_proj(attn_output)), attn_weights
+
+
+class GPTHFMLP(nn.Module):
+    def __init__(self, config: GPTHFConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, config.inner_dim)
+        self.act = _FUSED_ACTIVATIONS.get(config.activation_function, lambda: ACT2FN[config.activation_function])()
+        self.c_proj = nn.Linear(config.inner_dim, config.n_embd)
+        self.c_proj.is_residual_projection = True  # read by _init_weights
+        self.dropout = nn.Dropout(config.resid_pdrop)
+
+    def forward(self, hidden_states):
+        return self.dropout(self.c_proj(self.act(self.c_fc(hidden_states))))
+
+
+class GPTHFBlock(GradientCheckpointingLayer):
+    """One decoder block. Post-LN (GPT-1): x = LN(x + f(x)). Pre-LN (GPT-2): x = x + f(LN(x))."""
+
+    def __init__(self, config: GPTHFConfig, layer_idx: int):
+        super().__init__()
+        self.pre_norm = config.pre_norm
+        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
+        self.attn = GPTHFAttention(config, layer_idx)
+        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
+        self.mlp = GPTHFMLP(config)
+
+    def forward(self, hidden_states, attention_mask=None, past_key_values=None, **kwargs):
+        if self.pre_norm:
+            hidden_states = hidden_states + self.attn(self.ln_1(hidden_states), attention_mask, past_key_values, **kwargs)[0]
+            return hidden_states + self.mlp(self.ln_2(hidden_states))
+        hidden_states = self.ln_1(hidden_states + self.attn(hidden_states, attention_mask, past_key_values, **kwargs)[0])
+        return self.ln_2(hidden_states + self.mlp(hidden_states))
+
+
+# Every Auto class the family answers to. Saved into config.auto_map so that a folder copied to the Hub exposes all
+# heads under trust_remote_code=True, not only the class that happened to be saved.
+AUTO_MAP = {
+    "AutoConfig": "configuration_gpt_hf.GPTHFConfig",
+    "AutoModel": "modeling_gpt_hf.GPTHFModel",
+    "AutoModelForCausalLM": "modeling_gpt_hf.GPTHFForCausalLM",
+    "AutoModelForSequenceClassification": "modeling_gpt_hf.GPTHFForSequenceClassification",
+    "AutoModelForMultipleChoice": "modeling_gpt_hf.GPTHFForMultipleChoice",
+}
+
+
+class GPTHFPreTrainedModel(PreTrainedModel):
+    config_class = GPTHFConfig
+    config: GPTHFConfig
+    base_model_prefix = "transformer"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["GPTHFBlock"]
+    _skip_keys_device_placement = ["past_key_values"]
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+    _can_compile_fullgraph = True
+    _can_record_outputs = {
+        "hidden_states": GPTHFBlock,
+        "attentions": OutputRecorder(GPTHFAttention, index=1),
+    }
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        self.config.auto_map = {**AUTO_MAP, **(getattr(self.config, "auto_map", None) or {})}
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        """N(0, initializer_range) for weights, zero biases; GPT-2 layout scales residual projections by 1/sqrt(2L)."""
+        std = self.config.initializer_range
+        if self.config.pre_norm and getattr(module, "is_residual_projection", False):
+            # Two residual branches per block add up over depth: keep the residual stream's variance flat.
+            std = std / (2 * self.config.n_layer) ** 0.5
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if getattr(module, "bias", None) is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+
+
+class GPTHFModel(GPTHFPreTrainedModel):
+    """The bare decoder: token + learned position embeddings, `n_layer` blocks, and a final LayerNorm if pre-LN."""
+
+    def __init__(self, config: GPTHFConfig):
+        super().__init__(config)
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.wpe = nn.Embedding(config.n_positions, config.n_embd)
+        self.drop = nn.Dropout(config.embd_pdrop)
+        self.h = nn.ModuleList([GPTHFBlock(config, layer_idx=i) for i in range(config.n_layer)])
+        # GPT-1 ends on a block's LayerNorm already; GPT-2's pre-LN stream needs one more before the head.
+        self.ln_f = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon) if config.pre_norm else nn.Identity()
+        self.gradient_checkpointing = False
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.wte
+
+    def set_input_embeddings(self, new_embeddings):
+        self.wte = new_embeddings
+
+    @merge_with_config_defaults
+    @capture_outputs
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPast:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+        if inputs_embeds is None:
+            if input_ids.ndim != 2:
+                raise ValueError(f"input_ids must be (batch, seq), got shape {tuple(input_ids.shape)}.")
+            inputs_embeds = self.wte(input_ids)
+        if use_cache and past_key_values is None:
+            past_key_values = DynamicCache(config=self.config)
+
+        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        seq_length = inputs_embeds.shape[1]
+        if not torch.compiler.is_compiling() and past_length + seq_length > self.config.n_positions:
+            raise ValueError(
+                f"Sequence length {past_length + seq_length} (past {past_length} + new {seq_length}) exceeds "
+                f"n_positions={self.config.n_positions}; truncate the input or use a model with a longer context."
+            )
+        if position_ids is None:
+            if attention_mask is not None and attention_mask.ndim == 2:
+                # Count real tokens only, so a left-padded row gets the same positions as the unpadded row.
+                position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -seq_length:]
+            else:
+                position_ids = torch.arange(past_length, past_length + seq_length, device=inputs_embeds.device)[None]
+
+        causal_mask = create_causal_mask(
+            config=self.config,
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            past_key_values=past_key_values,
+            position_ids=position_ids,
+        )
+        hidden_states = self.drop(inputs_embeds + self.wpe(position_ids))  # (B, T, C)
+        for block in self.h:
+            hidden_states = block(hidden_states, causal_mask, past_key_values, position_ids=position_ids, **kwargs)
+        hidden_states = self.ln_f(hidden_states)
+        return BaseModelOutputWithPast(
+            last_hidden_state=hidden_states, past_key_values=past_key_values if use_cache else None
+        )
+
+
+class GPTHFForCausalLM(GPTHFPreTrainedModel, GenerationMixin):
+    """Decoder + language-modelling head tied to the token embedding."""
+
+    _tied_weights_keys = {"lm_head.weight": "transformer.wte.weight"}
+
+    def __init__(self, config: GPTHFConfig):
+        super().__init__(config)
+        self.transformer = GPTHFModel(config)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        **kwargs,
+    ) -> CausalLMOutputWithPast:
+        outputs = self.transformer(
+            input_ids,
+            past_key_values=past_key_values,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            **kwargs,
+        )
+        hidden_states = outputs.last_hidden_state
+        # Only the last positions' logits are needed while generating: skip the (B, T, V) projection of the rest.
+        keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+        logits = self.lm_head(hidden_states[:, keep, :])
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **kwargs)
+        return CausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+
+@dataclass
+class GPTHFTaskOutput(ModelOutput):
+    """Output of the task heads. `loss = task_loss + aux_lm_weight * lm_loss` (the paper's L3 = L2 + lambda * L1)."""
+
+    loss: torch.Tensor | None = None
+    task_loss: torch.Tensor | None = None
+    lm_loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+def _batch_shape(input_ids, inputs_embeds) -> tuple[int, ...]:
+    """The dims in front of the sequence dim: (B,) for (B, T) input, (B, K) for (B, K, T)."""
+    if input_ids is not None:
+        return tuple(input_ids.shape[:-1])
+    if inputs_embeds is not None:
+        return tuple(inputs_embeds.shape[:-2])
+    raise ValueError("Pass input_ids (or inputs_embeds).")
+
+
+def _last_index(flags: torch.Tensor) -> torch.Tensor:
+    """Index of the last True along the last dim of a (N, T) bool tensor; -1 where a row has none."""
+    positions = torch.arange(flags.shape[-1], device=flags.device)
+    return torch.where(flags, positions, -1).amax(-1)
+
+
+class GPTHFTaskModel(GPTHFPreTrainedModel):
+    """Shared body of the task heads: decoder, tied LM head (auxiliary loss), and extract-token pooling."""
+
+    _tied_weights_keys = {"lm_head.weight": "transformer.wte.weight"}
+
+    def __init__(self, config: GPTHFConfig, num_outputs: int):
+        super().__init__(config)
+        self.transformer = GPTHFModel(config)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.score = nn.Linear(config.n_embd, num_outputs)
+        self.post_init()
+
+    def _encode_and_pool(self, input_ids, attention_mask, inputs_embeds, lm_targets, compute_lm_loss, kwargs):
+        """Flatten (B, K, T) inputs to (B*K, T), run the decoder, and pool each row at its extract token.
+
+        Returns pooled (B*K, C), the auxiliary LM loss (or None) and the decoder outputs.
+        """
+
+        def flat(t, trailing):  # (..., T, *trailing) -> (N, T, *trailing)
+            return None if t is None else t.reshape(-1, *t.shape[t.ndim - 1 - trailing :])
+
+        input_ids, attention_mask, lm_targets = flat(input_ids, 0), flat(attention_mask, 0), flat(lm_targets, 0)
+        inputs_embeds = flat(inputs_embeds, 1)
+        outputs = self.transformer(
+            input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, use_cache=False, **kwargs
+        )
+        hidden_states = outputs.last_hidden_state  # (N, T, C)
+
+        idx = self._pool_index(input_ids, attention_mask, hidden_states)
+        pooled = hidden_states[torch.arange(hidden_states.shape[0], device=hidden_states.device), idx]  # (N, C)
+
+        lm_loss = None
+        if compute_lm_loss:
+            if lm_targets is None:
+                if input_ids is None:
+                    raise ValueError("The auxiliary LM loss needs input_ids or lm_targets; or set aux_lm_weight=0.")
+                lm_targets = input_ids if attention_mask is None else input_ids.masked_fill(attention_mask == 0, -100)
+            lm_loss = ForCausalLMLoss(self.lm_head(hidden_states), lm_targets, vocab_size=self.config.vocab_size)
+        return pooled, lm_loss, outputs
+
+    def _pool_index(self, input_ids, attention_mask, hidden_states):
+        """Position read by the head: the (last) extract token, else the last real token of each row."""
+        config = self.config
+        if config.extract_token_id is not None:
+            if input_ids is None:
+                raise ValueError(
+                    f"extract_token_id={config.extract_token_id} is set, so the task heads need input_ids to find it; "
+                    "pass input_ids, or set config.extract_token_id=None to pool the last non-pad token."
+                )
+            is_extract = input_ids == config.extract_token_id
+            if attention_mask is not None:
+                is_extract = is_extract & attention_mask.bool()
+            idx = _last_index(is_extract)
+            if not torch.compiler.is_compiling() and bool((idx < 0).any()):
+                rows = (idx < 0).nonzero().flatten().tolist()
+                raise ValueError(
+                    f"Rows {rows[:8]} (of {len(idx)} flattened rows) contain no extract token "
+                    f"(extract_token_id={config.extract_token_id}); end every input with it, e.g. with the gpt_hf "
+                    "task transforms, and make sure truncation did not cut it off."
+                )
+            return idx
+        if attention_mask is not None:
+            return _last_index(attention_mask.bool())
+        if config.pad_token_id is not None and input_ids is not None:
+            return _last_index(input_ids != config.pad_token_id).clamp(min=0)
+        return torch.full((hidden_states.shape[0],), hidden_states.shape[1] - 1, device=hidden_states.device)
+
+    def _combine(self, task_loss, lm_loss, logits, outputs):
+        loss = task_loss
+        if task_loss is not None and lm_loss is not None:
+            loss = task_loss + self.config.aux_lm_weight * lm_loss
+        return GPTHFTaskOutput(
+            loss=loss,
+            task_loss=task_loss,
+            lm_loss=lm_loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+
+class GPTHFForSequenceClassification(GPTHFTaskModel):
+    """Classification / regression head on the extract token (paper section 3.3).
+
+    input_ids (B, T): one sequence per example. input_ids (B, K, T): K orderings of one example (the paper's
+    similarity transform uses K=2); their pooled states are summed before the linear layer.
+    """
+
+    def __init__(self, config: GPTHFConfig):
+        super().__init__(config, num_outputs=config.num_labels)
+        self.num_labels = config.num_labels
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        lm_targets: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> GPTHFTaskOutput:
+        batch_shape = _batch_shape(input_ids, inputs_embeds)
+        if len(batch_shape) not in (1, 2):
+            raise ValueError(
+                f"input_ids must be (batch, seq) or (batch, orderings, seq); got leading dims {batch_shape}."
+            )
+        compute_lm = labels is not None and self.config.aux_lm_weight > 0
+        pooled, lm_loss, outputs = self._encode_and_pool(
+            input_ids, attention_mask, inputs_embeds, lm_targets, compute_lm, kwargs
+        )
+        if len(batch_shape) == 2:
+            pooled = pooled.view(*batch_shape, -1).sum(1)  # (B, K, C) -> (B, C): the orderings are summed
+        logits = self.score(self.dropout(pooled))  # (B, num_labels)
+
+        task_loss = None
+        if labels is not None:
+            task_loss = self._task_loss(logits, labels.to(logits.device))
+        return self._combine(task_loss, lm_loss, logits, outputs)
+
+    def _task_loss(self, logits, labels):
+        config = self.config
+        if config.problem_type is None:
+            if self.num_labels == 1:
+                config.problem_type = "regression"
+            elif labels.dtype in (torch.long, torch.int):
+                config.problem_type = "single_label_classification"
+            else:
+                config.problem_type = "multi_label_classification"
+        if config.problem_type == "regression":
+            if self.num_labels == 1:
+                return F.mse_loss(logits.view(-1), labels.to(logits.dtype).view(-1))
+            return F.mse_loss(logits, labels.to(logits.dtype))
+        if config.problem_type == "single_label_classification":
+            if labels.dtype.is_floating_point:
+                raise TypeError(
+                    f"single_label_classification expects integer class ids as labels, got dtype {labels.dtype}; "
+                    "pass torch.long labels, or set problem_type='multi_label_classification' for multi-hot floats."
+                )
+            return F.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
+        if labels.shape != logits.shape:
+            raise ValueError(
+                f"multi_label_classification expects multi-hot labels of shape {tuple(logits.shape)}, "
+                f"got {tuple(labels.shape)}."
+            )
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+
+
+class GPTHFForMultipleChoice(GPTHFTaskModel):
+    """Multiple choice (paper section 3.3): input_ids (B, C, T), one `[start] context [delim] answer [extract]` row per
+    choice; each row's extract state is scored by a linear layer and the scores are softmaxed over the choices."""
+
+    def __init__(self, config: GPTHFConfig):
+        super().__init__(config, num_outputs=1)
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        lm_targets: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> GPTHFTaskOutput:
+        batch_shape = _batch_shape(input_ids, inputs_embeds)
+        if len(batch_shape) != 2:
+            raise ValueError(
+                f"Multiple choice expects input_ids of shape (batch, choices, seq); got leading dims {batch_shape}."
+            )
+        compute_lm = labels is not None and self.config.aux_lm_weight > 0
+        pooled, lm_loss, outputs = self._encode_and_pool(
+            input_ids, attention_mask, inputs_embeds, lm_targets, compute_lm, kwargs
+        )
+        logits = self.score(self.dropout(pooled)).view(batch_shape)  # (B, choices)
+        task_loss = None
+        if labels is not None:
+            task_loss = F.cross_entropy(logits, labels.to(logits.device).view(-1))
+        return self._combine(task_loss, lm_loss, logits, outputs)
+
+
+__all__ = [
+    "GPTHFPreTrainedModel",
+    "GPTHFModel",
+    "GPTHFForCausalLM",
+    "GPTHFForSequenceClassification",
+    "GPTHFForMultipleChoice",
+    "GPTHFTaskOutput",
+]

@@ -1,0 +1,40 @@
+"""Convert a transformers `openai-gpt` / `gpt2` checkpoint (local folder or Hub id) into a gpt_hf model folder.
+
+Example:
+    python scripts/convert_checkpoint.py --source openai-community/openai-gpt --output_dir converted/gpt1
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+from transformers import HfArgumentParser
+
+from gpt_hf.convert import HEADS, convert_checkpoint, save_converted
+
+
+@dataclass
+class ConvertArguments:
+    source: str = field(metadata={"help": "Folder of a saved openai-gpt / gpt2 model, or a Hub id (needs network)."})
+    output_dir: str = field(metadata={"help": "Where to write the gpt_hf model folder."})
+    head: str = field(
+        default="causal-lm",
+        metadata={"help": f"Model class to produce: one of {sorted(HEADS)}. 'multiple-choice' keeps the trained "
+                          "head of a DoubleHeadsModel."},
+    )
+    revision: str | None = field(default=None, metadata={"help": "Hub revision (branch, tag or commit)."})
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a non-empty output folder."})
+
+    def __post_init__(self):
+        if self.head not in HEADS:
+            raise ValueError(f"--head {self.head!r} is not one of {sorted(HEADS)}.")
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    (args,) = HfArgumentParser(ConvertArguments).parse_args_into_dataclasses(args=argv)
+    model = convert_checkpoint(args.source, head=args.head, revision=args.revision)
+    save_converted(model, args.source, args.output_dir, overwrite=args.overwrite_output_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+"""Behaviour of the model classes as a transformers user sees it: generation, padding, attention backends,
+gradient checkpointing, embeddings, task heads with the auxiliary LM loss, initialisation and errors."""
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+import gpt_hf
+from gpt_hf import GPTHFForCausalLM, GPTHFForMultipleChoice, GPTHFForSequenceClassification, GPTHFModel
+
+from conftest import DELIM, EXTRACT, PAD, START, random_ids, tiny_config
+
+LAYOUTS = ["post", "pre"]
+
+
+def causal_lm(norm_position="post", attn_implementation="sdpa", **overrides):
+    config = tiny_config(norm_position=norm_position, **overrides)
+    return GPTHFForCausalLM._from_config(config, attn_implementation=attn_implementation).eval()
+
+
+@pytest.mark.parametrize("norm_position", LAYOUTS)
+def test_generate_with_cache_equals_without(norm_position):
+    model = causal_lm(norm_position)
+    prompt = random_ids(2, 5)
+    with_cache = model.generate(prompt, max_new_tokens=12, do_sample=False, use_cache=True)
+    without_cache = model.generate(prompt, max_new_tokens=12, do_sample=False, use_cache=False)
+    assert torch.equal(with_cache, without_cache)
+
+
+@pytest.mark.parametrize("norm_position", LAYOUTS)
+def test_cached_forward_matches_full_forward(norm_position):
+    model = causal_lm(norm_position)
+    ids = random_ids(2, 10)
+    with torch.no_grad():
+        full = model(ids).logits
+        first = model(ids[:, :6], use_cache=True)
+        rest = model(ids[:, 6:], past_key_values=first.past_key_values, use_cache=True).logits
+    assert_close(torch.cat([first.logits, rest], dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("norm_position", LAYOUTS)
+def test_left_padded_batch_equals_unpadded_rows(norm_position):
+    model = causal_lm(norm_position)
+    short, long = random_ids(1, 4, generator_seed=1), random_ids(1, 7, generator_seed=2)
+    batch = torch.cat([torch.cat([torch.full((1, 3), PAD), short], dim=1), long])
+    mask = torch.ones_like(batch)
+    mask[0, :3] = 0
+    with torch.no_grad():
+        padded_logits = model(batch, attention_mask=mask).logits
+        assert_close(padded_logits[0, 3:], model(short).logits[0], atol=1e-5, rtol=1e-5)
+        assert_close(padded_logits[1], model(long).logits[0], atol=1e-5, rtol=1e-5)
+    generated = model.generate(batch, attention_mask=mask, max_new_tokens=8, do_sample=False)
+    assert torch.equal(generated[0, 3:], model.generate(short, max_new_tokens=8, do_sample=False)[0])
+    assert torch.equal(generated[1], model.generate(long, max_new_tokens=8, do_sample=False)[0])
+
+
+@pytest.mark.parametrize("norm_position", LAYOUTS)
+def test_eager_and_sdpa_agree(norm_position):
+    eager = causal_lm(norm_position, attn_implementation="eager")
+    sdpa = causal_lm(norm_position, attn_implementation="sdpa")
+    sdpa.load_state_dict(eager.state_dict())
+    ids = random_ids(3, 12)
+    mask = torch.ones_like(ids)
+    mask[0, :4] = 0  # exercise the padded-mask path too
+    with torch.no_grad():
+        assert_close(sdpa(ids).logits, eager(ids).logits, atol=1e-5, rtol=1e-5)
+        assert_close(sdpa(ids, attention_mask=mask).logits[:, 4:], eager(ids, attention_mask=mask).logits[:, 4:],
+                     atol=1e-5, rtol=1e-5)
+
+
+def test_output_attentions_and_hidden_states_with_eager():
+    model = causal_lm("pre", attn_implementation="eager")
+    out = model(random_ids(2, 6), output_attentions=True, output_hidden_states=True)
+    assert len(out.attentions) == 2 and out.attentions[0].shape == (2, 4, 6, 6)
+    assert len(out.hidden_states) == 3 and out.hidden_states[-1].shape == (2, 6, 32)
+    assert_close(out.attentions[0].sum(-1), torch.ones(2, 4, 6))
+
+
+@pytest.mark.parametrize("norm_position", LAYOUTS)
+def test_gradient_checkpointing_gives_the_same_gradients(norm_position):
+    plain = causal_lm(norm_position).train()
+    checkpointed = causal_lm(norm_position).train()
+    checkpointed.load_state_dict(plain.state_dict())
+    checkpointed.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    assert checkpointed.is_gradient_checkpointing
+    ids = random_ids(2, 10)
+    for model in (plain, checkpointed):
+        model(ids, labels=ids).loss.backward()
+    for (name, a), b in zip(plain.named_parameters(), checkpointed.parameters()):
+        assert_close(b.grad, a.grad, atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_resize_token_embeddings_keeps_lm_head_tied():
+    model = causal_lm()
+    assert model.lm_head.weight is model.transformer.wte.weight
+    model.resize_token_embeddings(120)
+    assert model.config.vocab_size == 120
+    assert model.lm_head.weight is model.transformer.wte.weight
+    assert model.lm_head.weight.shape == (120, 32)
+    assert model(torch.tensor([[119, 3, 4]])).logits.shape == (1, 3, 120)
+
+
+def test_torch_compile_fullgraph_forward():
+    model = causal_lm("pre")
+    ids = random_ids(2, 8)
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    with torch.no_grad():
+        assert_close(compiled(ids).logits, model(ids).logits, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("norm_position", LAYOUTS)
+def test_labels_give_the_shifted_next_token_loss(norm_position):
+    model = causal_lm(norm_position)
+    ids = random_ids(2, 9)
+    out = model(ids, labels=ids)
+    manual = torch.nn.functional.cross_entropy(out.logits[:, :-1].reshape(-1, 99), ids[:, 1:].reshape(-1))
+    assert_close(out.loss, manual)
+
+
+def test_initialisation_scales_residual_projections_only_for_pre_ln():
+    sizes = dict(n_embd=256, n_head=4, n_layer=8, vocab_size=99, n_positions=64)
+    pre = GPTHFModel(gpt_hf.GPTHFConfig(norm_position="pre", **sizes))
+    post = GPTHFModel(gpt_hf.GPTHFConfig(norm_position="post", **sizes))
+    scaled = 0.02 / (2 * 8) ** 0.5
+    for model, proj_std in ((pre, scaled), (post, 0.02)):
+        block = model.h[3]
+        assert block.attn.c_proj.weight.std().item() == pytest.approx(proj_std, rel=0.03)
+        assert block.mlp.c_proj.weight.std().item() == pytest.approx(proj_std, rel=0.03)
+        assert block.attn.c_attn.weight.std().item() == pytest.approx(0.02, rel=0.03)
+        assert model.wte.weight.std().item() == pytest.approx(0.02, rel=0.03)
+        assert torch.all(block.attn.c_attn.bias == 0) and torch.all(block.ln_1.weight == 1)
+
+
+def test_sequence_longer_than_context_is_a_clear_error():
+    model = causal_lm()
+    with pytest.raises(ValueError, match=r"Sequence length 65 .* exceeds n_positions=64"):
+        model(random_ids(1, 65))
+    cache = model(random_ids(1, 60), use_cache=True).past_key_values
+    with pytest.raises(ValueError, match=r"past 60 \+ new 5"):
+        model(random_ids(1, 5), past_key_values=cache, use_cache=True)
+
+
+def test_both_or_neither_input_is_a_clear_error():
+    model = causal_lm()
+    with pytest.raises(ValueError, match="exactly one of input_ids or inputs_embeds"):
+        model()
+
+
+# --- task heads -------------------------------------------------------------------------------------------------
+
+
+def task_rows(batch, length, seed=0, pad_to=None):
+    """`[start] tokens [extract]` rows, optionally right-padded to `pad_to`."""
+    body = random_ids(batch, length - 2, generator_seed=seed)
+    rows = torch.cat([torch.full((batch, 1), START), body, torch.full((batch, 1), EXTRACT)], dim=1)
+    mask = torch.ones_like(rows)
+    if pad_to:
+        rows = torch.cat([rows, torch.full((batch, pad_to - length), PAD)], dim=1)
+        mask = torch.cat([mask, torch.zeros(batch, pad_to - length, dtype=torch.long)], dim=1)
+    return rows, mask
+
+
+def test_classification_pools_the_extract_token():
+    model = GPTHFForSequenceClassification(tiny_config(num_labels=3)).eval()
+    rows, mask = task_rows(2, 8)
+    padded, padded_mask = task_rows(2, 8, pad_to=12)
+    with torch.no_grad():
+        logits = model(rows, attention_mask=mask).logits
+        hidden = model.transformer(rows).last_hidden_state
+        assert_close(logits, model.score(hidden[:, 7]))
+        # right padding after the extract token changes nothing
+        assert_close(model(padded, attention_mask=padded_mask).logits, logits, atol=1e-5, rtol=1e-5)
+
+
+def test_classification_loss_is_task_plus_lambda_times_lm():
+    model = GPTHFForSequenceClassification(tiny_config(num_labels=3, aux_lm_weight=0.5))
+    rows, mask = task_rows(4, 8, pad_to=10)
+    labels = torch.tensor([0, 2, 1, 0])
+    out = model(rows, attention_mask=mask, labels=labels)
+    assert_close(out.task_loss, torch.nn.functional.cross_entropy(out.logits, labels))
+    lm_logits = model.lm_head(model.transformer(rows, attention_mask=mask).last_hidden_state)
+    targets = rows.masked_fill(mask == 0, -100)[:, 1:]
+    manual_lm = torch.nn.functional.cross_entropy(lm_logits[:, :-1].reshape(-1, 99), targets.reshape(-1))
+    assert_close(out.lm_loss, manual_lm)
+    assert_close(out.loss, out.task_loss + 0.5 * out.lm_loss)
+    out.loss.backward()
+    assert model.score.weight.grad is not None and model.transformer.wte.weight.grad.abs().sum() > 0
+
+
+def test_aux_lm_weight_zero_disables_the_lm_loss():
+    model = GPTHFForSequenceClassification(tiny_config(num_labels=2, aux_lm_weight=0.0))
+    rows, mask = task_rows(2, 6)
+    out = model(rows, attention_mask=mask, labels=torch.tensor([0, 1]))
+    assert out.lm_loss is None and torch.equal(out.loss, out.task_loss)
+
+
+def test_multi_label_and_regression():
+    rows, mask = task_rows(3, 7)
+    multi = GPTHFForSequenceClassification(tiny_config(num_labels=4, problem_type="multi_label_classification"))
+    targets = torch.tensor([[1.0, 0, 1, 0], [0, 0, 0, 1], [1, 1, 1, 1]])
+    out = multi(rows, attention_mask=mask, labels=targets)
+    assert_close(out.task_loss, torch.nn.functional.binary_cross_entropy_with_logits(out.logits, targets))
+    out.loss.backward()
+
+    regression = GPTHFForSequenceClassification(tiny_config(num_labels=1))
+    scores = torch.tensor([0.5, 2.0, -1.0])
+    out = regression(rows, attention_mask=mask, labels=scores)
+    assert regression.config.problem_type == "regression"
+    assert_close(out.task_loss, torch.nn.functional.mse_loss(out.logits.squeeze(-1), scores))
+    assert out.lm_loss is not None
+    out.loss.backward()
+
+
+def test_similarity_sums_the_two_orderings():
+    model = GPTHFForSequenceClassification(tiny_config(num_labels=1)).eval()
+    a_b, _ = task_rows(2, 9, seed=1)
+    b_a, _ = task_rows(2, 9, seed=2)
+    pairs = torch.stack([a_b, b_a], dim=1)  # (B, 2, T)
+    with torch.no_grad():
+        logits = model(pairs).logits
+        pooled = model.transformer(a_b).last_hidden_state[:, -1] + model.transformer(b_a).last_hidden_state[:, -1]
+        assert_close(logits, model.score(pooled), atol=1e-5, rtol=1e-5)
+        swapped = model(pairs.flip(1)).logits
+    assert_close(swapped, logits, atol=1e-5, rtol=1e-5)  # symmetric in the pair, as the paper intends
+    out = model(pairs, labels=torch.tensor([0.3, 0.9]))
+    assert out.lm_loss is not None
+    out.loss.backward()
+
+
+def test_multiple_choice_scores_each_choice_and_softmaxes():
+    model = GPTHFForMultipleChoice(tiny_config())
+    rows, mask = task_rows(2 * 3, 8, pad_to=10)
+    choices, choice_mask = rows.view(2, 3, 10), mask.view(2, 3, 10)
+    labels = torch.tensor([2, 0])
+    out = model(choices, attention_mask=choice_mask, labels=labels)
+    assert out.logits.shape == (2, 3)
+    assert_close(out.task_loss, torch.nn.functional.cross_entropy(out.logits, labels))
+    assert_close(out.loss, out.task_loss + 0.5 * out.lm_loss)
+    out.loss.backward()
+    with torch.no_grad():
+        model.eval()
+        single = model(choices[:1, 1:2], attention_mask=choice_mask[:1, 1:2]).logits
+        assert_close(single[0, 0], model(choices, attention_mask=choice_mask).logits[0, 1], atol=1e-5, rtol=1e-5)
+
+
+def test_row_without_extract_token_is_a_clear_error():
+    model = GPTHFForSequenceClassification(tiny_config(num_labels=2))
+    rows, mask = task_rows(3, 6)
+    rows[1, -1] = 5
+    with pytest.raises(ValueError, match=r"Rows \[1\] .* contain no extract token \(extract_token_id=98\)"):
+        model(rows, attention_mask=mask)
+
+
+def test_extract_token_hidden_by_the_mask_does_not_count():
+    model = GPTHFForSequenceClassification(tiny_config(num_labels=2))
+    rows, mask = task_rows(1, 6)
+    mask[0, -1] = 0
+    with pytest.raises(ValueError, match="contain no extract token"):
+        model(rows, attention_mask=mask)
+
+
+def test_without_extract_id_the_last_real_token_is_pooled():
+    model = GPTHFForSequenceClassification(tiny_config(num_labels=2, extract_token_id=None)).eval()
+    ids = random_ids(1, 6)
+    padded = torch.cat([ids, torch.full((1, 3), PAD)], dim=1)
+    with torch.no_grad():
+        expected = model(ids).logits
+        assert_close(model(padded, attention_mask=(padded != PAD).long()).logits, expected, atol=1e-5, rtol=1e-5)
+        assert_close(model(padded).logits, expected, atol=1e-5, rtol=1e-5)  # falls back to pad_token_id
+
+
+def test_task_head_shape_errors():
+    classifier = GPTHFForSequenceClassification(tiny_config(num_labels=2))
+    with pytest.raises(ValueError, match=r"\(batch, seq\) or \(batch, orderings, seq\)"):
+        classifier(torch.zeros(2, 2, 2, 5, dtype=torch.long))
+    chooser = GPTHFForMultipleChoice(tiny_config())
+    with pytest.raises(ValueError, match=r"\(batch, choices, seq\)"):
+        chooser(task_rows(2, 5)[0])
+    with pytest.raises(ValueError, match=r"multi-hot labels of shape \(2, 2\), got \(2,\)"):
+        classifier(task_rows(2, 5)[0], labels=torch.tensor([0.0, 1.0]))  # float labels: inferred multi-label
+    single = GPTHFForSequenceClassification(tiny_config(num_labels=2, problem_type="single_label_classification"))
+    with pytest.raises(TypeError, match="expects integer class ids"):
+        single(task_rows(2, 5)[0], labels=torch.tensor([0.0, 1.0]))
+
+
+def test_delimiter_rows_work_for_entailment():
+    model = GPTHFForSequenceClassification(tiny_config(num_labels=3))
+    premise, hypothesis = random_ids(2, 4, generator_seed=3), random_ids(2, 3, generator_seed=4)
+    rows = torch.cat([torch.full((2, 1), START), premise, torch.full((2, 1), DELIM), hypothesis,
+                      torch.full((2, 1), EXTRACT)], dim=1)
+    out = model(rows, labels=torch.tensor([0, 2]))
+    out.loss.backward()
+    assert out.logits.shape == (2, 3)
