@@ -28,6 +28,15 @@ def test_generate_with_cache_equals_without(norm_position):
 
 
 @pytest.mark.parametrize("norm_position", LAYOUTS)
+def test_static_cache_generates_the_same_tokens(norm_position):
+    # the cache transformers compiles the decode step with (auto-compiled on GPU)
+    model = causal_lm(norm_position)
+    prompt = random_ids(2, 5)
+    static = model.generate(prompt, max_new_tokens=10, do_sample=False, cache_implementation="static")
+    assert torch.equal(static, model.generate(prompt, max_new_tokens=10, do_sample=False))
+
+
+@pytest.mark.parametrize("norm_position", LAYOUTS)
 def test_cached_forward_matches_full_forward(norm_position):
     model = causal_lm(norm_position)
     ids = random_ids(2, 10)

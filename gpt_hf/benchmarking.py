@@ -1,0 +1,303 @@
+"""Side-by-side speed of gpt_hf against transformers' own GPT-1 (`openai-gpt`) and GPT-2 on one config.
+
+Each (model, workload) is measured in a fresh worker process, so peak memory is that workload's alone, and the
+rounds are interleaved (A B C, A B C, ...) so that drift in a shared machine's speed hits every model alike;
+ratios are taken round by round and their median reported.
+"""
+
+import json
+import logging
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+# name -> (library, layout or None, attention implementation)
+MODELS = {
+    "gpt_hf-pre-sdpa": ("gpt_hf", "pre", "sdpa"),
+    "gpt_hf-pre-eager": ("gpt_hf", "pre", "eager"),
+    "gpt_hf-post-sdpa": ("gpt_hf", "post", "sdpa"),
+    "gpt2-eager": ("gpt2", None, "eager"),
+    "gpt2-sdpa": ("gpt2", None, "sdpa"),
+    "openai-gpt": ("openai-gpt", None, "eager"),
+}
+WORKLOADS = ("train-fp32", "train-bf16", "generate")
+# Peak dense bf16 tensor throughput, for model FLOPs utilisation on GPUs (override with --peak_tflops).
+PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
+
+
+@dataclass
+class BenchConfig:
+    n_layer: int = 6
+    n_embd: int = 384
+    n_head: int = 6
+    n_positions: int = 256
+    vocab_size: int = 8192
+    batch_size: int = 8
+    train_steps: int = 5
+    new_tokens: int = 128
+    prompt_tokens: int = 16
+    device: str = "cpu"
+    compile: bool = False
+
+
+def build_model(name: str, cfg: BenchConfig):
+    """The named model, randomly initialised on `cfg`'s sizes (dropout 0.1 everywhere, as in both papers)."""
+    library, layout, attn = MODELS[name]
+    sizes = dict(n_layer=cfg.n_layer, n_embd=cfg.n_embd, n_head=cfg.n_head, n_positions=cfg.n_positions,
+                 vocab_size=cfg.vocab_size)
+    if library == "gpt_hf":
+        from .configuration_gpt_hf import GPTHFConfig
+        from .modeling_gpt_hf import GPTHFForCausalLM
+
+        return GPTHFForCausalLM._from_config(GPTHFConfig(**sizes, norm_position=layout), attn_implementation=attn)
+    if library == "gpt2":
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        config = GPT2Config(**sizes, bos_token_id=0, eos_token_id=0)
+        return GPT2LMHeadModel._from_config(config, attn_implementation=attn)
+    from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel
+
+    return OpenAIGPTLMHeadModel(OpenAIGPTConfig(**sizes))
+
+
+def _sync(device):
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def measure(name: str, workload: str, cfg: BenchConfig) -> dict:
+    """Run one workload on one model in this process; returns tokens/s and peak memory (MiB)."""
+    torch.manual_seed(0)
+    model = build_model(name, cfg).to(cfg.device)
+    if cfg.compile:
+        model.forward = torch.compile(model.forward)
+    generator = torch.Generator().manual_seed(0)
+    batch = torch.randint(0, cfg.vocab_size, (cfg.batch_size, cfg.n_positions), generator=generator).to(cfg.device)
+    if cfg.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    rss_before = _current_rss_mib()
+
+    if workload.startswith("train"):
+        model.train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        use_bf16 = workload == "train-bf16"
+
+        def step():
+            with torch.autocast(device_type=cfg.device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16):
+                loss = model(batch, labels=batch).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+        step()  # warm-up: allocator, autocast caches, compilation
+        _sync(cfg.device)
+        times = []
+        for _ in range(cfg.train_steps):
+            start = time.perf_counter()
+            step()
+            _sync(cfg.device)
+            times.append(time.perf_counter() - start)
+        seconds = statistics.median(times)
+        tokens = batch.numel()
+    else:
+        model.eval()
+        prompt = batch[:1, : cfg.prompt_tokens]
+        kwargs = dict(max_new_tokens=cfg.new_tokens, min_new_tokens=cfg.new_tokens, do_sample=False, pad_token_id=0)
+        with torch.no_grad():
+            model.generate(prompt, **{**kwargs, "max_new_tokens": 8, "min_new_tokens": 8})
+            _sync(cfg.device)
+            start = time.perf_counter()
+            model.generate(prompt, **kwargs)
+            _sync(cfg.device)
+            seconds = time.perf_counter() - start
+        tokens = cfg.new_tokens
+
+    if cfg.device.startswith("cuda"):
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before
+    result = {"model": name, "workload": workload, "tokens_per_s": tokens / seconds, "peak_mib": peak}
+    if workload.startswith("train") and cfg.device.startswith("cuda"):
+        result["mfu"] = model_flops_utilisation(model, cfg, tokens / seconds)
+    return result
+
+
+def _current_rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def model_flops_utilisation(model, cfg: BenchConfig, tokens_per_s: float, peak_tflops: float | None = None):
+    """6·N FLOPs per token for the weights plus the attention term 12·L·T·C (PaLM appendix B convention)."""
+    params = sum(p.numel() for p in model.parameters())
+    flops_per_token = 6 * params + 12 * cfg.n_layer * cfg.n_positions * cfg.n_embd
+    if peak_tflops is None:
+        device_name = torch.cuda.get_device_name()
+        peak_tflops = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in device_name), None)
+    return None if peak_tflops is None else flops_per_token * tokens_per_s / (peak_tflops * 1e12)
+
+
+def run_worker(name: str, workload: str, cfg: BenchConfig) -> dict:
+    """Measure in a fresh interpreter so memory peaks and allocator state do not leak between models."""
+    command = [sys.executable, "-m", "gpt_hf.benchmarking", name, workload, json.dumps(cfg.__dict__)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"Benchmark worker {name}/{workload} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_benchmark(cfg: BenchConfig, models: list[str], workloads: list[str], rounds: int) -> list[dict]:
+    """Interleaved rounds over models for each workload; returns one summary row per (workload, model)."""
+    unknown = sorted(set(models) - set(MODELS)) + sorted(set(workloads) - set(WORKLOADS))
+    if unknown:
+        raise ValueError(f"Unknown models/workloads {unknown}; models: {sorted(MODELS)}, workloads: {WORKLOADS}.")
+    rows = []
+    for workload in workloads:
+        per_round = []
+        for index in range(rounds):
+            results = {}
+            for name in models:
+                results[name] = run_worker(name, workload, cfg)
+                logger.info("round %d %-18s %-10s %10.1f tok/s", index + 1, name, workload,
+                            results[name]["tokens_per_s"])
+            per_round.append(results)
+        for name in models:
+            speeds = [r[name]["tokens_per_s"] for r in per_round]
+            row = {"workload": workload, "model": name, "tokens_per_s": statistics.median(speeds),
+                   "peak_mib": statistics.median(r[name]["peak_mib"] for r in per_round)}
+            for reference in ("gpt2-eager", "gpt2-sdpa", "openai-gpt"):
+                if reference in models:
+                    row[f"vs {reference}"] = statistics.median(
+                        r[name]["tokens_per_s"] / r[reference]["tokens_per_s"] for r in per_round)
+            if "mfu" in per_round[0][name]:
+                row["mfu"] = statistics.median(r[name]["mfu"] or 0.0 for r in per_round)
+            rows.append(row)
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """A Markdown table: tokens/s, peak memory, and the per-round median speed ratio against each reference."""
+    ratio_columns = [c for c in ("vs gpt2-eager", "vs gpt2-sdpa", "vs openai-gpt") if any(c in r for r in rows)]
+    extra = ["mfu"] if any("mfu" in r for r in rows) else []
+    header = ["workload", "model", "tokens/s", "peak MiB", *ratio_columns, *extra]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["workload"], row["model"], f"{row['tokens_per_s']:.0f}", f"{row['peak_mib']:.0f}"]
+        cells += [f"{row[c]:.2f}x" if c in row else "" for c in ratio_columns]
+        cells += [f"{row['mfu']:.1%}" for _ in extra if "mfu" in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --- tokenizer suite ----------------------------------------------------------------------------------------------
+
+_DIRECT_TRAINING = """
+import sys
+from gpt_hf.tokenization import build_pipeline, build_trainer
+tokenizer = build_pipeline(sys.argv[1])
+tokenizer.train(sys.argv[4:], build_trainer(sys.argv[1], int(sys.argv[2]), 2, show_progress=False))
+tokenizer.save(sys.argv[3] + "/tokenizer.json")
+"""
+
+
+def build_text_corpus(folder, megabytes: float) -> list[str]:
+    """An offline corpus of >= `megabytes` MB: the Python files of the standard library and installed packages
+    (docstrings, comments and code), concatenated into 8 MB files in `folder`. Deterministic for one environment."""
+    import sysconfig
+    from pathlib import Path
+
+    roots = [Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"])]
+    sources = sorted(p for root in roots for p in root.rglob("*.py") if p.is_file())
+    folder, files, written, part = Path(folder), [], 0, None
+    for source in sources:
+        if written >= megabytes * 1e6:
+            break
+        if part is None or part.tell() > 8e6:
+            if part:
+                part.close()
+            files.append(str(folder / f"corpus-{len(files):03d}.txt"))
+            part = open(files[-1], "w", encoding="utf-8")
+        text = source.read_bytes().decode("utf-8", errors="ignore")
+        part.write(text + "\n")
+        written += len(text.encode("utf-8")) + 1
+    if part:
+        part.close()
+    if written < megabytes * 1e6:
+        raise ValueError(f"Only {written / 1e6:.1f} MB of Python files found; ask for fewer --corpus_mb.")
+    return files
+
+
+def run_tokenizer_benchmark(flavour: str, vocab_size: int, megabytes: float, rounds: int, workdir) -> list[dict]:
+    """Whole-process time of scripts/train_tokenizer.py vs the same pipeline trained directly with `tokenizers`,
+    then task-transform encoding through `datasets.map` vs raw `encode_batch`."""
+    from pathlib import Path
+
+    from transformers import PreTrainedTokenizerFast
+
+    from .tasks import TaskTransform
+
+    workdir = Path(workdir)
+    files = build_text_corpus(workdir, megabytes)
+    corpus_mb = sum(Path(f).stat().st_size for f in files) / 1e6
+    script = Path(__file__).resolve().parents[1] / "scripts" / "train_tokenizer.py"
+    ratios, ours_s, direct_s = [], [], []
+    for index in range(rounds):
+        out_ours, out_direct = workdir / f"ours-{index}", workdir / f"direct-{index}"
+        out_direct.mkdir()
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", _DIRECT_TRAINING, flavour, str(vocab_size), str(out_direct), *files],
+                       check=True, capture_output=True)
+        direct_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, str(script), "--files", *files, "--flavour", flavour, "--vocab_size",
+                        str(vocab_size), "--output_dir", str(out_ours)], check=True, capture_output=True)
+        ours_s.append(time.perf_counter() - start)
+        ratios.append(ours_s[-1] / direct_s[-1])
+        logger.info("round %d: script %.2fs, direct %.2fs", index + 1, ours_s[-1], direct_s[-1])
+    rows = [{"workload": f"train {flavour} tokenizer ({corpus_mb:.0f} MB)", "ours_mb_s": corpus_mb / statistics.median(ours_s),
+             "reference_mb_s": corpus_mb / statistics.median(direct_s), "time_ratio": statistics.median(ratios)}]
+
+    import datasets
+
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(str(workdir / "ours-0"))
+    lines = [line for line in open(files[0], encoding="utf-8").read().splitlines() if line.strip()][:200_000]
+    megabytes_encoded = sum(len(line.encode("utf-8")) for line in lines) / 1e6
+    transform = TaskTransform(tokenizer, max_length=1_000_000)
+    dataset = datasets.Dataset.from_dict({"text": lines})
+    raw_s, map_s = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        tokenizer.backend_tokenizer.encode_batch(lines, add_special_tokens=False)
+        raw_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        dataset.map(lambda batch: transform.classification(batch["text"]), batched=True, keep_in_memory=True,
+                    remove_columns=["text"])
+        map_s.append(time.perf_counter() - start)
+    rows.append({"workload": f"task transform via datasets.map ({megabytes_encoded:.0f} MB)",
+                 "ours_mb_s": megabytes_encoded / statistics.median(map_s),
+                 "reference_mb_s": megabytes_encoded / statistics.median(raw_s),
+                 "time_ratio": statistics.median(m / r for m, r in zip(map_s, raw_s))})
+    return rows
+
+
+def format_tokenizer_table(rows: list[dict]) -> str:
+    lines = ["| workload | ours MB/s | reference MB/s | time ours / reference |", "|---|---|---|---|"]
+    lines += [f"| {r['workload']} | {r['ours_mb_s']:.1f} | {r['reference_mb_s']:.1f} | {r['time_ratio']:.2f} |"
+              for r in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # worker entry: python -m gpt_hf.benchmarking NAME WORKLOAD CONFIG_JSON
+    logging.disable(logging.WARNING)
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    worker_cfg = BenchConfig(**json.loads(sys.argv[3]))
+    print(json.dumps(measure(sys.argv[1], sys.argv[2], worker_cfg)))

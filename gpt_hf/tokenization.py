@@ -1,0 +1,236 @@
+"""Train BPE tokenizers with the `tokenizers` library, in GPT-1 and GPT-2 (byte-level) flavours, with the special
+tokens the paper's task transforms need; save them as plain `PreTrainedTokenizerFast` folders that
+`AutoTokenizer.from_pretrained` loads without gpt_hf; and check a tokenizer against a model config.
+
+Special tokens are spelled `<|name|>`. Both pre-tokenizers split `<`, `|` and `>` away from letters, so BPE can never
+merge ordinary text into one of them, and the tokenizer is saved with `split_special_tokens=True`, so a literal
+`<|extract|>` typed in the text stays text: special ids only ever come from code that inserts them on purpose.
+"""
+
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+from .data import batched, check_utf8, expand_files, iter_dataset_texts, iter_file_lines, non_empty
+
+logger = logging.getLogger(__name__)
+
+FLAVOURS = ("gpt1", "bytelevel")
+DEFAULT_VOCAB_SIZE = {"gpt1": 40478, "bytelevel": 50257}  # GPT-1: 40,000 merges + 478 symbols; GPT-2: 50,257
+END_OF_WORD = "</w>"
+
+
+@dataclass(frozen=True)
+class SpecialTokens:
+    """Surface forms of the special tokens; ids are assigned in this order, from 0."""
+
+    eos: str = "<|endoftext|>"
+    pad: str = "<|pad|>"
+    start: str = "<|start|>"
+    delimiter: str = "<|delimiter|>"
+    extract: str = "<|extract|>"
+    unk: str = "<|unk|>"  # GPT-1 flavour only: byte-level BPE has no unknowns
+
+    def for_flavour(self, flavour: str) -> list[str]:
+        tokens = [self.eos, self.pad, self.start, self.delimiter, self.extract]
+        return tokens + [self.unk] if flavour == "gpt1" else tokens
+
+
+SPECIAL_TOKENS = SpecialTokens()
+
+# The original GPT-1 encoder's text standardisation (ftfy + text_standardize): dashes, ellipsis, accents and curly
+# quotes to ASCII, whitespace runs to one space. Punctuation is split off by the pre-tokenizer.
+_GPT1_REPLACEMENTS = [("—", "-"), ("–", "-"), ("―", "-"), ("…", "..."), ("´", "'"), ("‘", "'"), ("’", "'"),
+                      ("“", '"'), ("”", '"')]
+
+
+def build_pipeline(flavour: str) -> Tokenizer:
+    """An untrained tokenizer with the normaliser, pre-tokenizer and decoder of the given flavour."""
+    if flavour == "gpt1":
+        tokenizer = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS.unk, end_of_word_suffix=END_OF_WORD))
+        tokenizer.normalizer = normalizers.Sequence(
+            [normalizers.NFKC()]
+            + [normalizers.Replace(old, new) for old, new in _GPT1_REPLACEMENTS]
+            + [normalizers.Replace(Regex(r"\s+"), " "), normalizers.Strip(), normalizers.Lowercase()]
+        )
+        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()  # words and single punctuation marks
+        tokenizer.decoder = decoders.BPEDecoder(suffix=END_OF_WORD)
+        return tokenizer
+    if flavour == "bytelevel":
+        tokenizer = Tokenizer(models.BPE())
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        tokenizer.decoder = decoders.ByteLevel()
+        return tokenizer
+    raise ValueError(f"Unknown tokenizer flavour {flavour!r}; choose one of {FLAVOURS}.")
+
+
+def build_trainer(flavour: str, vocab_size: int, min_frequency: int, show_progress: bool) -> trainers.BpeTrainer:
+    specials = SPECIAL_TOKENS.for_flavour(flavour)
+    if flavour == "bytelevel":
+        minimum = len(pre_tokenizers.ByteLevel.alphabet()) + len(specials)
+        if vocab_size < minimum:
+            raise ValueError(
+                f"vocab_size={vocab_size} is smaller than the byte alphabet (256) + {len(specials)} special tokens; "
+                f"use at least {minimum}."
+            )
+        return trainers.BpeTrainer(
+            vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials, show_progress=show_progress,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        )
+    if vocab_size <= len(specials):
+        raise ValueError(f"vocab_size={vocab_size} leaves no room beside the {len(specials)} special tokens.")
+    return trainers.BpeTrainer(
+        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials, show_progress=show_progress,
+        end_of_word_suffix=END_OF_WORD,
+    )
+
+
+def wrap(tokenizer: Tokenizer, flavour: str, model_max_length: int) -> PreTrainedTokenizerFast:
+    """Wrap a trained `tokenizers.Tokenizer` as a transformers tokenizer with every special token named."""
+    s = SPECIAL_TOKENS
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token=s.start,
+        eos_token=s.eos,
+        pad_token=s.pad,
+        unk_token=s.unk if flavour == "gpt1" else None,
+        sep_token=s.delimiter,
+        cls_token=s.extract,
+        extra_special_tokens={"start_token": s.start, "delimiter_token": s.delimiter, "extract_token": s.extract},
+        split_special_tokens=True,
+        clean_up_tokenization_spaces=False,
+        model_max_length=model_max_length,
+    )
+
+
+@dataclass
+class TrainingSummary:
+    flavour: str
+    vocab_size: int
+    corpus_bytes: int
+    seconds: float
+    tokens_per_word: float | None
+
+    def __str__(self):
+        per_word = "n/a" if self.tokens_per_word is None else f"{self.tokens_per_word:.3f}"
+        return (f"flavour={self.flavour} vocab_size={self.vocab_size} corpus={self.corpus_bytes / 1e6:.2f} MB "
+                f"time={self.seconds:.2f}s ({self.corpus_bytes / 1e6 / max(self.seconds, 1e-9):.1f} MB/s) "
+                f"tokens/word={per_word}")
+
+
+def train_tokenizer(
+    files: str | os.PathLike | Iterable[str | os.PathLike] | None = None,
+    dataset=None,
+    texts: Iterable[str] | None = None,
+    *,
+    text_column: str = "text",
+    flavour: str = "gpt1",
+    vocab_size: int | None = None,
+    min_frequency: int = 2,
+    model_max_length: int = 512,
+    show_progress: bool = True,
+) -> tuple[PreTrainedTokenizerFast, TrainingSummary]:
+    """Train a BPE tokenizer on exactly one source: text `files` (globs), a `datasets` `dataset` column, or `texts`.
+
+    Files are checked to be UTF-8 first, then read by the `tokenizers` library itself (in Rust, in parallel);
+    datasets and iterators are streamed in batches. Returns the tokenizer and a summary.
+    """
+    if sum(source is not None for source in (files, dataset, texts)) != 1:
+        raise ValueError("Pass exactly one text source: files=..., dataset=... or texts=....")
+    if vocab_size is None:
+        vocab_size = DEFAULT_VOCAB_SIZE.get(flavour, 0)
+    tokenizer = build_pipeline(flavour)
+    trainer = build_trainer(flavour, vocab_size, min_frequency, show_progress)
+
+    start = time.perf_counter()
+    sample: list[str] = []
+    if files is not None:
+        paths = expand_files(files)
+        corpus_bytes = sum(check_utf8(path) for path in paths)
+        non_empty(iter_file_lines(paths), what=", ".join(map(str, paths[:3])))
+        tokenizer.train([str(path) for path in paths], trainer)
+        sample = next(iter_file_lines(paths, batch_lines=2000), [])
+    else:
+        batches = iter_dataset_texts(dataset, text_column) if dataset is not None else batched(texts)
+        counter = _ByteCounter(non_empty(batches, what="dataset" if dataset is not None else "texts"), sample)
+        tokenizer.train_from_iterator(counter, trainer)
+        corpus_bytes = counter.bytes
+    seconds = time.perf_counter() - start
+
+    trained = tokenizer.get_vocab_size()
+    if trained > vocab_size:
+        raise ValueError(
+            f"vocab_size={vocab_size} is smaller than the corpus alphabet + special tokens ({trained} symbols before "
+            f"any merge); use a larger vocab_size (at least {trained})."
+        )
+    wrapped = wrap(tokenizer, flavour, model_max_length)
+    summary = TrainingSummary(flavour, trained, corpus_bytes, seconds, tokens_per_word(wrapped, sample))
+    logger.info("Trained tokenizer: %s", summary)
+    return wrapped, summary
+
+
+class _ByteCounter:
+    """Iterator wrapper that counts UTF-8 bytes passed to the trainer and keeps the first texts as a sample."""
+
+    def __init__(self, batches: Iterable[list[str]], sample: list[str], sample_size: int = 2000):
+        self.batches, self.sample, self.sample_size, self.bytes = iter(batches), sample, sample_size, 0
+
+    def __iter__(self):
+        for batch in self.batches:
+            self.bytes += sum(len(text.encode("utf-8")) for text in batch)
+            if len(self.sample) < self.sample_size:
+                self.sample.extend(batch[: self.sample_size - len(self.sample)])
+            yield batch
+
+
+def tokens_per_word(tokenizer: PreTrainedTokenizerFast, texts: list[str]) -> float | None:
+    """Average BPE tokens per whitespace-separated word on a sample (a measure of the vocabulary's fit)."""
+    words = sum(len(text.split()) for text in texts)
+    if not words:
+        return None
+    tokens = sum(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"])
+    return tokens / words
+
+
+def special_token_ids(tokenizer) -> dict[str, int | None]:
+    """The config fields a model needs to agree with this tokenizer: vocab size and every special id."""
+    ids = {
+        "vocab_size": len(tokenizer),
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
+    for name in ("start", "delimiter", "extract"):
+        ids[f"{name}_token_id"] = getattr(tokenizer, f"{name}_token_id", None)
+    return ids
+
+
+def check_tokenizer_matches_config(tokenizer, config) -> None:
+    """Raise `ValueError` listing every vocab-size or special-id disagreement between a tokenizer and a config."""
+    expected = special_token_ids(tokenizer)
+    problems = []
+    if expected["vocab_size"] > config.vocab_size:
+        problems.append(f"tokenizer has {expected['vocab_size']} tokens but config.vocab_size={config.vocab_size}")
+    for key, value in expected.items():
+        if key != "vocab_size" and value is not None and getattr(config, key, None) != value:
+            problems.append(f"{key}: tokenizer {value} vs config {getattr(config, key, None)}")
+    if problems:
+        raise ValueError(
+            "Tokenizer and model config disagree: " + "; ".join(problems)
+            + ". Build the config with gpt_hf.tokenization.special_token_ids(tokenizer), or resize the model's "
+            "embeddings and update the ids."
+        )
+
+
+def save_tokenizer(tokenizer, folder: str | os.PathLike, config=None) -> Path:
+    """Save a tokenizer folder; with a model `config`, first check that they agree."""
+    if config is not None:
+        check_tokenizer_matches_config(tokenizer, config)
+    tokenizer.save_pretrained(folder)
+    return Path(folder)

@@ -1,0 +1,67 @@
+"""Speed of gpt_hf vs transformers' GPT-2 (eager, sdpa) and GPT-1 on one config, in one run; prints ratios.
+With --suite tokenizer: tokenizer training through scripts/train_tokenizer.py vs the raw `tokenizers` pipeline on a
+>= 50 MB offline corpus, and task-transform encoding through datasets.map vs raw encode_batch.
+
+Reference run (CPU, the issue's config 6 x 384 x 6, ctx 256, vocab 8192, batch 8):
+    python scripts/benchmark.py --rounds 5
+GPU (adds model FLOPs utilisation), e.g. the gpt1 preset:
+    python scripts/benchmark.py --device cuda --n_layer 12 --n_embd 768 --n_head 12 --n_positions 512 \
+        --vocab_size 40478 --batch_size 32 --workloads train-bf16 --models gpt_hf-post-sdpa
+Tokenizers:
+    python scripts/benchmark.py --suite tokenizer --corpus_mb 50 --rounds 3
+"""
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+
+from transformers import HfArgumentParser
+
+from gpt_hf.benchmarking import (
+    MODELS,
+    WORKLOADS,
+    BenchConfig,
+    format_table,
+    format_tokenizer_table,
+    run_benchmark,
+    run_tokenizer_benchmark,
+)
+
+
+@dataclass
+class BenchmarkArguments:
+    models: list[str] = field(
+        default_factory=lambda: ["gpt_hf-pre-sdpa", "gpt_hf-pre-eager", "gpt2-eager", "gpt2-sdpa", "openai-gpt"],
+        metadata={"help": f"Models to compare, from {sorted(MODELS)}."},
+    )
+    workloads: list[str] = field(default_factory=lambda: list(WORKLOADS),
+                                 metadata={"help": f"Workloads, from {WORKLOADS}."})
+    rounds: int = field(default=3, metadata={"help": "Interleaved rounds; medians are reported."})
+    suite: str = field(default="model", metadata={"help": "'model' (training / generation) or 'tokenizer'."})
+    tokenizer_flavour: str = field(default="bytelevel", metadata={"help": "Tokenizer suite: flavour to train."})
+    tokenizer_vocab_size: int = field(default=32000, metadata={"help": "Tokenizer suite: vocabulary size."})
+    corpus_mb: float = field(default=50.0, metadata={"help": "Tokenizer suite: corpus size in MB."})
+
+    def __post_init__(self):
+        if self.rounds < 1:
+            raise ValueError(f"--rounds must be >= 1, got {self.rounds}.")
+        if self.suite not in ("model", "tokenizer"):
+            raise ValueError(f"--suite must be 'model' or 'tokenizer', got {self.suite!r}.")
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = HfArgumentParser((BenchmarkArguments, BenchConfig))
+    args, cfg = parser.parse_args_into_dataclasses(args=argv)
+    if args.suite == "tokenizer":
+        with tempfile.TemporaryDirectory() as workdir:
+            rows = run_tokenizer_benchmark(args.tokenizer_flavour, args.tokenizer_vocab_size, args.corpus_mb,
+                                           args.rounds, workdir)
+        print(format_tokenizer_table(rows))
+        return
+    rows = run_benchmark(cfg, args.models, args.workloads, args.rounds)
+    print(format_table(rows))
+
+
+if __name__ == "__main__":
+    main()
