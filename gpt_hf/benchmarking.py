@@ -266,6 +266,7 @@ def run_tokenizer_benchmark(flavour: str, vocab_size: int, megabytes: float, rou
 
     import datasets
 
+    datasets.disable_progress_bars()
     tokenizer = PreTrainedTokenizerFast.from_pretrained(str(workdir / "ours-0"))
     lines = [line for line in open(files[0], encoding="utf-8").read().splitlines() if line.strip()][:200_000]
     megabytes_encoded = sum(len(line.encode("utf-8")) for line in lines) / 1e6

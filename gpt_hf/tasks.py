@@ -64,7 +64,13 @@ class TaskTransform:
         for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"Task inputs must be strings, got {type(text).__name__}: {text!r:.60}")
-        return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is None:  # a Python tokenizer
+            return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        # The Rust tokenizer directly: same ids as the transformers call (it carries split_special_tokens as
+        # encode_special_tokens), without building attention masks and a BatchEncoding we would throw away.
+        encode = getattr(backend, "encode_batch_fast", backend.encode_batch)  # fast: no character offsets
+        return [encoding.ids for encoding in encode(texts, add_special_tokens=False)]
 
     def _layout(self, *segments: list[int]) -> list[int]:
         """[start] s1 [delim] s2 ... [extract], segments truncated longest-first to fit max_length."""
@@ -100,7 +106,8 @@ class TaskTransform:
     # -- the four transforms -----------------------------------------------------------------------------------
     def classification(self, text):
         is_batch, texts = self._as_batch(text, "text")
-        rows = [self._layout(ids) for ids in self._encode(texts)]
+        start, extract, fits = self.start_id, self.extract_id, self.max_length - 2
+        rows = [[start, *ids, extract] if len(ids) <= fits else self._layout(ids) for ids in self._encode(texts)]
         return {"input_ids": rows if is_batch else rows[0]}
 
     def entailment(self, premise, hypothesis):
