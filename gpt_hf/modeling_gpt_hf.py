@@ -329,10 +329,11 @@ class GPTHFTaskModel(GPTHFPreTrainedModel):
         self.score = nn.Linear(config.n_embd, num_outputs)
         self.post_init()
 
-    def _encode_and_pool(self, input_ids, attention_mask, inputs_embeds, lm_targets, compute_lm_loss, kwargs):
+    def _encode_and_pool(self, input_ids, attention_mask, inputs_embeds, lm_targets, labels, kwargs):
         """Flatten (B, K, T) inputs to (B*K, T), run the decoder, and pool each row at its extract token.
 
-        Returns pooled (B*K, C), the auxiliary LM loss (or None) and the decoder outputs.
+        Returns pooled (B*K, C), the auxiliary LM loss (when training with labels and aux_lm_weight > 0, else
+        None) and the decoder outputs.
         """
 
         def flat(t, trailing):  # (..., T, *trailing) -> (N, T, *trailing)
@@ -349,7 +350,7 @@ class GPTHFTaskModel(GPTHFPreTrainedModel):
         pooled = hidden_states[torch.arange(hidden_states.shape[0], device=hidden_states.device), idx]  # (N, C)
 
         lm_loss = None
-        if compute_lm_loss:
+        if labels is not None and self.config.aux_lm_weight > 0:
             if lm_targets is None:
                 if input_ids is None:
                     raise ValueError("The auxiliary LM loss needs input_ids or lm_targets; or set aux_lm_weight=0.")
@@ -424,9 +425,8 @@ class GPTHFForSequenceClassification(GPTHFTaskModel):
             raise ValueError(
                 f"input_ids must be (batch, seq) or (batch, orderings, seq); got leading dims {batch_shape}."
             )
-        compute_lm = labels is not None and self.config.aux_lm_weight > 0
         pooled, lm_loss, outputs = self._encode_and_pool(
-            input_ids, attention_mask, inputs_embeds, lm_targets, compute_lm, kwargs
+            input_ids, attention_mask, inputs_embeds, lm_targets, labels, kwargs
         )
         if len(batch_shape) == 2:
             pooled = pooled.view(*batch_shape, -1).sum(1)  # (B, K, C) -> (B, C): the orderings are summed
@@ -487,9 +487,8 @@ class GPTHFForMultipleChoice(GPTHFTaskModel):
             raise ValueError(
                 f"Multiple choice expects input_ids of shape (batch, choices, seq); got leading dims {batch_shape}."
             )
-        compute_lm = labels is not None and self.config.aux_lm_weight > 0
         pooled, lm_loss, outputs = self._encode_and_pool(
-            input_ids, attention_mask, inputs_embeds, lm_targets, compute_lm, kwargs
+            input_ids, attention_mask, inputs_embeds, lm_targets, labels, kwargs
         )
         logits = self.score(self.dropout(pooled)).view(batch_shape)  # (B, choices)
         task_loss = None
