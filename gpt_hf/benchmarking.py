@@ -295,10 +295,114 @@ def format_tokenizer_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # worker entry: python -m gpt_hf.benchmarking NAME WORKLOAD CONFIG_JSON
+# --- pretraining suite: Trainer overhead and data preparation ------------------------------------------------------
+
+
+def measure_training_loop(loop: str, precision: str, cfg: BenchConfig, steps: int = 8, skip: int = 2) -> dict:
+    """Steady-state tokens/s of `steps` optimizer steps on random blocks: through GPTTrainer, or a bare loop with
+    the same model, batches, AdamW, cosine schedule and gradient clipping. The first `skip` steps are not timed."""
+    import datasets
+    from transformers import TrainerCallback, get_cosine_schedule_with_warmup
+
+    from .training import GPTTrainer, GPTTrainingArguments
+
+    torch.manual_seed(0)
+    model = build_model("gpt_hf-pre-eager", cfg)
+    generator = torch.Generator().manual_seed(0)
+    blocks = torch.randint(0, cfg.vocab_size, (steps * cfg.batch_size, cfg.n_positions), generator=generator)
+    bf16 = precision == "bf16"
+    marks = []
+
+    if loop == "trainer":
+        class StepClock(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                marks.append(time.perf_counter())
+
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as output_dir:
+            args = GPTTrainingArguments(
+                output_dir=output_dir, max_steps=steps, per_device_train_batch_size=cfg.batch_size, use_cpu=True,
+                bf16=bf16, report_to="none", save_strategy="no", logging_steps=1000, disable_tqdm=True,
+                warmup_steps=0.1, dataloader_drop_last=True,
+            )
+            dataset = datasets.Dataset.from_dict({"input_ids": blocks.tolist()})
+            from .data import collate_blocks
+
+            trainer = GPTTrainer(model=model, args=args, train_dataset=dataset, data_collator=collate_blocks,
+                                 callbacks=[StepClock()])
+            trainer.train()
+    else:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=2.5e-4, weight_decay=0.01)
+        scheduler = get_cosine_schedule_with_warmup(optimizer, max(1, steps // 10), steps)
+        model.train()
+        for batch in blocks.split(cfg.batch_size):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = model(batch, labels=batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            marks.append(time.perf_counter())
+    seconds = (marks[-1] - marks[skip - 1]) / (len(marks) - skip)
+    return {"model": loop, "workload": f"train-{precision}", "tokens_per_s": cfg.batch_size * cfg.n_positions / seconds,
+            "peak_mib": 0.0}
+
+
+def run_trainer_overhead(cfg: BenchConfig, rounds: int) -> list[dict]:
+    """Interleaved rounds of Trainer vs bare loop in fresh workers; ratio = Trainer tokens/s / bare tokens/s."""
+    rows = []
+    for precision in ("fp32", "bf16"):
+        ratios, speeds = [], {"trainer": [], "bare": []}
+        for _ in range(rounds):
+            results = {}
+            for loop in ("trainer", "bare"):
+                command = [sys.executable, "-m", "gpt_hf.benchmarking", "--loop", loop, precision,
+                           json.dumps(cfg.__dict__)]
+                done = subprocess.run(command, capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise RuntimeError(f"Benchmark worker {loop}/{precision} failed:\n{done.stderr[-3000:]}")
+                results[loop] = json.loads(done.stdout.strip().splitlines()[-1])["tokens_per_s"]
+                speeds[loop].append(results[loop])
+            ratios.append(results["trainer"] / results["bare"])
+            logger.info("%s: trainer %.0f tok/s, bare %.0f tok/s", precision, results["trainer"], results["bare"])
+        rows.append({"workload": f"train-{precision}", "trainer_tokens_per_s": statistics.median(speeds["trainer"]),
+                     "bare_tokens_per_s": statistics.median(speeds["bare"]), "ratio": statistics.median(ratios)})
+    return rows
+
+
+def run_data_preparation(megabytes: float, workdir, num_proc: int = 2, vocab_size: int = 32000) -> dict:
+    """MB/s of load + tokenise + pack (datasets.map, num_proc) on >= `megabytes` MB vs raw encode_batch."""
+    from pathlib import Path
+
+    import datasets
+
+    from .data import load_text_dataset, tokenize_and_pack
+    from .tokenization import train_tokenizer
+
+    datasets.disable_caching()
+    datasets.disable_progress_bars()
+    files = build_text_corpus(Path(workdir), megabytes)
+    corpus_mb = sum(Path(f).stat().st_size for f in files) / 1e6
+    tokenizer, _ = train_tokenizer(files=files[:1], flavour="bytelevel", vocab_size=vocab_size, show_progress=False)
+    start = time.perf_counter()
+    raw = load_text_dataset(files=files, validation_fraction=0.01)
+    tokenize_and_pack(raw, tokenizer, block_size=256, num_proc=num_proc)
+    ours = time.perf_counter() - start
+    lines = [line for f in files for line in open(f, encoding="utf-8").read().splitlines()]
+    start = time.perf_counter()
+    tokenizer.backend_tokenizer.encode_batch(lines, add_special_tokens=False)
+    reference = time.perf_counter() - start
+    return {"corpus_mb": corpus_mb, "ours_mb_s": corpus_mb / ours, "encode_batch_mb_s": corpus_mb / reference}
+
+
+if __name__ == "__main__":  # worker entry: python -m gpt_hf.benchmarking [--loop LOOP] NAME WORKLOAD CONFIG_JSON
     logging.disable(logging.WARNING)
     import transformers
 
     transformers.logging.set_verbosity_error()
-    worker_cfg = BenchConfig(**json.loads(sys.argv[3]))
-    print(json.dumps(measure(sys.argv[1], sys.argv[2], worker_cfg)))
+    if sys.argv[1] == "--loop":
+        print(json.dumps(measure_training_loop(sys.argv[2], sys.argv[3], BenchConfig(**json.loads(sys.argv[4])))))
+    else:
+        print(json.dumps(measure(sys.argv[1], sys.argv[2], BenchConfig(**json.loads(sys.argv[3])))))

@@ -4,10 +4,16 @@ Everything upstream of tokenization reads text through here, so every source get
 non-UTF-8 bytes (reported with the file and byte offset), missing columns and empty corpora.
 """
 
+import ast
 import codecs
+import functools
 import glob
+import hashlib
 import itertools
+import json
 import os
+import sys
+import sysconfig
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -93,3 +99,188 @@ def non_empty(batches: Iterable[list[str]], what: str) -> Iterator[list[str]]:
         if any(text.strip() for text in batch):
             return itertools.chain([batch], iterator)
     raise ValueError(f"The corpus ({what}) is empty: no non-blank text to train on.")
+
+
+# --- the built-in corpus -------------------------------------------------------------------------------------------
+
+_SKIPPED_STDLIB_PARTS = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__", "lib2to3"}
+
+
+def builtin_corpus(min_chars: int = 200) -> list[str]:
+    """English documentation that ships with every Python: the `pydoc` topics and the standard library's docstrings.
+
+    Extracted deterministically (sorted files, `ast` parsing, no imports), de-duplicated, one document per pydoc
+    topic and per module (its docstrings in source order). Works offline; cached per process.
+    """
+    return list(_builtin_corpus(min_chars))
+
+
+@functools.lru_cache(maxsize=4)
+def _builtin_corpus(min_chars: int) -> tuple[str, ...]:
+    """Read the extraction from the on-disk cache, or extract (~7 s on 2 cores) and cache it atomically."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    key = hashlib.sha1(f"v1|{sys.version}|{stdlib}|{min_chars}".encode()).hexdigest()[:16]
+    cache_dir = Path(os.environ.get("GPT_HF_CACHE", Path.home() / ".cache" / "gpt_hf"))
+    cache_file = cache_dir / f"builtin-corpus-{key}.json"
+    try:
+        return tuple(json.loads(cache_file.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        pass
+    documents = _extract_builtin_corpus(Path(stdlib), min_chars)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        staging = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
+        staging.write_text(json.dumps(documents), encoding="utf-8")
+        staging.replace(cache_file)
+    except OSError:  # a read-only home: extract every time
+        pass
+    return tuple(documents)
+
+
+def _extract_builtin_corpus(stdlib: Path, min_chars: int) -> list[str]:
+    from pydoc_data.topics import topics
+
+    documents, seen = [], set()
+
+    def add(text: str):
+        text = text.strip()
+        if len(text) >= min_chars and text not in seen:
+            seen.add(text)
+            documents.append(text)
+
+    for name in sorted(topics):
+        add(topics[name])
+    for path in sorted(stdlib.rglob("*.py")):
+        if _SKIPPED_STDLIB_PARTS & set(path.relative_to(stdlib).parts):
+            continue
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError, OSError):
+            continue
+        parts = []
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                docstring = ast.get_docstring(node, clean=True)
+                if docstring and docstring not in seen:
+                    seen.add(docstring)
+                    parts.append(docstring)
+        add("\n\n".join(parts))
+    return documents
+
+
+# --- language-modelling datasets -----------------------------------------------------------------------------------
+
+_FILE_BUILDERS = {".txt": "text", ".text": "text", ".json": "json", ".jsonl": "json", ".csv": "csv",
+                  ".parquet": "parquet"}
+
+
+def load_text_dataset(
+    files=None,
+    validation_files=None,
+    dataset_name: str | None = None,
+    dataset_config: str | None = None,
+    text_column: str = "text",
+    validation_fraction: float = 0.05,
+    seed: int = 42,
+    max_documents: int | None = None,
+):
+    """A `DatasetDict` with `train` and `validation` splits of documents in `text_column`.
+
+    Source: local files (globs; txt / json / jsonl / csv / parquet), a `datasets` name + config, or — when neither is
+    given — the built-in corpus. Without a validation split or files, `validation_fraction` of the documents is held
+    out with `seed`. Raises `ValueError` for missing files, a missing text column or an empty dataset.
+    """
+    import datasets
+
+    if files is not None and dataset_name is not None:
+        raise ValueError("Give local files or a dataset name, not both.")
+    if files is not None:
+        paths = expand_files(files)
+        splits = {"train": [str(p) for p in paths]}
+        if validation_files is not None:
+            splits["validation"] = [str(p) for p in expand_files(validation_files)]
+        suffixes = {p.suffix.lower() for paths_ in splits.values() for p in map(Path, paths_)}
+        builders = {_FILE_BUILDERS.get(suffix) for suffix in suffixes}
+        if None in builders or len(builders) != 1:
+            raise ValueError(
+                f"Files must share one supported type ({', '.join(sorted(_FILE_BUILDERS))}); got {sorted(suffixes)}."
+            )
+        all_paths = [Path(p) for paths_ in splits.values() for p in paths_]
+        sizes = [check_utf8(p) if p.suffix.lower() != ".parquet" else p.stat().st_size for p in all_paths]
+        if not any(sizes[: len(splits["train"])]):
+            raise ValueError(f"The training files are empty: {splits['train']}.")
+        builder = builders.pop()
+        try:
+            raw = datasets.load_dataset(builder, data_files=splits)
+        except datasets.exceptions.DatasetGenerationError as err:
+            raise ValueError(f"Could not read {splits} as {builder} files: {err.__cause__ or err}") from None
+    elif dataset_name is not None:
+        raw = datasets.load_dataset(dataset_name, dataset_config)
+    else:
+        raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": builtin_corpus()})})
+        text_column = "text"
+
+    for split, dataset in raw.items():
+        if text_column not in dataset.column_names:
+            raise ValueError(
+                f"Text column {text_column!r} not in the {split} split; its columns are {dataset.column_names}. "
+                "Pass --text_column."
+            )
+    train = raw["train"]
+    if max_documents is not None:
+        train = train.select(range(min(max_documents, len(train))))
+    if len(train) == 0:
+        raise ValueError("The training dataset is empty.")
+    validation = raw.get("validation")
+    if validation is None:
+        if not 0.0 < validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}.")
+        held_out = train.train_test_split(test_size=validation_fraction, seed=seed)
+        train, validation = held_out["train"], held_out["test"]
+    columns = [text_column]
+    return datasets.DatasetDict({
+        "train": train.select_columns(columns).rename_columns({text_column: "text"} if text_column != "text" else {}),
+        "validation": validation.select_columns(columns).rename_columns(
+            {text_column: "text"} if text_column != "text" else {}),
+    })
+
+
+def tokenize_and_pack(dataset, tokenizer, block_size: int, num_proc: int | None = None):
+    """Tokenise documents, end each with the end-of-text token, and pack them into `block_size`-token blocks.
+
+    Uses `datasets.map(batched=True)` (so its cache applies to file-backed datasets); the tail of each batch of
+    1,000 documents that does not fill a block is dropped, as in transformers' run_clm.
+    """
+    if tokenizer.eos_token_id is None:
+        raise ValueError("The tokenizer has no eos (end-of-text) token to join documents with.")
+    eos = tokenizer.eos_token_id
+    backend = tokenizer.backend_tokenizer
+
+    def tokenize(batch):
+        encodings = backend.encode_batch_fast([text or "" for text in batch["text"]], add_special_tokens=False)
+        return {"ids": [[*encoding.ids, eos] for encoding in encodings]}
+
+    def pack(batch):
+        stream = [token for ids in batch["ids"] for token in ids]
+        usable = len(stream) // block_size * block_size
+        return {"input_ids": [stream[i : i + block_size] for i in range(0, usable, block_size)]}
+
+    tokenized = dataset.map(tokenize, batched=True, num_proc=num_proc, remove_columns=["text"],
+                            desc="Tokenising")
+    packed = tokenized.map(pack, batched=True, num_proc=num_proc, remove_columns=["ids"],
+                           desc=f"Packing into blocks of {block_size}")
+    for split, blocks in packed.items():
+        if len(blocks) == 0:
+            raise ValueError(
+                f"The {split} split has fewer than {block_size} tokens after tokenisation, so not one block could "
+                "be packed; add text or lower --block_size."
+            )
+    return packed
+
+
+def collate_blocks(features: list[dict]) -> dict:
+    """Stack packed blocks; the labels are the inputs (the model shifts them)."""
+    import torch
+
+    input_ids = torch.tensor([feature["input_ids"] for feature in features], dtype=torch.long)
+    return {"input_ids": input_ids, "labels": input_ids}

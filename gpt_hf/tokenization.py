@@ -194,7 +194,8 @@ def tokens_per_word(tokenizer: PreTrainedTokenizerFast, texts: list[str]) -> flo
     words = sum(len(text.split()) for text in texts)
     if not words:
         return None
-    tokens = sum(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"])
+    encodings = tokenizer.backend_tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+    tokens = sum(len(encoding.ids) for encoding in encodings)
     return tokens / words
 
 

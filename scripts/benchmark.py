@@ -9,6 +9,8 @@ GPU (adds model FLOPs utilisation), e.g. the gpt1 preset:
         --vocab_size 40478 --batch_size 32 --workloads train-bf16 --models gpt_hf-post-sdpa
 Tokenizers:
     python scripts/benchmark.py --suite tokenizer --corpus_mb 50 --rounds 3
+Pretraining (Trainer overhead vs a bare PyTorch loop, data preparation MB/s):
+    python scripts/benchmark.py --suite pretrain --corpus_mb 50 --rounds 3
 """
 
 import logging
@@ -24,7 +26,9 @@ from gpt_hf.benchmarking import (
     format_table,
     format_tokenizer_table,
     run_benchmark,
+    run_data_preparation,
     run_tokenizer_benchmark,
+    run_trainer_overhead,
 )
 
 
@@ -37,7 +41,8 @@ class BenchmarkArguments:
     workloads: list[str] = field(default_factory=lambda: list(WORKLOADS),
                                  metadata={"help": f"Workloads, from {WORKLOADS}."})
     rounds: int = field(default=3, metadata={"help": "Interleaved rounds; medians are reported."})
-    suite: str = field(default="model", metadata={"help": "'model' (training / generation) or 'tokenizer'."})
+    suite: str = field(default="model", metadata={"help": "'model' (training / generation), 'tokenizer' or "
+                                                           "'pretrain' (Trainer overhead, data preparation)."})
     tokenizer_flavour: str = field(default="bytelevel", metadata={"help": "Tokenizer suite: flavour to train."})
     tokenizer_vocab_size: int = field(default=32000, metadata={"help": "Tokenizer suite: vocabulary size."})
     corpus_mb: float = field(default=50.0, metadata={"help": "Tokenizer suite: corpus size in MB."})
@@ -45,8 +50,8 @@ class BenchmarkArguments:
     def __post_init__(self):
         if self.rounds < 1:
             raise ValueError(f"--rounds must be >= 1, got {self.rounds}.")
-        if self.suite not in ("model", "tokenizer"):
-            raise ValueError(f"--suite must be 'model' or 'tokenizer', got {self.suite!r}.")
+        if self.suite not in ("model", "tokenizer", "pretrain"):
+            raise ValueError(f"--suite must be 'model', 'tokenizer' or 'pretrain', got {self.suite!r}.")
 
 
 def main(argv=None):
@@ -58,6 +63,16 @@ def main(argv=None):
             rows = run_tokenizer_benchmark(args.tokenizer_flavour, args.tokenizer_vocab_size, args.corpus_mb,
                                            args.rounds, workdir)
         print(format_tokenizer_table(rows))
+        return
+    if args.suite == "pretrain":
+        print("| workload | Trainer tokens/s | bare loop tokens/s | Trainer / bare |\n|---|---|---|---|")
+        for row in run_trainer_overhead(cfg, args.rounds):
+            print(f"| {row['workload']} | {row['trainer_tokens_per_s']:.0f} | {row['bare_tokens_per_s']:.0f} | "
+                  f"{row['ratio']:.2f}x |")
+        with tempfile.TemporaryDirectory() as workdir:
+            prep = run_data_preparation(args.corpus_mb, workdir)
+        print(f"\nData preparation of {prep['corpus_mb']:.0f} MB (load + tokenise + pack, num_proc=2): "
+              f"{prep['ours_mb_s']:.1f} MB/s; raw encode_batch: {prep['encode_batch_mb_s']:.1f} MB/s")
         return
     rows = run_benchmark(cfg, args.models, args.workloads, args.rounds)
     print(format_table(rows))

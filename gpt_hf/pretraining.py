@@ -1,0 +1,218 @@
+"""Language-model pretraining with the Trainer: data -> tokenizer -> packed blocks -> model -> Trainer -> saved folder.
+
+Every check that can fail on user input runs before the output folder is created or a step is taken. Work that must
+happen once (training a tokenizer, writing files) runs on the main process; the other processes wait and read it.
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+
+from .configuration_gpt_hf import GPTHFConfig
+from .data import collate_blocks, load_text_dataset, tokenize_and_pack
+from .hub import write_model_card
+from .modeling_gpt_hf import GPTHFForCausalLM
+from .presets import PRESETS, config_from_preset
+from .saving import check_output_dir
+from .tokenization import FLAVOURS, check_tokenizer_matches_config, special_token_ids, train_tokenizer
+from .training import (
+    GPTTrainer,
+    crash_safe_checkpoints,
+    format_summary,
+    remove_stale_checkpoints,
+    resolve_resume_checkpoint,
+    training_summary,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PretrainDataArguments:
+    train_files: list[str] | None = field(
+        default=None, metadata={"help": "Local txt / json / jsonl / csv / parquet files or globs. Default: the "
+                                        "built-in corpus (Python's documentation), when no --dataset_name either."})
+    validation_files: list[str] | None = field(default=None, metadata={"help": "Validation files or globs."})
+    dataset_name: str | None = field(default=None, metadata={"help": "A `datasets` name (needs network)."})
+    dataset_config: str | None = field(default=None, metadata={"help": "The dataset's configuration name."})
+    text_column: str = field(default="text", metadata={"help": "Column holding the documents."})
+    validation_split_fraction: float = field(
+        default=0.05, metadata={"help": "Share of documents held out when the data has no validation split."})
+    block_size: int | None = field(
+        default=None, metadata={"help": "Tokens per training block (default and maximum: the model's n_positions)."})
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "num_proc for datasets.map."})
+    max_train_documents: int | None = field(default=None, metadata={"help": "Use only the first N documents."})
+    tokenizer_flavour: str = field(
+        default="bytelevel", metadata={"help": f"Flavour when a tokenizer is trained on the data: {FLAVOURS}."})
+    tokenizer_vocab_size: int | None = field(
+        default=None, metadata={"help": "Vocabulary of a tokenizer trained on the data (default: the config's)."})
+    sample_prompt: str = field(
+        default="The", metadata={"help": "Prompt for the sample continuation logged at the end ('' to skip)."})
+
+    def __post_init__(self):
+        if self.train_files is not None and self.dataset_name is not None:
+            raise ValueError("Pass --train_files or --dataset_name, not both.")
+        if self.block_size is not None and self.block_size < 2:
+            raise ValueError(f"--block_size must be >= 2, got {self.block_size}.")
+        if self.tokenizer_flavour not in FLAVOURS:
+            raise ValueError(f"--tokenizer_flavour {self.tokenizer_flavour!r} is not one of {FLAVOURS}.")
+
+
+def load_config(model_args) -> GPTHFConfig:
+    """Config of a new model from a preset name or a JSON file, with --config_overrides applied."""
+    name = model_args.config_name or "tiny"
+    if name in PRESETS:
+        return config_from_preset(name, **model_args.overrides)
+    path = Path(name)
+    if not path.is_file():
+        raise ValueError(f"--config_name {name!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON file.")
+    values = {k: v for k, v in json.loads(path.read_text()).items() if k not in ("model_type", "_comment")}
+    return GPTHFConfig(**{**values, **model_args.overrides})
+
+
+def prepare_tokenizer(model_args, data_args, raw_datasets, training_args):
+    """The tokenizer given, the model folder's, or one trained on the training split (main process trains)."""
+    source = model_args.tokenizer_name_or_path or model_args.model_name_or_path
+    if source is not None:
+        try:
+            return AutoTokenizer.from_pretrained(source), False
+        except (OSError, ValueError) as err:
+            if model_args.tokenizer_name_or_path:
+                raise ValueError(f"Cannot load the tokenizer from {source}: {err}") from None
+            logger.info("No tokenizer in %s; training one on the data.", source)
+    vocab_size = data_args.tokenizer_vocab_size
+    if vocab_size is None and model_args.model_name_or_path is None:
+        vocab_size = load_config(model_args).vocab_size
+    tokenizer, summary = train_tokenizer(
+        dataset=raw_datasets["train"], flavour=data_args.tokenizer_flavour, vocab_size=vocab_size,
+        model_max_length=_context_length(model_args), show_progress=training_args.local_process_index == 0,
+    )
+    logger.info("Tokenizer trained on the training split: %s", summary)
+    return tokenizer, True
+
+
+def _context_length(model_args) -> int:
+    if model_args.model_name_or_path:
+        return GPTHFConfig.from_pretrained(model_args.model_name_or_path).n_positions
+    return load_config(model_args).n_positions
+
+
+def build_model(model_args, tokenizer) -> GPTHFForCausalLM:
+    """Continue from a folder (its tokenizer must agree), or build a new model sized for the tokenizer."""
+    if model_args.model_name_or_path:
+        model = AutoModelForCausalLM.from_pretrained(
+            model_args.model_name_or_path, attn_implementation=model_args.attn_implementation, **model_args.overrides)
+    else:
+        config = load_config(model_args)
+        for key, value in special_token_ids(tokenizer).items():
+            setattr(config, key, value)
+        config.validate()
+        model = GPTHFForCausalLM._from_config(config, attn_implementation=model_args.attn_implementation)
+    check_tokenizer_matches_config(tokenizer, model.config)
+    generation = model.generation_config
+    generation.bos_token_id, generation.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
+    generation.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def pretrain(model_args, data_args, training_args) -> dict:
+    """Run pretraining end to end; returns the summary (tokens seen, tokens/s, final validation perplexity)."""
+    output_dir = Path(training_args.output_dir)
+    resume_value = training_args.resume_from_checkpoint
+    if not resume_value:
+        check_output_dir(output_dir, training_args.overwrite_output_dir)
+    set_seed(training_args.seed)
+
+    raw = load_text_dataset(
+        files=data_args.train_files, validation_files=data_args.validation_files,
+        dataset_name=data_args.dataset_name, dataset_config=data_args.dataset_config,
+        text_column=data_args.text_column, validation_fraction=data_args.validation_split_fraction,
+        seed=training_args.seed, max_documents=data_args.max_train_documents,
+    )
+    with training_args.main_process_first(desc="tokenizer", local=False):
+        saved = (output_dir / "tokenizer.json").is_file() and not model_args.tokenizer_name_or_path \
+            and not model_args.model_name_or_path
+        if saved and (resume_value or training_args.process_index != 0):
+            # resuming, or the main process has just trained and saved it: read it back
+            tokenizer, trained = AutoTokenizer.from_pretrained(output_dir), False
+        else:
+            tokenizer, trained = prepare_tokenizer(model_args, data_args, raw, training_args)
+        model = build_model(model_args, tokenizer)
+        block_size = data_args.block_size or model.config.n_positions
+        if block_size > model.config.n_positions:
+            raise ValueError(
+                f"--block_size {block_size} exceeds the model's n_positions={model.config.n_positions}; use at most "
+                f"{model.config.n_positions} (or a model with a longer context)."
+            )
+        if training_args.process_index == 0:  # every check passed: now the output folder may be written
+            output_dir.mkdir(parents=True, exist_ok=True)
+            if not resume_value:
+                remove_stale_checkpoints(output_dir)
+            if trained:
+                tokenizer.save_pretrained(output_dir)
+    with training_args.main_process_first(desc="tokenising"):
+        blocks = tokenize_and_pack(raw, tokenizer, block_size, num_proc=data_args.preprocessing_num_workers)
+
+    trainer = GPTTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=blocks["train"],
+        eval_dataset=blocks["validation"],
+        data_collator=collate_blocks,
+        callbacks=[crash_safe_checkpoints(training_args)],
+    )
+    checkpoint = resolve_resume_checkpoint(resume_value, output_dir)
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    eval_metrics = trainer.evaluate()
+    tokens_per_step = training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps \
+        * training_args.world_size * block_size
+    summary = training_summary(trainer, train_result.metrics, tokens_per_step, eval_metrics)
+
+    if trainer.is_world_process_zero():
+        trainer.save_model(output_dir)  # weights, config (auto_map for every head), code files, generation config
+        tokenizer.save_pretrained(output_dir)
+        trainer.save_metrics("train", train_result.metrics)
+        trainer.save_metrics("eval", eval_metrics)
+        if data_args.sample_prompt:
+            summary["sample"] = sample_continuation(model, tokenizer, data_args.sample_prompt, training_args.seed)
+            logger.info("Sample: %r", summary["sample"])
+        write_model_card(
+            output_dir, model.config, model_name=output_dir.name,
+            description=f"A {'GPT-2 (pre-LN)' if model.config.pre_norm else 'GPT-1 (post-LN)'} language model "
+                        "pretrained with gpt_hf.",
+            training=_describe_recipe(data_args, training_args, summary, block_size),
+            results={name: eval_metrics[key] for name, key in (("eval_loss", "eval_loss"),
+                                                              ("perplexity", "eval_perplexity")) if key in eval_metrics},
+            datasets=[data_args.dataset_name] if data_args.dataset_name else None,
+        )
+        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    logger.info(format_summary(summary))
+    return summary
+
+
+def sample_continuation(model, tokenizer, prompt: str, seed: int, max_new_tokens: int = 40) -> str:
+    """A short top-k sampled continuation (seeded), to eyeball what the model learnt."""
+    set_seed(seed)
+    context = model.config.n_positions
+    inputs = tokenizer(prompt, return_tensors="pt", truncation=True, max_length=context // 2).to(model.device)
+    max_new_tokens = min(max_new_tokens, context - inputs["input_ids"].shape[1])  # stay inside the context
+    model.eval()
+    with torch.no_grad():
+        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=True, top_k=40)
+    return tokenizer.decode(output[0], skip_special_tokens=True)
+
+
+def _describe_recipe(data_args, training_args, summary, block_size) -> str:
+    data = data_args.dataset_name or (", ".join(data_args.train_files) if data_args.train_files else
+                                      "the built-in corpus (Python's pydoc topics and standard-library docstrings)")
+    return (
+        f"Data: {data}. Blocks of {block_size} tokens, documents joined with the end-of-text token.\n\n"
+        f"Recipe: AdamW, peak learning rate {training_args.learning_rate}, {training_args.lr_scheduler_type} "
+        f"schedule with warmup {training_args.warmup_steps}, weight decay {training_args.weight_decay} (not on "
+        f"biases and LayerNorm gains), gradient clipping {training_args.max_grad_norm}, "
+        f"{summary['steps']} steps, {summary['tokens_seen']:,} tokens."
+    )

@@ -1,0 +1,222 @@
+"""Trainer glue shared by pretraining and fine-tuning: argument dataclasses with the paper's recipe defaults, a
+Trainer that logs perplexity and shortens warmup for short runs, crash-safe checkpoints, and the run summary.
+
+Checkpoints: transformers writes `checkpoint-N` in place, so a process killed mid-save leaves a folder that
+`get_last_checkpoint` would pick. Here a checkpoint counts only once a marker file is written after all its files,
+`save_total_limit` rotates complete checkpoints only, and resuming takes the last complete one.
+"""
+
+import json
+import logging
+import math
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import SchedulerType, Trainer, TrainerCallback, TrainingArguments
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_COMPLETE = "gpt_hf_checkpoint_complete.json"
+_CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "A gpt_hf model folder to continue from (its config and weights)."})
+    config_name: str | None = field(
+        default=None, metadata={"help": "New model: a preset (gpt1, gpt2-small, gpt2-medium, tiny) or a config JSON."})
+    config_overrides: str | None = field(
+        default=None, metadata={"help": 'JSON object of config fields to override, e.g. \'{"n_layer": 4}\'.'})
+    tokenizer_name_or_path: str | None = field(
+        default=None, metadata={"help": "Tokenizer folder; default: the model folder's, or train one on the data."})
+    attn_implementation: str = field(default="sdpa", metadata={"help": "eager, sdpa or flash_attention_2."})
+
+    def __post_init__(self):
+        if self.model_name_or_path and self.config_name:
+            raise ValueError("Pass --model_name_or_path (continue) or --config_name (new model), not both.")
+        if self.config_overrides is not None:
+            try:
+                overrides = json.loads(self.config_overrides)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"--config_overrides is not valid JSON ({err}): {self.config_overrides!r}") from None
+            if not isinstance(overrides, dict):
+                raise ValueError(f"--config_overrides must be a JSON object, got {self.config_overrides!r}.")
+
+    @property
+    def overrides(self) -> dict:
+        return json.loads(self.config_overrides) if self.config_overrides else {}
+
+
+@dataclass
+class GPTTrainingArguments(TrainingArguments):
+    """TrainingArguments with the GPT-1 pretraining recipe as defaults (all overridable)."""
+
+    learning_rate: float = field(default=2.5e-4, metadata={"help": "Peak learning rate (paper: 2.5e-4)."})
+    lr_scheduler_type: SchedulerType | str = field(default="cosine", metadata={"help": "Paper: cosine annealing to 0."})
+    warmup_steps: float = field(
+        default=2000, metadata={"help": "Linear warmup steps (paper: 2000); a value < 1 is a fraction of the run."})
+    short_run_warmup_fraction: float = field(
+        default=0.1,
+        metadata={"help": "If warmup_steps exceed this fraction of the run's steps, warmup becomes that fraction "
+                          "(so short runs still decay); 0 keeps warmup_steps as given."},
+    )
+    weight_decay: float = field(
+        default=0.01, metadata={"help": "Decoupled weight decay on all weights except biases and LayerNorm gains."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm."})
+    logging_steps: float = field(default=50, metadata={"help": "Log every N steps."})
+    report_to: None | str | list[str] = field(default="tensorboard", metadata={"help": "Loggers (tensorboard, none)."})
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a non-empty output folder."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0.0 <= self.short_run_warmup_fraction < 1.0:
+            raise ValueError(f"short_run_warmup_fraction must be in [0, 1), got {self.short_run_warmup_fraction}.")
+
+
+class GPTTrainer(Trainer):
+    """Trainer that logs perplexity next to every loss and keeps the warmup proportionate on short runs."""
+
+    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        for prefix in ("", "eval_"):
+            loss = logs.get(f"{prefix}loss")
+            if loss is not None:
+                logs[f"{prefix}perplexity"] = math.exp(min(loss, 700.0))
+        super().log(logs, *args, **kwargs)
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        fraction = getattr(self.args, "short_run_warmup_fraction", 0.0)
+        if fraction and self.args.warmup_steps >= 1 and self.args.warmup_steps > fraction * num_training_steps:
+            logger.info("Warmup of %d steps is over %.0f%% of a %d-step run: warming up over %.0f%% instead.",
+                        self.args.warmup_steps, fraction * 100, num_training_steps, fraction * 100)
+            self.args.warmup_steps = fraction  # < 1 means a fraction of the run
+        return super().create_scheduler(num_training_steps, optimizer)
+
+
+def parse_arguments(parser, argv: list[str], **overrides):
+    """Parse a single JSON recipe file (keys starting with '_' are comments) or command-line flags."""
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        path = Path(argv[0])
+        if not path.is_file():
+            raise ValueError(f"Recipe file {path} does not exist.")
+        recipe = {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
+        return parser.parse_dict({**recipe, **overrides})
+    if overrides:
+        argv = [*argv, *(item for key, value in overrides.items() for item in (f"--{key}", str(value)))]
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+# --- crash-safe checkpoints -----------------------------------------------------------------------------------------
+
+
+def checkpoint_step(path: Path) -> int | None:
+    match = _CHECKPOINT_NAME.match(path.name)
+    return int(match.group(1)) if match and path.is_dir() else None
+
+
+def complete_checkpoints(output_dir) -> list[Path]:
+    """Checkpoint folders whose completion marker exists, oldest step first."""
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if checkpoint_step(p) is not None and (p / CHECKPOINT_COMPLETE).is_file()]
+    return sorted(found, key=checkpoint_step)
+
+
+def last_complete_checkpoint(output_dir) -> Path | None:
+    checkpoints = complete_checkpoints(output_dir)
+    return checkpoints[-1] if checkpoints else None
+
+
+def remove_incomplete_checkpoints(output_dir) -> list[Path]:
+    """Delete checkpoint folders left half-written by a crash (no completion marker); returns them."""
+    folder = Path(output_dir)
+    removed = [p for p in folder.iterdir() if checkpoint_step(p) is not None
+               and not (p / CHECKPOINT_COMPLETE).is_file()] if folder.is_dir() else []
+    for path in removed:
+        logger.warning("Removing incomplete checkpoint %s (its save was interrupted).", path)
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
+def remove_stale_checkpoints(output_dir) -> None:
+    """Before a fresh run in a reused folder: old checkpoints would count in rotation and in resuming."""
+    folder = Path(output_dir)
+    for path in (p for p in folder.iterdir() if checkpoint_step(p) is not None) if folder.is_dir() else []:
+        logger.warning("Removing %s from an earlier run (--overwrite_output_dir).", path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class CompleteCheckpointCallback(TrainerCallback):
+    """Write the completion marker after transformers has written every file of a checkpoint, then apply
+    `save_total_limit` to complete checkpoints (the Trainer's own rotation is turned off: it runs before the
+    marker exists and can delete the last complete checkpoint in favour of one still being written)."""
+
+    def __init__(self, save_total_limit: int | None):
+        self.save_total_limit = save_total_limit
+
+    def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            (folder / CHECKPOINT_COMPLETE).write_text(json.dumps({"global_step": state.global_step}))
+        if self.save_total_limit:
+            keep = {Path(state.best_model_checkpoint).resolve()} if state.best_model_checkpoint else set()
+            complete = complete_checkpoints(args.output_dir)
+            for old in complete[: max(0, len(complete) - self.save_total_limit)]:
+                if old.resolve() not in keep:
+                    shutil.rmtree(old, ignore_errors=True)
+
+
+def crash_safe_checkpoints(training_args: TrainingArguments) -> CompleteCheckpointCallback:
+    """Take over `save_total_limit` from the Trainer; return the callback to pass to it."""
+    callback = CompleteCheckpointCallback(training_args.save_total_limit)
+    training_args.save_total_limit = None
+    return callback
+
+
+def resolve_resume_checkpoint(value: str | None, output_dir) -> str | None:
+    """`--resume_from_checkpoint`: a folder, or 'last' / 'true' for the last complete checkpoint in output_dir."""
+    if value is None or str(value).lower() in ("", "none", "false"):
+        return None
+    if str(value).lower() in ("last", "true"):
+        remove_incomplete_checkpoints(output_dir)
+        checkpoint = last_complete_checkpoint(output_dir)
+        if checkpoint is None:
+            raise ValueError(f"No complete checkpoint in {output_dir} to resume from.")
+        return str(checkpoint)
+    path = Path(value)
+    if (path / CHECKPOINT_COMPLETE).is_file():
+        return str(path)
+    if (path / "trainer_state.json").is_file():  # e.g. saved by plain transformers, which writes no marker
+        logger.warning("%s has no %s; resuming from it because its trainer_state.json exists.", path,
+                       CHECKPOINT_COMPLETE)
+        return str(path)
+    raise ValueError(f"{path} is not a complete checkpoint (no {CHECKPOINT_COMPLETE} or trainer_state.json).")
+
+
+# --- summaries ------------------------------------------------------------------------------------------------------
+
+
+def training_summary(trainer: Trainer, train_metrics: dict, tokens_per_step: int, eval_metrics: dict | None) -> dict:
+    """Tokens seen, tokens/s and the final validation perplexity of a finished run."""
+    steps = trainer.state.global_step
+    tokens = steps * tokens_per_step
+    runtime = train_metrics.get("train_runtime") or float("nan")
+    summary = {"steps": steps, "tokens_seen": tokens, "tokens_per_second": tokens / runtime,
+               "train_loss": train_metrics.get("train_loss")}
+    if eval_metrics:
+        summary["eval_loss"] = eval_metrics.get("eval_loss")
+        summary["eval_perplexity"] = eval_metrics.get("eval_perplexity")
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    parts = [f"steps={summary['steps']}", f"tokens_seen={summary['tokens_seen']:,}",
+             f"tokens/s={summary['tokens_per_second']:.0f}"]
+    if summary.get("eval_perplexity") is not None:
+        parts.append(f"validation_perplexity={summary['eval_perplexity']:.2f}")
+    return "Summary: " + " ".join(parts)

@@ -1,0 +1,85 @@
+"""Corpora, the built-in corpus, dataset loading and packing."""
+
+import json
+
+import pytest
+
+from gpt_hf.data import (
+    _extract_builtin_corpus,
+    builtin_corpus,
+    collate_blocks,
+    load_text_dataset,
+    tokenize_and_pack,
+)
+from gpt_hf.tokenization import train_tokenizer
+
+DOCS = [f"Document number {i}. " + "Words follow words in a simple text. " * (i % 5 + 1) for i in range(40)]
+
+
+def test_builtin_corpus_is_offline_deterministic_and_large(monkeypatch, tmp_path):
+    import sysconfig
+    from pathlib import Path
+
+    documents = builtin_corpus()
+    assert sum(len(d.encode("utf-8")) for d in documents) >= 1_000_000
+    assert len(documents) == len(set(documents)) > 100  # de-duplicated, split into documents
+    assert any("pydoc" in d or "Python" in d for d in documents)
+    # the cached corpus equals a fresh extraction, and two extractions are identical
+    fresh = _extract_builtin_corpus(Path(sysconfig.get_paths()["stdlib"]), 200)
+    assert fresh == documents == _extract_builtin_corpus(Path(sysconfig.get_paths()["stdlib"]), 200)
+
+
+@pytest.mark.parametrize("suffix", ["txt", "jsonl", "csv", "parquet"])
+def test_local_files_of_every_type(tmp_path, suffix):
+    import datasets
+
+    path = tmp_path / f"docs.{suffix}"
+    if suffix == "txt":
+        path.write_text("\n".join(DOCS), encoding="utf-8")
+    else:
+        data = datasets.Dataset.from_dict({"body": DOCS})
+        {"jsonl": data.to_json, "csv": data.to_csv, "parquet": data.to_parquet}[suffix](str(path))
+    column = "text" if suffix == "txt" else "body"
+    loaded = load_text_dataset(files=[str(tmp_path / f"*.{suffix}")], text_column=column, validation_fraction=0.1)
+    assert set(loaded) == {"train", "validation"} and loaded["train"].column_names == ["text"]
+    assert len(loaded["train"]) + len(loaded["validation"]) == len(DOCS)
+    assert sorted(list(loaded["train"]["text"]) + list(loaded["validation"]["text"])) == sorted(DOCS)
+
+
+def test_default_is_the_builtin_corpus_with_a_seeded_split():
+    first = load_text_dataset(seed=1)
+    again = load_text_dataset(seed=1)
+    assert list(first["validation"]["text"]) == list(again["validation"]["text"])
+    assert not set(first["train"]["text"]) & set(first["validation"]["text"])
+
+
+def test_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"No file matches .*missing.txt"):
+        load_text_dataset(files=[str(tmp_path / "missing.txt")])
+    (tmp_path / "rows.jsonl").write_text(json.dumps({"body": "x"}) + "\n")
+    with pytest.raises(ValueError, match=r"Text column 'text' not in the train split; its columns are \['body'\]"):
+        load_text_dataset(files=[str(tmp_path / "rows.jsonl")])
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(ValueError, match="empty"):
+        load_text_dataset(files=[str(tmp_path / "empty.txt")])
+    (tmp_path / "a.csv").write_text("text\nx\n")
+    with pytest.raises(ValueError, match="share one supported type"):
+        load_text_dataset(files=[str(tmp_path / "rows.jsonl"), str(tmp_path / "a.csv")])
+
+
+def test_packing_joins_documents_with_eos_into_full_blocks():
+    import datasets
+
+    tokenizer = train_tokenizer(texts=DOCS, flavour="bytelevel", vocab_size=300, show_progress=False)[0]
+    splits = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": DOCS}),
+                                   "validation": datasets.Dataset.from_dict({"text": DOCS[:10]})})
+    blocks = tokenize_and_pack(splits, tokenizer, block_size=16)
+    train_blocks = list(blocks["train"]["input_ids"])
+    stream = [t for d in DOCS for t in tokenizer(d, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]]
+    packed = [t for block in train_blocks for t in block]
+    assert all(len(block) == 16 for block in train_blocks)
+    assert packed == stream[: len(packed)] and len(stream) - len(packed) < 16
+    batch = collate_blocks([{"input_ids": b} for b in train_blocks[:3]])
+    assert batch["input_ids"].shape == (3, 16) and batch["labels"] is batch["input_ids"]
+    with pytest.raises(ValueError, match="fewer than 4096 tokens"):
+        tokenize_and_pack(splits, tokenizer, block_size=4096)
