@@ -47,7 +47,8 @@ class GPTHFConfig(PreTrainedConfig):
     """
 
     model_type = "gpt_hf"
-    keys_to_ignore_at_inference = ["past_key_values"]
+    # Trainer.predict keeps only the logits of the task heads' outputs
+    keys_to_ignore_at_inference = ["past_key_values", "task_loss", "lm_loss"]
     attribute_map = {
         "hidden_size": "n_embd",
         "num_hidden_layers": "n_layer",

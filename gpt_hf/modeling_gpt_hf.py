@@ -320,6 +320,9 @@ class GPTHFTaskModel(GPTHFPreTrainedModel):
     """Shared body of the task heads: decoder, tied LM head (auxiliary loss), and extract-token pooling."""
 
     _tied_weights_keys = {"lm_head.weight": "transformer.wte.weight"}
+    # The task and LM losses are means over their own items, so the Trainer must do the gradient-accumulation
+    # scaling (it would skip it for a model that normalises by `num_items_in_batch` itself).
+    accepts_loss_kwargs = False
 
     def __init__(self, config: GPTHFConfig, num_outputs: int):
         super().__init__(config)

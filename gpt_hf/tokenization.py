@@ -199,6 +199,27 @@ def tokens_per_word(tokenizer: PreTrainedTokenizerFast, texts: list[str]) -> flo
     return tokens / words
 
 
+def with_task_template(tokenizer):
+    """A copy whose `tokenizer(text)` / `tokenizer(text, text_pair)` builds `[start] a [delim] b [extract]` itself,
+    so a fine-tuned task model works in `pipeline("text-classification")` without gpt_hf's task transforms.
+    (Language-model tokenizers keep no template: a prompt must not end in the extract token.)"""
+    import copy
+
+    from tokenizers import processors
+
+    ids = {name: getattr(tokenizer, f"{name}_token_id", None) for name in ("start", "delimiter", "extract")}
+    if None in ids.values():
+        raise ValueError("The tokenizer has no start / delimiter / extract tokens to build a task template from.")
+    s = SPECIAL_TOKENS
+    templated = copy.deepcopy(tokenizer)
+    templated.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{s.start} $A {s.extract}",
+        pair=f"{s.start} $A {s.delimiter} $B {s.extract}",
+        special_tokens=[(s.start, ids["start"]), (s.delimiter, ids["delimiter"]), (s.extract, ids["extract"])],
+    )
+    return templated
+
+
 def special_token_ids(tokenizer) -> dict[str, int | None]:
     """The config fields a model needs to agree with this tokenizer: vocab size and every special id."""
     ids = {

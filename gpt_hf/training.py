@@ -77,14 +77,55 @@ class GPTTrainingArguments(TrainingArguments):
 
 
 class GPTTrainer(Trainer):
-    """Trainer that logs perplexity next to every loss and keeps the warmup proportionate on short runs."""
+    """Trainer that logs perplexity (language models) or the task / auxiliary-LM parts of the loss (task heads),
+    keeps the warmup proportionate on short runs, and can give the new task head a larger learning rate."""
+
+    HEAD_PREFIXES = ("score.",)  # parameters of the task heads' new layer
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._loss_parts: dict[str, list[float]] = {"task_loss": [], "lm_loss": []}
+        self._is_language_model = type(self.model).__name__.endswith("ForCausalLM")
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        if model.training:
+            for name, values in self._loss_parts.items():
+                part = outputs.get(name) if isinstance(outputs, dict) else None
+                if part is not None:
+                    values.append(part.detach().float().item())
+        return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        if "loss" in logs:
+            for name, values in self._loss_parts.items():
+                if values:
+                    logs[name] = sum(values) / len(values)
+                    values.clear()
         for prefix in ("", "eval_"):
             loss = logs.get(f"{prefix}loss")
-            if loss is not None:
+            if loss is not None and self._is_language_model:
                 logs[f"{prefix}perplexity"] = math.exp(min(loss, 700.0))
         super().log(logs, *args, **kwargs)
+
+    def create_optimizer(self, model=None):
+        multiplier = getattr(self.args, "head_lr_multiplier", 1.0)
+        if self.optimizer is not None or multiplier == 1.0:
+            return super().create_optimizer(*([model] if model is not None else []))
+        model = model if model is not None else self.model
+        decay = set(self.get_decay_parameter_names(model))
+        groups: dict[tuple[bool, bool], list] = {}
+        for name, parameter in model.named_parameters():
+            if parameter.requires_grad:
+                groups.setdefault((name.startswith(self.HEAD_PREFIXES), name in decay), []).append(parameter)
+        parameter_groups = [
+            {"params": params, "weight_decay": self.args.weight_decay if decayed else 0.0,
+             "lr": self.args.learning_rate * (multiplier if is_head else 1.0)}
+            for (is_head, decayed), params in sorted(groups.items())
+        ]
+        optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+        self.optimizer = optimizer_cls(parameter_groups, **optimizer_kwargs)
+        return self.optimizer
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         fraction = getattr(self.args, "short_run_warmup_fraction", 0.0)
@@ -93,6 +134,12 @@ class GPTTrainer(Trainer):
                         self.args.warmup_steps, fraction * 100, num_training_steps, fraction * 100)
             self.args.warmup_steps = fraction  # < 1 means a fraction of the run
         return super().create_scheduler(num_training_steps, optimizer)
+
+
+def setup_logging(training_args) -> None:
+    """INFO on the main process, warnings only on the others (one log per run under torchrun)."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        level=logging.INFO if training_args.process_index == 0 else logging.WARNING)
 
 
 def parse_arguments(parser, argv: list[str], **overrides):

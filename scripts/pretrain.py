@@ -7,13 +7,12 @@ Examples:
     accelerate launch scripts/pretrain.py scripts/configs/gpt1.json
 """
 
-import logging
 import sys
 
 from transformers import HfArgumentParser
 
 from gpt_hf.pretraining import PretrainDataArguments, pretrain
-from gpt_hf.training import GPTTrainingArguments, ModelArguments, parse_arguments
+from gpt_hf.training import GPTTrainingArguments, ModelArguments, parse_arguments, setup_logging
 
 
 def parse(argv=None, **overrides):
@@ -23,8 +22,7 @@ def parse(argv=None, **overrides):
 
 def main(argv=None):
     model_args, data_args, training_args = parse(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        level=logging.INFO if training_args.process_index == 0 else logging.WARNING)
+    setup_logging(training_args)
     pretrain(model_args, data_args, training_args)
 
 

@@ -1,0 +1,448 @@
+"""Task fine-tuning as in the paper: data -> normalised columns -> task transform -> task head -> Trainer -> folder.
+
+Task types (the transform, and the kind of label):
+    classification   [start] text [extract]                       class ids, or lists of labels (multi-label)
+    regression       [start] text [extract]                       real scores
+    entailment       [start] premise [delim] hypothesis [extract] class ids
+    similarity       both orderings of a pair, summed             class ids, or real scores (STS-B)
+    multiple_choice  one row per choice                           index of the right choice
+Ready-made benchmarks map their usual `datasets` shapes onto these; the built-in self-labelled tasks need no data.
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification, AutoTokenizer, set_seed
+
+from .hub import write_model_card
+from .metrics import compute_task_metrics
+from .saving import check_output_dir
+from .self_labelled import TASKS as SELF_LABELLED_TASKS
+from .self_labelled import self_labelled_dataset
+from .tasks import TaskCollator, TaskTransform
+from .tokenization import check_tokenizer_matches_config, with_task_template
+from .training import GPTTrainer, GPTTrainingArguments, crash_safe_checkpoints, resolve_resume_checkpoint
+
+logger = logging.getLogger(__name__)
+
+TASK_TYPES = ("classification", "regression", "entailment", "similarity", "multiple_choice")
+TRANSFORMS = {"classification": "classification", "regression": "classification", "entailment": "entailment",
+              "similarity": "similarity", "multiple_choice": "multiple_choice"}
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """How a benchmark's `datasets` columns map onto a task type."""
+
+    task: str
+    dataset: tuple[str, str | None]
+    text: str | None = None
+    text_pair: str | None = None
+    context: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    label: str = "label"
+    metric: str = "accuracy"
+    problem_type: str | None = None
+    validation_split: str = "validation"
+    label_map: tuple[str, ...] | None = None  # string labels in id order (RACE's letters)
+
+
+BENCHMARKS = {
+    "cola": Benchmark("classification", ("nyu-mll/glue", "cola"), text="sentence", metric="mcc"),
+    "sst2": Benchmark("classification", ("nyu-mll/glue", "sst2"), text="sentence"),
+    "mrpc": Benchmark("similarity", ("nyu-mll/glue", "mrpc"), text="sentence1", text_pair="sentence2", metric="f1"),
+    "qqp": Benchmark("similarity", ("nyu-mll/glue", "qqp"), text="question1", text_pair="question2", metric="f1"),
+    "stsb": Benchmark("similarity", ("nyu-mll/glue", "stsb"), text="sentence1", text_pair="sentence2",
+                      metric="pearson", problem_type="regression"),
+    "mnli": Benchmark("entailment", ("nyu-mll/glue", "mnli"), text="premise", text_pair="hypothesis",
+                      validation_split="validation_matched"),
+    "qnli": Benchmark("entailment", ("nyu-mll/glue", "qnli"), text="question", text_pair="sentence"),
+    "rte": Benchmark("entailment", ("nyu-mll/glue", "rte"), text="sentence1", text_pair="sentence2"),
+    "snli": Benchmark("entailment", ("stanfordnlp/snli", None), text="premise", text_pair="hypothesis"),
+    "scitail": Benchmark("entailment", ("allenai/scitail", "tsv_format"), text="premise", text_pair="hypothesis"),
+    "race": Benchmark("multiple_choice", ("ehovy/race", "all"), context=("article", "question"),
+                      choices=("options",), label="answer", label_map=("A", "B", "C", "D")),
+    "story_cloze": Benchmark("multiple_choice", ("LSDSem/story_cloze", "2016"),
+                             context=("input_sentence_1", "input_sentence_2", "input_sentence_3", "input_sentence_4"),
+                             choices=("sentence_quiz1", "sentence_quiz2"), label="answer_right_ending",
+                             label_map=("1", "2")),
+    "swag": Benchmark("multiple_choice", ("allenai/swag", "regular"), context=("sent1", "sent2"),
+                      choices=("ending0", "ending1", "ending2", "ending3")),
+}
+BUILTIN_METRIC = {"acceptability": "accuracy", "next_sentence": "accuracy", "same_document": "accuracy",
+                  "continuation": "accuracy"}
+
+
+@dataclass
+class FinetuneDataArguments:
+    task: str | None = field(default=None, metadata={"help": f"Task type: {TASK_TYPES}. Implied by --benchmark."})
+    benchmark: str | None = field(
+        default=None, metadata={"help": f"Ready-made task: built-in self-labelled {sorted(SELF_LABELLED_TASKS)} "
+                                        f"(offline) or a benchmark {sorted(BENCHMARKS)} (needs network)."})
+    corpus_files: list[str] | None = field(
+        default=None, metadata={"help": "Corpus for the self-labelled tasks (default: the built-in corpus)."})
+    dataset_name: str | None = field(default=None, metadata={"help": "A `datasets` name (needs network)."})
+    dataset_config: str | None = field(default=None, metadata={"help": "The dataset's configuration name."})
+    train_file: str | None = field(default=None, metadata={"help": "Local csv / json / jsonl / parquet file."})
+    validation_file: str | None = field(default=None, metadata={"help": "Local validation file."})
+    test_file: str | None = field(default=None, metadata={"help": "Local test file (predictions are written)."})
+    text_column: str = field(default="text", metadata={"help": "Text (or premise / first sentence) column."})
+    text_pair_column: str | None = field(default=None, metadata={"help": "Hypothesis / second sentence column."})
+    context_column: str | None = field(default=None, metadata={"help": "Multiple choice: the context column."})
+    choice_columns: list[str] | None = field(
+        default=None, metadata={"help": "Multiple choice: one column per choice, or one column holding a list."})
+    label_column: str = field(default="label", metadata={"help": "Label column: class names or ids, scores, "
+                                                                  "lists of labels (multi-label), choice index."})
+    problem_type: str | None = field(
+        default=None, metadata={"help": "single_label_classification, multi_label_classification or regression "
+                                        "(default: from the task and the labels)."})
+    max_length: int | None = field(default=None, metadata={"help": "Tokens per row (default: n_positions)."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training rows."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N eval/test rows."})
+    validation_split_fraction: float = field(
+        default=0.1, metadata={"help": "Share of training rows held out when there is no validation split."})
+
+    def __post_init__(self):
+        if self.benchmark is not None:
+            if self.benchmark in SELF_LABELLED_TASKS:
+                implied = SELF_LABELLED_TASKS[self.benchmark]
+            elif self.benchmark in BENCHMARKS:
+                implied = BENCHMARKS[self.benchmark].task
+            else:
+                raise ValueError(f"Unknown benchmark {self.benchmark!r}; choose one of "
+                                 f"{sorted(SELF_LABELLED_TASKS) + sorted(BENCHMARKS)}.")
+            if self.task is not None and self.task != implied:
+                raise ValueError(f"--benchmark {self.benchmark} is a {implied} task, not {self.task}.")
+            self.task = implied
+        if self.task not in TASK_TYPES:
+            raise ValueError(f"Unknown task {self.task!r}; choose one of {TASK_TYPES} (or pass --benchmark).")
+        if self.benchmark is None and self.dataset_name is None and self.train_file is None:
+            raise ValueError("No data: pass --benchmark, --dataset_name or --train_file.")
+        if self.task in ("entailment", "similarity") and self.benchmark is None and not self.text_pair_column:
+            raise ValueError(f"A {self.task} task needs --text_pair_column (the second sentence).")
+        if self.task == "multiple_choice" and self.benchmark is None and not (self.context_column and
+                                                                              self.choice_columns):
+            raise ValueError("A multiple_choice task needs --context_column and --choice_columns.")
+
+
+@dataclass
+class FinetuneTrainingArguments(GPTTrainingArguments):
+    """TrainingArguments with the paper's fine-tuning recipe as defaults."""
+
+    learning_rate: float = field(default=6.25e-5, metadata={"help": "Body learning rate (paper: 6.25e-5)."})
+    lr_scheduler_type: str = field(default="linear", metadata={"help": "Paper: linear decay."})
+    warmup_steps: float = field(default=0.002, metadata={"help": "Paper: warmup over 0.2% of training."})
+    short_run_warmup_fraction: float = field(default=0.0, metadata={"help": "Unused for fine-tuning."})
+    per_device_train_batch_size: int = field(default=32, metadata={"help": "Paper: batch 32."})
+    num_train_epochs: float = field(default=3.0, metadata={"help": "Paper: 3 epochs."})
+    eval_strategy: str = field(default="epoch", metadata={"help": "Evaluate every epoch."})
+    save_strategy: str = field(default="epoch", metadata={"help": "Checkpoint every epoch."})
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "Keep the best checkpoint."})
+    save_total_limit: int | None = field(default=2, metadata={"help": "Complete checkpoints kept."})
+    logging_steps: float = field(default=20, metadata={"help": "Log every N steps."})
+    head_lr_multiplier: float = field(
+        default=10.0, metadata={"help": "Learning rate of the new task head = learning_rate x this (the body, "
+                                        "already trained, moves less than the new layer); 1 disables."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.head_lr_multiplier <= 0:
+            raise ValueError(f"--head_lr_multiplier must be > 0, got {self.head_lr_multiplier}.")
+
+
+@dataclass
+class FinetuneModelArguments:
+    model_name_or_path: str = field(metadata={"help": "Pretrained gpt_hf folder (ours, or converted)."})
+    tokenizer_name_or_path: str | None = field(default=None, metadata={"help": "Default: the model folder's."})
+    from_scratch: bool = field(default=False, metadata={"help": "Same architecture, random weights (ablation)."})
+    aux_lm_weight: float = field(default=0.5, metadata={"help": "Auxiliary LM loss weight (paper: 0.5; 0 = off)."})
+    classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout before the task head."})
+    attn_implementation: str = field(default="sdpa", metadata={"help": "eager, sdpa or flash_attention_2."})
+
+
+# --- data -----------------------------------------------------------------------------------------------------------
+
+
+def load_task_dataset(data_args, seed: int):
+    """Raw `DatasetDict` (train, validation, maybe test) in normalised columns: text / text_pair / context / choices
+    / label, with the benchmark mapping or the column options applied."""
+    import datasets
+
+    if data_args.benchmark in SELF_LABELLED_TASKS:
+        documents = None
+        if data_args.corpus_files:
+            from .data import load_text_dataset
+
+            corpus = load_text_dataset(files=data_args.corpus_files, validation_fraction=0.01, seed=seed)
+            documents = list(corpus["train"]["text"]) + list(corpus["validation"]["text"])
+        return self_labelled_dataset(data_args.benchmark, documents, seed=seed)
+
+    spec = BENCHMARKS.get(data_args.benchmark)
+    if spec is not None:
+        raw = datasets.load_dataset(*spec.dataset)
+        if spec.validation_split != "validation":
+            raw["validation"] = raw.pop(spec.validation_split)
+    elif data_args.train_file is not None:
+        files = {"train": data_args.train_file, "validation": data_args.validation_file, "test": data_args.test_file}
+        files = {split: path for split, path in files.items() if path}
+        for path in files.values():
+            if not Path(path).is_file():
+                raise ValueError(f"Data file {path} does not exist.")
+        suffix = Path(data_args.train_file).suffix.lower().lstrip(".")
+        builder = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet"}.get(suffix)
+        if builder is None:
+            raise ValueError(f"Unsupported data file type .{suffix}; use csv, json, jsonl or parquet.")
+        raw = datasets.load_dataset(builder, data_files=files)
+    else:
+        raw = datasets.load_dataset(data_args.dataset_name, data_args.dataset_config)
+
+    columns = _column_mapping(data_args, spec)
+    normalised = datasets.DatasetDict()
+    for split, dataset in raw.items():
+        missing = sorted({c for c in columns["all"] if c not in dataset.column_names})
+        if missing:
+            raise ValueError(f"Column(s) {missing} not in the {split} split; its columns are {dataset.column_names}.")
+        normalised[split] = dataset.map(lambda batch: _normalise(batch, columns, spec), batched=True,
+                                        remove_columns=dataset.column_names, desc=f"Normalising {split}")
+    if "validation" not in normalised:
+        held_out = normalised["train"].train_test_split(test_size=data_args.validation_split_fraction, seed=seed)
+        normalised["train"], normalised["validation"] = held_out["train"], held_out["test"]
+    return normalised
+
+
+def _column_mapping(data_args, spec) -> dict:
+    if spec is not None:
+        mapping = {"text": spec.text, "text_pair": spec.text_pair, "context": list(spec.context),
+                   "choices": list(spec.choices), "label": spec.label}
+    else:
+        mapping = {"text": data_args.text_column if data_args.task != "multiple_choice" else None,
+                   "text_pair": data_args.text_pair_column,
+                   "context": [data_args.context_column] if data_args.context_column else [],
+                   "choices": list(data_args.choice_columns or []), "label": data_args.label_column}
+    mapping["all"] = [c for c in (mapping["text"], mapping["text_pair"], *mapping["context"], *mapping["choices"],
+                                  mapping["label"]) if c]
+    return mapping
+
+
+def _normalise(batch, columns, spec) -> dict:
+    out = {}
+    if columns["text"]:
+        out["text"] = [str(t) if t is not None else "" for t in batch[columns["text"]]]
+    if columns["text_pair"]:
+        out["text_pair"] = [str(t) if t is not None else "" for t in batch[columns["text_pair"]]]
+    if columns["context"]:
+        out["context"] = [" ".join(str(p) for p in parts) for parts in zip(*(batch[c] for c in columns["context"]))]
+    if columns["choices"]:
+        if len(columns["choices"]) == 1:  # one column holding the list of choices
+            out["choices"] = [list(map(str, choices)) for choices in batch[columns["choices"][0]]]
+        else:
+            out["choices"] = [list(map(str, row)) for row in zip(*(batch[c] for c in columns["choices"]))]
+    labels = batch[columns["label"]]
+    if spec is not None and spec.label_map is not None:
+        labels = [spec.label_map.index(str(label)) for label in labels]
+    out["label"] = labels
+    return out
+
+
+@dataclass
+class LabelInfo:
+    problem_type: str
+    num_labels: int
+    id2label: dict[int, str] | None
+
+
+def encode_labels(raw, task: str, problem_type: str | None):
+    """Turn labels into model targets; returns the relabelled DatasetDict and LabelInfo. Class names and ids are
+    taken from the training split; an evaluation label unseen in training is an error."""
+    train_labels = list(raw["train"]["label"])
+    first = next((label for label in train_labels if label is not None), None)
+    if problem_type is None:
+        if task == "regression" or isinstance(first, float):
+            problem_type = "regression"
+        elif isinstance(first, (list, tuple)):
+            problem_type = "multi_label_classification"
+        else:
+            problem_type = "single_label_classification"
+    if task == "multiple_choice":
+        return raw, LabelInfo("single_label_classification", 1, None)
+    if problem_type == "regression":
+        return raw.map(lambda b: {"label": [float(v) for v in b["label"]]}, batched=True), LabelInfo(problem_type, 1,
+                                                                                                      None)
+    multi = problem_type == "multi_label_classification"
+    seen = sorted({v for label in train_labels for v in (label if multi else [label]) if v is not None and v != -1},
+                  key=lambda v: (isinstance(v, str), v))
+    label2id = {value: index for index, value in enumerate(seen)}
+    for split, dataset in raw.items():
+        if split == "train":
+            continue
+        values = {v for label in dataset["label"] for v in (label if multi else [label]) if v is not None and v != -1}
+        unknown = values - set(label2id)
+        if unknown:
+            raise ValueError(f"The {split} split has labels {sorted(map(str, unknown))} that never occur in training "
+                             f"(training labels: {sorted(map(str, label2id))}).")
+
+    def relabel(batch):
+        if multi:
+            return {"label": [[float(v in set(row)) for v in seen] for row in batch["label"]]}
+        return {"label": [label2id.get(v, -1) for v in batch["label"]]}
+
+    relabelled = raw.map(relabel, batched=True)
+    for split in list(relabelled):
+        if multi:
+            continue
+        if split == "test" and all(label == -1 for label in relabelled[split]["label"]):
+            relabelled[split] = relabelled[split].remove_columns("label")  # unlabelled test set: predict only
+        else:
+            relabelled[split] = relabelled[split].filter(lambda row: row["label"] != -1)  # GLUE / SNLI use -1
+    id2label = {index: str(value) for value, index in label2id.items()}
+    return relabelled, LabelInfo(problem_type, len(seen), id2label)
+
+
+def encode_task(raw, task: str, transform: TaskTransform):
+    """Apply the paper's transform for the task to every split (datasets.map, batched)."""
+    kind = TRANSFORMS[task]
+    if kind == "multiple_choice":
+        counts = {split: {len(choices) for choices in dataset["choices"]} for split, dataset in raw.items()}
+        every = set().union(*counts.values())
+        if len(every) > 1:
+            where = ", ".join(f"{split}: {sorted(found)}" for split, found in counts.items())
+            raise ValueError(f"The data mixes rows with {sorted(every)} choices ({where}); every multiple-choice row "
+                             "needs the same number of choices.")
+
+    def apply(batch):
+        if kind == "classification":
+            return transform.classification(batch["text"])
+        if kind == "multiple_choice":
+            return transform.multiple_choice(batch["context"], batch["choices"])
+        return getattr(transform, kind)(batch["text"], batch["text_pair"])
+
+    return raw.map(apply, batched=True, desc=f"Building {kind} inputs")
+
+
+# --- running --------------------------------------------------------------------------------------------------------
+
+
+def build_task_model(model_args, task: str, labels: LabelInfo, tokenizer):
+    auto = AutoModelForMultipleChoice if task == "multiple_choice" else AutoModelForSequenceClassification
+    extra = dict(aux_lm_weight=model_args.aux_lm_weight, classifier_dropout=model_args.classifier_dropout)
+    if task != "multiple_choice":
+        extra.update(num_labels=labels.num_labels, problem_type=labels.problem_type)
+        if labels.id2label:
+            extra.update(id2label=labels.id2label, label2id={v: k for k, v in labels.id2label.items()})
+    if model_args.from_scratch:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(model_args.model_name_or_path, **extra)
+        model = auto.from_config(config, attn_implementation=model_args.attn_implementation)
+    else:
+        model = auto.from_pretrained(model_args.model_name_or_path, attn_implementation=model_args.attn_implementation,
+                                     **extra)
+    check_tokenizer_matches_config(tokenizer, model.config)
+    if model.config.extract_token_id is None:
+        raise ValueError(f"{model_args.model_name_or_path} has no extract_token_id; the task heads pool at it. Use a "
+                         "model pretrained with a gpt_hf tokenizer (or set the task token ids in its config).")
+    return model
+
+
+def make_compute_metrics(task: str, labels: LabelInfo):
+    kind = "multi_label" if labels.problem_type == "multi_label_classification" else (
+        "regression" if labels.problem_type == "regression" else "classification")
+
+    def compute_metrics(eval_prediction):
+        logits, targets = eval_prediction.predictions, eval_prediction.label_ids
+        logits = logits[-1] if isinstance(logits, tuple) else logits
+        return compute_task_metrics(kind, predictions_from_logits(logits, kind), targets, labels.num_labels)
+
+    return compute_metrics
+
+
+def predictions_from_logits(logits, kind: str):
+    if kind == "regression":
+        return logits.reshape(-1)
+    if kind == "multi_label":
+        return (logits > 0).astype(np.int64)
+    return logits.argmax(-1)
+
+
+def finetune(model_args, data_args, training_args) -> dict:
+    """Fine-tune end to end; returns the evaluation metrics (and test metrics when the test split has labels)."""
+    output_dir = Path(training_args.output_dir)
+    if not training_args.resume_from_checkpoint:
+        check_output_dir(output_dir, training_args.overwrite_output_dir)
+    set_seed(training_args.seed)
+    tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name_or_path or model_args.model_name_or_path)
+
+    raw = load_task_dataset(data_args, training_args.seed)
+    if data_args.max_train_samples:
+        raw["train"] = raw["train"].select(range(min(data_args.max_train_samples, len(raw["train"]))))
+    for split in ("validation", "test"):
+        if data_args.max_eval_samples and split in raw:
+            raw[split] = raw[split].select(range(min(data_args.max_eval_samples, len(raw[split]))))
+    raw, labels = encode_labels(raw, data_args.task, data_args.problem_type)
+    model = build_task_model(model_args, data_args.task, labels, tokenizer)
+    transform = TaskTransform(tokenizer, max_length=data_args.max_length or model.config.n_positions)
+    encoded = encode_task(raw, data_args.task, transform)
+    if training_args.metric_for_best_model is None:
+        metric = BENCHMARKS[data_args.benchmark].metric if data_args.benchmark in BENCHMARKS else (
+            "pearson" if labels.problem_type == "regression" else
+            "f1_micro" if labels.problem_type == "multi_label_classification" else "accuracy")
+        training_args.metric_for_best_model, training_args.greater_is_better = metric, True
+
+    trainer = GPTTrainer(
+        model=model, args=training_args, train_dataset=encoded["train"], eval_dataset=encoded["validation"],
+        data_collator=TaskCollator(tokenizer.pad_token_id), compute_metrics=make_compute_metrics(data_args.task,
+                                                                                                 labels),
+        callbacks=[crash_safe_checkpoints(training_args)],
+    )
+    trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(training_args.resume_from_checkpoint, output_dir))
+    results = trainer.evaluate()
+    if "test" in encoded:
+        prediction = trainer.predict(encoded["test"], metric_key_prefix="test")
+        if prediction.metrics and any(k.startswith("test_") and k != "test_loss" for k in prediction.metrics):
+            results.update(prediction.metrics)
+        if trainer.is_world_process_zero():
+            write_predictions(output_dir / "predictions_test.tsv", prediction.predictions, data_args.task, labels)
+
+    if trainer.is_world_process_zero():
+        trainer.save_model(output_dir)
+        with_task_template(tokenizer).save_pretrained(output_dir)
+        trainer.save_metrics("eval", results)
+        (output_dir / "results.json").write_text(json.dumps(results, indent=2))
+        name = data_args.benchmark or data_args.dataset_name or Path(data_args.train_file).stem
+        write_model_card(
+            output_dir, model.config, model_name=output_dir.name,
+            description=f"Fine-tuned with gpt_hf for {name} ({data_args.task}).",
+            training=(f"From {'scratch (random init)' if model_args.from_scratch else model_args.model_name_or_path}"
+                      f"; lr {training_args.learning_rate} (head x{training_args.head_lr_multiplier}), "
+                      f"batch {training_args.per_device_train_batch_size}, {training_args.num_train_epochs} epochs, "
+                      f"auxiliary LM weight {model_args.aux_lm_weight}."),
+            auto_class="AutoModelForMultipleChoice" if data_args.task == "multiple_choice"
+            else "AutoModelForSequenceClassification",
+            results={k: v for k, v in results.items() if isinstance(v, float) and not k.endswith(
+                ("runtime", "per_second"))},
+            base_model=None if model_args.from_scratch else str(model_args.model_name_or_path),
+            datasets=[BENCHMARKS[data_args.benchmark].dataset[0]] if data_args.benchmark in BENCHMARKS else None,
+        )
+    logger.info("Results: %s", json.dumps({k: round(v, 4) for k, v in results.items() if isinstance(v, float)}))
+    return results
+
+
+def write_predictions(path: Path, logits, task: str, labels: LabelInfo) -> None:
+    logits = logits[-1] if isinstance(logits, tuple) else logits
+    kind = "multi_label" if labels.problem_type == "multi_label_classification" else (
+        "regression" if labels.problem_type == "regression" else "classification")
+    predictions = predictions_from_logits(logits, kind)
+    lines = ["index\tprediction"]
+    for index, prediction in enumerate(predictions):
+        if kind == "classification" and labels.id2label:
+            value = labels.id2label[int(prediction)]
+        elif kind == "multi_label":
+            value = ",".join(labels.id2label[i] for i, on in enumerate(prediction) if on)
+        else:
+            value = f"{float(prediction):.6g}" if kind == "regression" else str(int(prediction))
+        lines.append(f"{index}\t{value}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")

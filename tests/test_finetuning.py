@@ -1,0 +1,229 @@
+"""scripts/finetune.py end to end for every task type on a tiny model, the head learning rate, the self-labelled
+tasks, pipeline use, and errors raised before training."""
+
+import csv
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import gpt_hf
+from gpt_hf.self_labelled import self_labelled_dataset, split_sentences
+from gpt_hf.tokenization import special_token_ids, train_tokenizer
+
+from conftest import tiny_config
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import finetune as finetune_script  # noqa: E402
+
+SUBJECTS = ["The parser", "A function", "This module", "The server", "Each thread", "The cache", "A socket"]
+VERBS = ["reads", "returns", "closes", "opens", "writes", "checks", "builds"]
+OBJECTS = ["the file.", "a new list.", "the next token.", "every request.", "a value.", "the stream.", "the lock."]
+
+
+def prose(seed: int, documents: int = 40) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}" for _ in range(6))
+            for _ in range(documents)]
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory) -> Path:
+    """A randomly initialised tiny LM with a gpt_hf tokenizer, saved like a pretraining run."""
+    folder = tmp_path_factory.mktemp("pretrained")
+    texts = prose(0) + ["red green blue", "good bad fine great awful", "one two three four"] * 10
+    tokenizer, _ = train_tokenizer(texts=texts, flavour="bytelevel", vocab_size=320, show_progress=False,
+                                   model_max_length=64)
+    model = gpt_hf.GPTHFForCausalLM(tiny_config(**special_token_ids(tokenizer)))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "prose.txt"
+    path.write_text("\n".join(prose(1, 60)), encoding="utf-8")
+    return path
+
+
+def write_csv(path: Path, rows: list[dict]) -> str:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(path)
+
+
+def run(pretrained, output_dir, *extra):
+    argv = ["--model_name_or_path", str(pretrained), "--output_dir", str(output_dir), "--use_cpu", "--report_to",
+            "none", "--num_train_epochs", "2", "--per_device_train_batch_size", "8", "--learning_rate", "1e-3",
+            "--disable_tqdm", "true", "--logging_steps", "2", *extra]
+    model_args, data_args, training_args = finetune_script.parse(argv)
+    return gpt_hf.finetuning.finetune(model_args, data_args, training_args), training_args
+
+
+def sentiment_rows(count: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    words = {"positive": ["good", "great", "fine"], "negative": ["bad", "awful"], "neutral": ["red", "blue"]}
+    rows = []
+    for _ in range(count):
+        label = rng.choice(sorted(words))
+        rows.append({"sentence": " ".join(rng.choice(words[label]) for _ in range(3)), "sentiment": label,
+                     "score": {"positive": 1.0, "negative": -1.0, "neutral": 0.0}[label]})
+    return rows
+
+
+def test_classification_with_string_labels_saves_reloads_and_predicts(pretrained, tmp_path):
+    train = write_csv(tmp_path / "train.csv", sentiment_rows(64, 0))
+    dev = write_csv(tmp_path / "dev.csv", sentiment_rows(24, 1))
+    test = write_csv(tmp_path / "test.csv", sentiment_rows(12, 2))
+    out = tmp_path / "clf"
+    results, _ = run(pretrained, out, "--task", "classification", "--train_file", train, "--validation_file", dev,
+                     "--test_file", test, "--text_column", "sentence", "--label_column", "sentiment")
+    assert {"eval_accuracy", "eval_f1", "eval_mcc", "test_accuracy"} <= set(results)
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
+    from transformers import AutoModelForSequenceClassification, pipeline
+
+    model = AutoModelForSequenceClassification.from_pretrained(out)
+    assert isinstance(model, gpt_hf.GPTHFForSequenceClassification)
+    predictions = (out / "predictions_test.tsv").read_text().splitlines()
+    assert predictions[0] == "index\tprediction" and len(predictions) == 13
+    assert predictions[1].split("\t")[1] in {"negative", "neutral", "positive"}
+    # the saved tokenizer builds [start] text [extract] itself, so the standard pipeline works
+    classifier = pipeline("text-classification", model=str(out), device="cpu")
+    assert classifier("good great fine")[0]["label"] in {"negative", "neutral", "positive"}
+    card = (out / "README.md").read_text()
+    assert "eval_accuracy" in card and f"base_model: {pretrained}" in card
+    state = json.loads(next(out.glob("checkpoint-*/trainer_state.json")).read_text())
+    logged = [entry for entry in state["log_history"] if "task_loss" in entry]
+    assert logged and all("lm_loss" in entry for entry in logged)
+
+
+def test_regression_and_multi_label(pretrained, tmp_path):
+    rows = sentiment_rows(64, 3)
+    train = write_csv(tmp_path / "train.csv", rows)
+    results, _ = run(pretrained, tmp_path / "reg", "--task", "regression", "--train_file", train,
+                     "--text_column", "sentence", "--label_column", "score")
+    assert {"eval_pearson", "eval_spearman"} <= set(results)
+
+    multi = [{"text": r["sentence"], "tags": [r["sentiment"]] + (["long"] if len(r["sentence"]) > 13 else [])}
+             for r in rows]
+    path = tmp_path / "multi.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in multi))
+    results, _ = run(pretrained, tmp_path / "multi", "--task", "classification", "--train_file", str(path),
+                     "--label_column", "tags")
+    assert {"eval_exact_match", "eval_f1_micro"} <= set(results)
+    config = json.loads((tmp_path / "multi" / "config.json").read_text())
+    assert config["problem_type"] == "multi_label_classification" and len(config["id2label"]) == 4
+
+
+@pytest.mark.parametrize("benchmark, auto_name", [("next_sentence", "AutoModelForSequenceClassification"),
+                                                  ("same_document", "AutoModelForSequenceClassification"),
+                                                  ("continuation", "AutoModelForMultipleChoice"),
+                                                  ("acceptability", "AutoModelForSequenceClassification")])
+def test_self_labelled_tasks_train_save_reload_and_predict(pretrained, corpus, tmp_path, benchmark, auto_name):
+    out = tmp_path / benchmark
+    results, _ = run(pretrained, out, "--benchmark", benchmark, "--corpus_files", str(corpus),
+                     "--max_train_samples", "48", "--max_eval_samples", "16", "--num_train_epochs", "1")
+    assert "eval_accuracy" in results and "test_accuracy" in results
+    import transformers
+
+    model = getattr(transformers, auto_name).from_pretrained(out).eval()
+    dataset = self_labelled_dataset(benchmark, prose(1, 60))["test"]
+    transform = gpt_hf.tasks.TaskTransform(transformers.AutoTokenizer.from_pretrained(out), max_length=64)
+    example = dataset[0]
+    if benchmark == "continuation":
+        ids = transform.multiple_choice(example["context"], example["choices"])["input_ids"]
+    elif benchmark == "acceptability":
+        ids = transform.classification(example["text"])["input_ids"]
+    else:
+        kind = "entailment" if benchmark == "next_sentence" else "similarity"
+        ids = getattr(transform, kind)(example["text"], example["text_pair"])["input_ids"]
+    batch = gpt_hf.tasks.TaskCollator(model.config.pad_token_id)([{"input_ids": ids}])
+    with torch.no_grad():
+        logits = model(**batch).logits
+    assert logits.shape == (1, 4 if benchmark == "continuation" else 2)
+
+
+def test_head_gets_the_multiplied_learning_rate(pretrained, tmp_path):
+    from gpt_hf.finetuning import FinetuneTrainingArguments
+    from gpt_hf.training import GPTTrainer
+
+    args = FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", learning_rate=1e-4,
+                                     head_lr_multiplier=10.0, eval_strategy="no", save_strategy="no",
+                                     load_best_model_at_end=False)
+    model = gpt_hf.GPTHFForSequenceClassification.from_pretrained(pretrained, num_labels=3)
+    optimizer = GPTTrainer(model=model, args=args).create_optimizer()
+    names = {id(p): n for n, p in model.named_parameters()}
+    for group in optimizer.param_groups:
+        group_names = {names[id(p)] for p in group["params"]}
+        is_head = all(n.startswith("score.") for n in group_names)
+        assert is_head or not any(n.startswith("score.") for n in group_names)
+        assert group["lr"] == pytest.approx(1e-3 if is_head else 1e-4)
+        assert group["weight_decay"] == (0.0 if all(n.endswith("bias") or ".ln_" in n for n in group_names) else 0.01)
+    assert {n for g in optimizer.param_groups for p in g["params"] for n in [names[id(p)]]} == set(names.values())
+
+
+def test_finetune_recipe_defaults(tmp_path):
+    from gpt_hf.finetuning import FinetuneTrainingArguments
+
+    args = FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
+    assert (args.learning_rate, args.per_device_train_batch_size, args.num_train_epochs, args.warmup_steps,
+            str(args.lr_scheduler_type.value)) == (6.25e-5, 32, 3.0, 0.002, "linear")
+    model_args, _, _ = finetune_script.parse(["--model_name_or_path", "x", "--benchmark", "acceptability",
+                                              "--output_dir", str(tmp_path)])
+    assert (model_args.aux_lm_weight, model_args.classifier_dropout) == (0.5, 0.1)
+
+
+def test_self_labelled_splits_share_no_sentence():
+    documents = prose(5, 80) + ["The parser reads the file. The parser reads the file. A socket checks a value."]
+    data = self_labelled_dataset("next_sentence", documents, seed=3)
+    sentences = {split: {s for row in data[split] for s in (row["text"], row["text_pair"])} for split in data}
+    assert not sentences["train"] & sentences["test"] and not sentences["train"] & sentences["validation"]
+    again = self_labelled_dataset("next_sentence", documents, seed=3)
+    assert list(again["test"]["text"]) == list(data["test"]["text"])
+    labels = list(data["train"]["label"])
+    assert 0.3 < sum(labels) / len(labels) < 0.7
+    choice = self_labelled_dataset("continuation", documents, seed=3)["train"][0]
+    assert len(choice["choices"]) == 4 and 0 <= choice["label"] < 4
+    assert split_sentences("Hello world, it is me. And then we go home now!\n\nshort one.") == [
+        "Hello world, it is me.", "And then we go home now!"]
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--task", "summarisation", "--train_file", "x.csv"], "Unknown task 'summarisation'"),
+        (["--benchmark", "glue-cola"], "Unknown benchmark 'glue-cola'"),
+        (["--task", "classification", "--train_file", "{train}", "--label_column", "stars"],
+         r"Column\(s\) \['stars'\] not in the train split"),
+        (["--task", "classification", "--train_file", "{train}", "--validation_file", "{dev_new_label}",
+          "--label_column", "label"], r"validation split has labels \['surprised'\] that never occur in training"),
+        (["--task", "entailment", "--train_file", "{train}", "--text_pair_column", "empty"],
+         r"hypothesis is empty in example"),
+        (["--task", "multiple_choice", "--train_file", "{choices}", "--context_column", "text",
+          "--choice_columns", "options"], r"mixes rows with \[2, 3\] choices"),
+        (["--task", "entailment", "--train_file", "{train}"], "needs --text_pair_column"),
+    ],
+)
+def test_bad_input_is_refused_before_training(pretrained, tmp_path, extra, match):
+    files = {
+        "train": write_csv(tmp_path / "train.csv", [{"text": "good", "label": "happy", "empty": ""},
+                                                    {"text": "bad", "label": "sad", "empty": " "}] * 4),
+        "dev_new_label": write_csv(tmp_path / "dev.csv", [{"text": "wow", "label": "surprised", "empty": ""}]),
+    }
+    choices = tmp_path / "choices.jsonl"
+    choices.write_text("\n".join(json.dumps({"text": "pick", "options": opts, "label": 0})
+                                 for opts in (["a", "b"], ["a", "b", "c"])))
+    files["choices"] = str(choices)
+    extra = [item.format(**files) for item in extra]
+    out = tmp_path / "never"
+    with pytest.raises(ValueError, match=match):
+        run(pretrained, out, *extra)
+    assert not out.exists()
