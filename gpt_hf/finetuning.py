@@ -269,8 +269,10 @@ def encode_labels(raw, task: str, problem_type: str | None):
     if task == "multiple_choice":
         return raw, LabelInfo("single_label_classification", 1, None)
     if problem_type == "regression":
-        return raw.map(lambda b: {"label": [float(v) for v in b["label"]]}, batched=True), LabelInfo(problem_type, 1,
-                                                                                                      None)
+        scored = raw.map(lambda b: {"label": [float(v) for v in b["label"]]}, batched=True)
+        if "test" in scored and all(v == -1 for v in scored["test"]["label"]):
+            scored["test"] = scored["test"].remove_columns("label")  # unlabelled test set (GLUE): predict only
+        return scored, LabelInfo(problem_type, 1, None)
     multi = problem_type == "multi_label_classification"
     seen = sorted({v for label in train_labels for v in (label if multi else [label]) if v is not None and v != -1},
                   key=lambda v: (isinstance(v, str), v))

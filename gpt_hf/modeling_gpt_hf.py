@@ -206,6 +206,14 @@ class GPTHFModel(GPTHFPreTrainedModel):
         if inputs_embeds is None:
             if input_ids.ndim != 2:
                 raise ValueError(f"input_ids must be (batch, seq), got shape {tuple(input_ids.shape)}.")
+            vocab_size = self.wte.num_embeddings
+            if not torch.compiler.is_compiling() and input_ids.numel() and not (
+                0 <= int(input_ids.min()) and int(input_ids.max()) < vocab_size
+            ):
+                raise ValueError(
+                    f"input_ids hold ids outside the vocabulary [0, {vocab_size}) (min {int(input_ids.min())}, max "
+                    f"{int(input_ids.max())}); use the model's tokenizer, or resize_token_embeddings after adding tokens."
+                )
             inputs_embeds = self.wte(input_ids)
         if use_cache and past_key_values is None:
             past_key_values = DynamicCache(config=self.config)

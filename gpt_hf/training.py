@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from transformers import SchedulerType, Trainer, TrainerCallback, TrainingArguments
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class GPTTrainer(Trainer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._loss_parts: dict[str, list[float]] = {"task_loss": [], "lm_loss": []}
+        self._loss_parts: dict[str, list[torch.Tensor]] = {"task_loss": [], "lm_loss": []}
         self._is_language_model = type(self.model).__name__.endswith("ForCausalLM")
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -93,14 +94,14 @@ class GPTTrainer(Trainer):
             for name, values in self._loss_parts.items():
                 part = outputs.get(name) if isinstance(outputs, dict) else None
                 if part is not None:
-                    values.append(part.detach().float().item())
+                    values.append(part.detach())  # reduced at log time: no host sync per step
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         if "loss" in logs:
             for name, values in self._loss_parts.items():
                 if values:
-                    logs[name] = sum(values) / len(values)
+                    logs[name] = torch.stack(values).float().mean().item()
                     values.clear()
         for prefix in ("", "eval_"):
             loss = logs.get(f"{prefix}loss")

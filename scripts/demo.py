@@ -29,7 +29,7 @@ REMOTE_GENERATE = (
     "import sys, torch; sys.modules['gpt_hf'] = None\n"
     "from transformers import AutoModelForCausalLM, AutoTokenizer\n"
     "model = AutoModelForCausalLM.from_pretrained(sys.argv[1], trust_remote_code=True).eval()\n"
-    "tokenizer = AutoTokenizer.from_pretrained(sys.argv[1])\n"
+    "tokenizer = AutoTokenizer.from_pretrained(sys.argv[1], trust_remote_code=True)\n"
     "torch.manual_seed(0)\n"
     "ids = tokenizer(sys.argv[2], return_tensors='pt')\n"
     "out = model.generate(**ids, max_new_tokens=40, do_sample=True, top_k=40)\n"
@@ -71,8 +71,10 @@ def main():
     ]
 
     remote = subprocess.run([sys.executable, "-c", REMOTE_GENERATE, str(OUTPUT / "pretrained"), "The"],
-                            capture_output=True, text=True, check=True).stdout.strip()
+                            capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
     module, sample = remote.split(" ", 1)
+    if module != "transformers_modules":
+        raise RuntimeError(f"The clean process did not load the remote code: {remote!r}")
     rows += [("reload with trust_remote_code", f"class from {module} (gpt_hf not importable)"),
              ("sample continuation", sample)]
 

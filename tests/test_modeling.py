@@ -149,6 +149,11 @@ def test_sequence_longer_than_context_is_a_clear_error():
         model(random_ids(1, 5), past_key_values=cache, use_cache=True)
 
 
+def test_token_id_outside_the_vocabulary_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"ids outside the vocabulary \[0, 99\) \(min 0, max 120\)"):
+        causal_lm()(torch.tensor([[0, 5, 120]]))
+
+
 def test_both_or_neither_input_is_a_clear_error():
     model = causal_lm()
     with pytest.raises(ValueError, match="exactly one of input_ids or inputs_embeds"):
