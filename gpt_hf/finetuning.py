@@ -24,7 +24,13 @@ from .self_labelled import TASKS as SELF_LABELLED_TASKS
 from .self_labelled import self_labelled_dataset
 from .tasks import TaskCollator, TaskTransform
 from .tokenization import check_tokenizer_matches_config, with_task_template
-from .training import GPTTrainer, GPTTrainingArguments, crash_safe_checkpoints, resolve_resume_checkpoint
+from .training import (
+    GPTTrainer,
+    GPTTrainingArguments,
+    crash_safe_checkpoints,
+    remove_stale_checkpoints,
+    resolve_resume_checkpoint,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -393,6 +399,8 @@ def finetune(model_args, data_args, training_args) -> dict:
             "f1_micro" if labels.problem_type == "multi_label_classification" else "accuracy")
         training_args.metric_for_best_model, training_args.greater_is_better = metric, True
 
+    if training_args.process_index == 0 and not training_args.resume_from_checkpoint:
+        remove_stale_checkpoints(output_dir)  # every check passed; old checkpoints would count in rotation
     trainer = GPTTrainer(
         model=model, args=training_args, train_dataset=encoded["train"], eval_dataset=encoded["validation"],
         data_collator=TaskCollator(tokenizer.pad_token_id), compute_metrics=make_compute_metrics(data_args.task,
@@ -426,6 +434,7 @@ def finetune(model_args, data_args, training_args) -> dict:
             results={k: v for k, v in results.items() if isinstance(v, float) and not k.endswith(
                 ("runtime", "per_second"))},
             base_model=None if model_args.from_scratch else str(model_args.model_name_or_path),
+            results_dataset=name,
             datasets=[BENCHMARKS[data_args.benchmark].dataset[0]] if data_args.benchmark in BENCHMARKS else None,
         )
     logger.info("Results: %s", json.dumps({k: round(v, 4) for k, v in results.items() if isinstance(v, float)}))

@@ -1,11 +1,13 @@
-"""Demo on a fresh offline CPU machine (~6 minutes on 2 cores):
+"""The whole pipeline on a fresh offline CPU machine (~6 minutes on 2 cores), ending with a summary table:
 
-1. parity: tiny GPT-1 (post-LN) and GPT-2 (pre-LN) models from transformers' own classes, converted, give the same
-   logits and greedy tokens;
-2. pretraining: a tiny GPT on the built-in corpus (Python's documentation) with scripts/configs/tiny.json —
-   tokenizer trained on the fly, Trainer, checkpoints, model card;
-3. the saved folder reloaded in a clean process through `trust_remote_code=True` without gpt_hf, generating text.
-Ends with a summary table.
+1. parity: tiny GPT-1 / GPT-2 models from transformers' own classes, converted, give the same logits and tokens;
+2. pretraining on the built-in corpus (Python's documentation) with scripts/configs/tiny.json: a tokenizer is
+   trained on the fly, then the Trainer runs with checkpoints and writes a model card;
+3. fine-tuning on the four built-in self-labelled tasks (all four of the paper's input transformations);
+4. zero- and few-shot evaluation (k = 0, 1, 4) and perplexity;
+5. a generated sample;
+6. a Hub folder built without uploading, reloaded in a clean process through `trust_remote_code=True` with gpt_hf
+   not importable.
 """
 
 import logging
@@ -17,7 +19,12 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, HfArgumentParser, OpenAIGPTConfig, OpenAIGPTLMHeadModel
 
 from gpt_hf.convert import convert_checkpoint
+from gpt_hf.evaluation import EvaluationArguments, run_evaluation
+from gpt_hf.finetuning import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, finetune
+from gpt_hf.generation import GenerationArguments, generate_texts
+from gpt_hf.hub import build_hub_folder
 from gpt_hf.pretraining import PretrainDataArguments, pretrain
+from gpt_hf.self_labelled import TASKS
 from gpt_hf.training import GPTTrainingArguments, ModelArguments, parse_arguments
 
 logger = logging.getLogger("demo")
@@ -32,7 +39,7 @@ REMOTE_GENERATE = (
     "tokenizer = AutoTokenizer.from_pretrained(sys.argv[1], trust_remote_code=True)\n"
     "torch.manual_seed(0)\n"
     "ids = tokenizer(sys.argv[2], return_tensors='pt')\n"
-    "out = model.generate(**ids, max_new_tokens=40, do_sample=True, top_k=40)\n"
+    "out = model.generate(**ids, max_new_tokens=30, do_sample=True, top_k=40)\n"
     "print(type(model).__module__.split('.')[0], repr(tokenizer.decode(out[0], skip_special_tokens=True)))\n"
 )
 
@@ -40,8 +47,8 @@ REMOTE_GENERATE = (
 def check_parity() -> list[tuple[str, str]]:
     torch.manual_seed(0)
     sources = {
-        "GPT-1 parity vs OpenAIGPTLMHeadModel": OpenAIGPTLMHeadModel(OpenAIGPTConfig(**SIZES)),
-        "GPT-2 parity vs GPT2LMHeadModel": GPT2LMHeadModel(GPT2Config(**SIZES, bos_token_id=0, eos_token_id=0)),
+        "parity vs OpenAIGPTLMHeadModel": OpenAIGPTLMHeadModel(OpenAIGPTConfig(**SIZES)),
+        "parity vs GPT2LMHeadModel": GPT2LMHeadModel(GPT2Config(**SIZES, bos_token_id=0, eos_token_id=0)),
     }
     ids = torch.randint(0, SIZES["vocab_size"], (2, 32))
     rows = []
@@ -56,31 +63,61 @@ def check_parity() -> list[tuple[str, str]]:
     return rows
 
 
+def finetune_builtin_tasks(pretrained: Path) -> list[tuple[str, str]]:
+    rows = []
+    for task, kind in TASKS.items():
+        results = finetune(
+            FinetuneModelArguments(model_name_or_path=str(pretrained)),
+            FinetuneDataArguments(benchmark=task, max_train_samples=800, max_eval_samples=200, max_length=64),
+            FinetuneTrainingArguments(output_dir=str(OUTPUT / f"finetuned-{task}"), overwrite_output_dir=True,
+                                      use_cpu=True, report_to="none", num_train_epochs=2, learning_rate=5e-4,
+                                      save_total_limit=1),
+        )
+        rows.append((f"fine-tuned: {task} ({kind})", f"test accuracy {results['test_accuracy']:.1%}"))
+    return rows
+
+
 def main():
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = check_parity()
 
     parser = HfArgumentParser((ModelArguments, PretrainDataArguments, GPTTrainingArguments))
-    model_args, data_args, training_args = parse_arguments(
-        parser, [str(RECIPE)], output_dir=str(OUTPUT / "pretrained"), report_to="none")
-    summary = pretrain(model_args, data_args, training_args)
-    rows += [
-        ("pretraining (built-in corpus)", f"{summary['steps']} steps, {summary['tokens_seen']:,} tokens, "
-                                          f"{summary['tokens_per_second']:.0f} tokens/s"),
-        ("validation perplexity", f"{summary['eval_perplexity']:.1f}"),
-    ]
+    pretrained = OUTPUT / "pretrained"
+    summary = pretrain(*parse_arguments(parser, [str(RECIPE)], output_dir=str(pretrained), report_to="none"))
+    rows.append(("pretraining (built-in corpus)", f"{summary['steps']} steps, {summary['tokens_seen']:,} tokens, "
+                                                  f"{summary['tokens_per_second']:.0f} tokens/s, validation "
+                                                  f"perplexity {summary['eval_perplexity']:.1f}"))
 
-    remote = subprocess.run([sys.executable, "-c", REMOTE_GENERATE, str(OUTPUT / "pretrained"), "The"],
+    rows += finetune_builtin_tasks(pretrained)
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(pretrained)
+    tokenizer = AutoTokenizer.from_pretrained(pretrained)
+    evaluation = run_evaluation(model, tokenizer, EvaluationArguments(model_name_or_path=str(pretrained),
+                                                                      max_examples=100))
+    for k in (0, 1, 4):
+        rows.append((f"{k}-shot (no training)", f"continuation acc_norm "
+                                                f"{evaluation[f'continuation/{k}-shot']['acc_norm']:.1%}, "
+                                                f"acceptability {evaluation[f'acceptability/{k}-shot']['acc']:.1%}"))
+    rows.append(("GPT-1 zero-shot heuristic", "acceptability "
+                 f"{evaluation['acceptability/gpt1_threshold_zero_shot']['acc']:.1%} (average log-prob threshold)"))
+
+    sample = generate_texts(model, tokenizer, ["The"], GenerationArguments(
+        model_name_or_path=str(pretrained), max_new_tokens=30, do_sample=True, top_k=40, seed=0))[0]
+    rows.append(("generated sample", repr(sample)))
+
+    hub_folder = build_hub_folder(pretrained, OUTPUT / "hub", repo_id="your-name/gpt-hf-tiny", overwrite=True)
+    remote = subprocess.run([sys.executable, "-c", REMOTE_GENERATE, str(hub_folder), "The"],
                             capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-    module, sample = remote.split(" ", 1)
+    module, remote_sample = remote.split(" ", 1)
     if module != "transformers_modules":
         raise RuntimeError(f"The clean process did not load the remote code: {remote!r}")
-    rows += [("reload with trust_remote_code", f"class from {module} (gpt_hf not importable)"),
-             ("sample continuation", sample)]
+    rows.append(("Hub folder (dry run), reloaded", f"{hub_folder} via trust_remote_code without gpt_hf: "
+                                                   f"{remote_sample}"))
 
     width = max(len(name) for name, _ in rows)
     logger.info("\n" + "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows))
-    logger.info("\nModel folder: %s", OUTPUT / "pretrained")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,56 @@
+"""Build the Hub repository folder for a gpt_hf model (pretrained, fine-tuned or converted) and upload it.
+
+Examples:
+    python scripts/push_to_hub.py --model_dir outputs/tiny-pretrained --repo_id me/tiny-gpt --dry_run true
+    python scripts/push_to_hub.py --model_dir outputs/rte --repo_id me/gpt1-rte --private true
+The token comes from HF_TOKEN or your saved login (`hf auth login`); it is never printed or written.
+"""
+
+import logging
+import sys
+from dataclasses import dataclass, field
+
+from transformers import HfArgumentParser
+
+from gpt_hf.hub import HubUploadError, build_hub_folder, upload
+
+
+@dataclass
+class PushArguments:
+    model_dir: str = field(metadata={"help": "The gpt_hf model folder to publish."})
+    repo_id: str = field(metadata={"help": "Hub repository, e.g. user/name."})
+    local_dir: str | None = field(default=None, metadata={"help": "Where to build the folder (default: "
+                                                                   "<model_dir>-hub)."})
+    dry_run: bool = field(default=False, metadata={"help": "Build the folder and stop (no upload)."})
+    private: bool = field(default=False, metadata={"help": "Create the repository as private."})
+    revision: str | None = field(default=None, metadata={"help": "Branch to upload to (created if needed)."})
+    create_pr: bool = field(default=False, metadata={"help": "Open a pull request instead of committing."})
+    commit_message: str = field(default="Upload gpt_hf model", metadata={"help": "Commit message."})
+    endpoint: str | None = field(default=None, metadata={"help": "Hub endpoint (default: HF_ENDPOINT or the Hub)."})
+    overwrite_local_dir: bool = field(default=True, metadata={"help": "Rebuild an existing local folder."})
+
+    def __post_init__(self):
+        if "/" not in self.repo_id:
+            raise ValueError(f"--repo_id {self.repo_id!r} must be 'user/name' or 'organisation/name'.")
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    (args,) = HfArgumentParser(PushArguments).parse_args_into_dataclasses(args=argv)
+    folder = build_hub_folder(args.model_dir, args.local_dir or f"{args.model_dir.rstrip('/')}-hub",
+                              repo_id=args.repo_id, overwrite=args.overwrite_local_dir)
+    print(f"Built {folder}")
+    if args.dry_run:
+        return 0
+    try:
+        url = upload(folder, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
+                     commit_message=args.commit_message, endpoint=args.endpoint)
+    except HubUploadError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"Uploaded: {url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
