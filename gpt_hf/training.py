@@ -156,6 +156,25 @@ def parse_arguments(parser, argv: list[str], **overrides):
     return parser.parse_args_into_dataclasses(args=argv)
 
 
+def script_entry_points(dataclass_types, run):
+    """`parse(argv=None, **overrides)` and `main(argv=None)` for a script whose run takes (model, data, training)
+    argument dataclasses: a JSON recipe or flags, logging on the main process, then the run."""
+    import sys
+
+    from transformers import HfArgumentParser
+
+    def parse(argv=None, **overrides):
+        parser = HfArgumentParser(dataclass_types)
+        return parse_arguments(parser, sys.argv[1:] if argv is None else argv, **overrides)
+
+    def main(argv=None):
+        arguments = parse(argv)
+        setup_logging(arguments[-1])
+        return run(*arguments)
+
+    return parse, main
+
+
 # --- crash-safe checkpoints -----------------------------------------------------------------------------------------
 
 

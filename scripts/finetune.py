@@ -9,24 +9,11 @@ Examples:
     python scripts/finetune.py recipe.json                        # one JSON file instead of the flags
 """
 
-import sys
-
-from transformers import HfArgumentParser
-
 from gpt_hf.finetuning import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, finetune
-from gpt_hf.training import parse_arguments, setup_logging
+from gpt_hf.training import script_entry_points
 
-
-def parse(argv=None, **overrides):
-    parser = HfArgumentParser((FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments))
-    return parse_arguments(parser, sys.argv[1:] if argv is None else argv, **overrides)
-
-
-def main(argv=None):
-    model_args, data_args, training_args = parse(argv)
-    setup_logging(training_args)
-    finetune(model_args, data_args, training_args)
-
+parse, main = script_entry_points((FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments),
+                                  finetune)
 
 if __name__ == "__main__":
     main()

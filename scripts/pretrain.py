@@ -7,24 +7,10 @@ Examples:
     accelerate launch scripts/pretrain.py scripts/configs/gpt1.json
 """
 
-import sys
-
-from transformers import HfArgumentParser
-
 from gpt_hf.pretraining import PretrainDataArguments, pretrain
-from gpt_hf.training import GPTTrainingArguments, ModelArguments, parse_arguments, setup_logging
+from gpt_hf.training import GPTTrainingArguments, ModelArguments, script_entry_points
 
-
-def parse(argv=None, **overrides):
-    parser = HfArgumentParser((ModelArguments, PretrainDataArguments, GPTTrainingArguments))
-    return parse_arguments(parser, sys.argv[1:] if argv is None else argv, **overrides)
-
-
-def main(argv=None):
-    model_args, data_args, training_args = parse(argv)
-    setup_logging(training_args)
-    pretrain(model_args, data_args, training_args)
-
+parse, main = script_entry_points((ModelArguments, PretrainDataArguments, GPTTrainingArguments), pretrain)
 
 if __name__ == "__main__":
     main()
