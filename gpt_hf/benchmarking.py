@@ -146,10 +146,14 @@ def model_flops_utilisation(model, cfg: BenchConfig, tokens_per_s: float, peak_t
 
 def run_worker(name: str, workload: str, cfg: BenchConfig) -> dict:
     """Measure in a fresh interpreter so memory peaks and allocator state do not leak between models."""
-    command = [sys.executable, "-m", "gpt_hf.benchmarking", name, workload, json.dumps(cfg.__dict__)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    return _worker_result([name, workload, json.dumps(cfg.__dict__)])
+
+
+def _worker_result(arguments: list[str]) -> dict:
+    """Run `python -m gpt_hf.benchmarking ARGUMENTS` and read the JSON line it prints last."""
+    done = subprocess.run([sys.executable, "-m", "gpt_hf.benchmarking", *arguments], capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"Benchmark worker {name}/{workload} failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"Benchmark worker {arguments[:-1]} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -358,12 +362,7 @@ def run_trainer_overhead(cfg: BenchConfig, rounds: int) -> list[dict]:
         for _ in range(rounds):
             results = {}
             for loop in ("trainer", "bare"):
-                command = [sys.executable, "-m", "gpt_hf.benchmarking", "--loop", loop, precision,
-                           json.dumps(cfg.__dict__)]
-                done = subprocess.run(command, capture_output=True, text=True)
-                if done.returncode != 0:
-                    raise RuntimeError(f"Benchmark worker {loop}/{precision} failed:\n{done.stderr[-3000:]}")
-                results[loop] = json.loads(done.stdout.strip().splitlines()[-1])["tokens_per_s"]
+                results[loop] = _worker_result(["--loop", loop, precision, json.dumps(cfg.__dict__)])["tokens_per_s"]
                 speeds[loop].append(results[loop])
             ratios.append(results["trainer"] / results["bare"])
             logger.info("%s: trainer %.0f tok/s, bare %.0f tok/s", precision, results["trainer"], results["bare"])

@@ -237,12 +237,9 @@ def load_text_dataset(
             raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}.")
         held_out = train.train_test_split(test_size=validation_fraction, seed=seed)
         train, validation = held_out["train"], held_out["test"]
-    columns = [text_column]
-    return datasets.DatasetDict({
-        "train": train.select_columns(columns).rename_columns({text_column: "text"} if text_column != "text" else {}),
-        "validation": validation.select_columns(columns).rename_columns(
-            {text_column: "text"} if text_column != "text" else {}),
-    })
+    rename = {text_column: "text"} if text_column != "text" else {}
+    return datasets.DatasetDict({split: dataset.select_columns([text_column]).rename_columns(rename)
+                                 for split, dataset in (("train", train), ("validation", validation))})
 
 
 def tokenize_and_pack(dataset, tokenizer, block_size: int, num_proc: int | None = None):
@@ -253,12 +250,12 @@ def tokenize_and_pack(dataset, tokenizer, block_size: int, num_proc: int | None 
     """
     if tokenizer.eos_token_id is None:
         raise ValueError("The tokenizer has no eos (end-of-text) token to join documents with.")
+    from .tokenization import encode_texts  # tokenization reads its corpora through this module
+
     eos = tokenizer.eos_token_id
-    backend = tokenizer.backend_tokenizer
 
     def tokenize(batch):
-        encodings = backend.encode_batch_fast([text or "" for text in batch["text"]], add_special_tokens=False)
-        return {"ids": [[*encoding.ids, eos] for encoding in encodings]}
+        return {"ids": [[*ids, eos] for ids in encode_texts(tokenizer, [text or "" for text in batch["text"]])]}
 
     def pack(batch):
         stream = [token for ids in batch["ids"] for token in ids]

@@ -13,6 +13,8 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from .tokenization import encode_texts
+
 
 def _context_length(model) -> int:
     return model.config.n_positions
@@ -54,8 +56,7 @@ def perplexity(model, tokenizer, texts: list[str], stride: int | None = None, ba
         raise ValueError(f"stride must be in [1, {window}] (the context length), got {stride}.")
     rows, targets_from = [], []
     total_bytes = 0
-    for text in texts:
-        ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]  # windows handle the length
+    for text, ids in zip(texts, encode_texts(tokenizer, texts)):
         total_bytes += len(text.encode("utf-8"))
         previous_end = 0
         for begin in range(0, max(len(ids) - 1, 1), stride):
@@ -82,12 +83,15 @@ def score_continuations(model, tokenizer, requests: list[tuple[str, str]], batch
     A context + continuation longer than the model's context is an error unless `truncate_left`, which drops the
     oldest context tokens (never continuation tokens)."""
     window = _context_length(model)
-    rows, spans = [], []
     for context, continuation in requests:
         if not continuation:
             raise ValueError(f"Empty continuation for context {context[-60:]!r}; every candidate needs text.")
-        context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
-        continuation_ids = tokenizer(continuation, add_special_tokens=False)["input_ids"]
+    # a k-shot prompt is shared by all of an example's candidates: encode each distinct text once
+    distinct = list(dict.fromkeys(text for request in requests for text in request))
+    encoded = dict(zip(distinct, encode_texts(tokenizer, distinct)))
+    rows, spans = [], []
+    for context, continuation in requests:
+        context_ids, continuation_ids = list(encoded[context]), encoded[continuation]
         if not context_ids:  # score the first token too: condition on the end-of-text token
             context_ids = [tokenizer.eos_token_id]
         excess = len(context_ids) + len(continuation_ids) - window
@@ -159,7 +163,7 @@ def acceptability_by_threshold(model, tokenizer, calibration: list[tuple[str, in
     def average_logprobs(items):
         scores = score_continuations(model, tokenizer, [("", text) for text, _ in items], batch_size,
                                      show_progress=show_progress)
-        lengths = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text, _ in items]
+        lengths = [len(ids) for ids in encode_texts(tokenizer, [text for text, _ in items])]
         return [s / max(n, 1) for s, n in zip(scores, lengths)]
 
     calibration_scores = average_logprobs(calibration)

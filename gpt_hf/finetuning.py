@@ -259,6 +259,12 @@ class LabelInfo:
     num_labels: int
     id2label: dict[int, str] | None
 
+    @property
+    def kind(self) -> str:
+        """How predictions are read from logits and scored: classification, multi_label or regression."""
+        return {"multi_label_classification": "multi_label", "regression": "regression"}.get(self.problem_type,
+                                                                                           "classification")
+
 
 def encode_labels(raw, task: str, problem_type: str | None):
     """Turn labels into model targets; returns the relabelled DatasetDict and LabelInfo. Class names and ids are
@@ -356,18 +362,15 @@ def build_task_model(model_args, task: str, labels: LabelInfo, tokenizer):
 
 
 def make_compute_metrics(task: str, labels: LabelInfo):
-    kind = "multi_label" if labels.problem_type == "multi_label_classification" else (
-        "regression" if labels.problem_type == "regression" else "classification")
-
     def compute_metrics(eval_prediction):
-        logits, targets = eval_prediction.predictions, eval_prediction.label_ids
-        logits = logits[-1] if isinstance(logits, tuple) else logits
-        return compute_task_metrics(kind, predictions_from_logits(logits, kind), targets, labels.num_labels)
+        predictions = predictions_from_logits(eval_prediction.predictions, labels.kind)
+        return compute_task_metrics(labels.kind, predictions, eval_prediction.label_ids, labels.num_labels)
 
     return compute_metrics
 
 
 def predictions_from_logits(logits, kind: str):
+    logits = logits[-1] if isinstance(logits, tuple) else logits  # the Trainer may hand over a tuple of outputs
     if kind == "regression":
         return logits.reshape(-1)
     if kind == "multi_label":
@@ -442,9 +445,7 @@ def finetune(model_args, data_args, training_args) -> dict:
 
 
 def write_predictions(path: Path, logits, task: str, labels: LabelInfo) -> None:
-    logits = logits[-1] if isinstance(logits, tuple) else logits
-    kind = "multi_label" if labels.problem_type == "multi_label_classification" else (
-        "regression" if labels.problem_type == "regression" else "classification")
+    kind = labels.kind
     predictions = predictions_from_logits(logits, kind)
     lines = ["index\tprediction"]
     for index, prediction in enumerate(predictions):

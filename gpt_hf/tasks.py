@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .tokenization import encode_texts
+
 IGNORE_INDEX = -100
 
 
@@ -64,13 +66,7 @@ class TaskTransform:
         for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"Task inputs must be strings, got {type(text).__name__}: {text!r:.60}")
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        if backend is None:  # a Python tokenizer
-            return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        # The Rust tokenizer directly: same ids as the transformers call (it carries split_special_tokens as
-        # encode_special_tokens), without building attention masks and a BatchEncoding we would throw away.
-        encode = getattr(backend, "encode_batch_fast", backend.encode_batch)  # fast: no character offsets
-        return [encoding.ids for encoding in encode(texts, add_special_tokens=False)]
+        return encode_texts(self.tokenizer, texts)
 
     def _layout(self, *segments: list[int]) -> list[int]:
         """[start] s1 [delim] s2 ... [extract], segments truncated longest-first to fit max_length."""

@@ -189,14 +189,23 @@ class _ByteCounter:
             yield batch
 
 
+def encode_texts(tokenizer, texts: list[str]) -> list[list[int]]:
+    """Ids of each text without special tokens. Through the Rust tokenizer directly when there is one: the same ids
+    as `tokenizer(texts, add_special_tokens=False)` (split_special_tokens is carried as encode_special_tokens), without
+    the attention masks, character offsets and length warnings of the transformers call."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:  # a Python tokenizer
+        return tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    encode = getattr(backend, "encode_batch_fast", backend.encode_batch)  # fast: no character offsets
+    return [encoding.ids for encoding in encode(list(texts), add_special_tokens=False)]
+
+
 def tokens_per_word(tokenizer: PreTrainedTokenizerFast, texts: list[str]) -> float | None:
     """Average BPE tokens per whitespace-separated word on a sample (a measure of the vocabulary's fit)."""
     words = sum(len(text.split()) for text in texts)
     if not words:
         return None
-    encodings = tokenizer.backend_tokenizer.encode_batch_fast(texts, add_special_tokens=False)
-    tokens = sum(len(encoding.ids) for encoding in encodings)
-    return tokens / words
+    return sum(len(ids) for ids in encode_texts(tokenizer, texts)) / words
 
 
 def with_task_template(tokenizer):
