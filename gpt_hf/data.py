@@ -11,6 +11,7 @@ import glob
 import hashlib
 import itertools
 import json
+import math
 import os
 import sys
 import sysconfig
@@ -40,11 +41,22 @@ def expand_files(patterns: str | os.PathLike | Iterable[str | os.PathLike]) -> l
 
 def check_utf8(path: Path) -> int:
     """Decode `path` in chunks as strict UTF-8; return its size in bytes, or raise naming the byte offset."""
+    return scan_text_file(path)[0]
+
+
+def scan_text_file(path: Path) -> tuple[int, int]:
+    """(size in bytes, longest line in bytes) of a file checked to be strict UTF-8 (errors name the byte offset)."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    offset = 0
+    offset = longest = current = 0
     try:
         with open(path, "rb") as handle:
             while chunk := handle.read(_CHUNK_BYTES):
+                pieces = chunk.split(b"\n")
+                if len(pieces) == 1:
+                    current += len(chunk)
+                else:
+                    longest = max(longest, current + len(pieces[0]), *map(len, pieces[1:-1]))
+                    current = len(pieces[-1])
                 pending = decoder.getstate()[0]  # bytes of a character split across chunks
                 try:
                     decoder.decode(chunk)
@@ -60,7 +72,7 @@ def check_utf8(path: Path) -> int:
         raise ValueError(f"{path} is not valid UTF-8: it ends inside a multi-byte character ({err.reason}).") from None
     except OSError as err:
         raise ValueError(f"Cannot read {path}: {err.strerror}.") from None
-    return offset
+    return offset, max(longest, current)
 
 
 def iter_file_lines(files: Iterable[Path], batch_lines: int = 1000) -> Iterator[list[str]]:
@@ -69,6 +81,38 @@ def iter_file_lines(files: Iterable[Path], batch_lines: int = 1000) -> Iterator[
         with open(path, encoding="utf-8") as handle:
             while batch := list(itertools.islice(handle, batch_lines)):
                 yield batch
+
+
+def iter_bounded_lines(files: Iterable[Path], max_chars: int, batch_lines: int = 1000) -> Iterator[list[str]]:
+    """Batches of lines, where a line longer than `max_chars` comes in pieces cut at a space (or hard, if it has
+    none), read 1 MB at a time: memory stays bounded for files with huge lines (a whole book on one line)."""
+
+    def pieces(line: str) -> Iterator[str]:
+        while len(line) > max_chars:
+            cut = line.rfind(" ", 0, max_chars)
+            cut = cut if cut > 0 else max_chars
+            yield line[:cut]
+            line = line[cut:]
+        if line:
+            yield line
+
+    batch: list[str] = []
+    for path in files:
+        with open(path, encoding="utf-8") as handle:
+            pending = ""
+            while chunk := handle.read(_CHUNK_BYTES):
+                *lines, pending = (pending + chunk).split("\n")
+                if len(pending) > max_chars:  # a long line so far: pass on all but its last piece
+                    *head, pending = pieces(pending)
+                    lines += head
+                for line in lines:
+                    batch.extend(pieces(line))
+                if len(batch) >= batch_lines:
+                    yield batch
+                    batch = []
+            batch.extend(pieces(pending))
+    if batch:
+        yield batch
 
 
 def iter_dataset_texts(dataset, column: str = "text", batch_size: int = 1000) -> Iterator[list[str]]:
@@ -233,17 +277,32 @@ def load_text_dataset(
         raise ValueError("The training dataset is empty.")
     validation = raw.get("validation")
     if validation is None:
-        if not 0.0 < validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}.")
-        held_out = train.train_test_split(test_size=validation_fraction, seed=seed)
-        train, validation = held_out["train"], held_out["test"]
+        train, validation = hold_out(train, validation_fraction, seed, what="documents",
+                                     fix="pass --validation_files, or give more text")
     rename = {text_column: "text"} if text_column != "text" else {}
     return datasets.DatasetDict({split: dataset.select_columns([text_column]).rename_columns(rename)
                                  for split, dataset in (("train", train), ("validation", validation))})
 
 
+def hold_out(dataset, fraction: float, seed: int, what: str, fix: str):
+    """(train, held-out) split of a `datasets.Dataset` with `seed`; a clear error when either side would be empty."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"The validation fraction must be in (0, 1), got {fraction}.")
+    held = math.ceil(fraction * len(dataset))  # what datasets' train_test_split takes
+    if len(dataset) < 2 or held >= len(dataset):
+        raise ValueError(
+            f"Cannot hold out a validation split of {fraction:.0%} from {len(dataset)} {what}: one side would be "
+            f"empty; {fix}."
+        )
+    split = dataset.train_test_split(test_size=fraction, seed=seed)
+    return split["train"], split["test"]
+
+
 def tokenize_and_pack(dataset, tokenizer, block_size: int, num_proc: int | None = None):
     """Tokenise documents, end each with the end-of-text token, and pack them into `block_size`-token blocks.
+
+    The end-of-text token is also the tokenizer's BOS (GPT-2's convention), so every document after the first of a
+    stream follows it: the same context that `generate()` without a prompt and rolling log-likelihoods start from.
 
     Uses `datasets.map(batched=True)` (so its cache applies to file-backed datasets); the tail of each batch of
     1,000 documents that does not fill a block is dropped, as in transformers' run_clm.

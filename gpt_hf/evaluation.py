@@ -5,14 +5,17 @@ prompt; `acc` takes the argmax of the sum, `acc_norm` of the sum divided by the 
 Rows are right-padded in batches; with causal attention padding after a row never changes its scores.
 """
 
+import json
 import math
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from .loading import load_model_and_tokenizer
 from .tokenization import encode_texts
 
 
@@ -22,21 +25,24 @@ def _context_length(model) -> int:
 
 @torch.no_grad()
 def _token_logprobs(model, rows: list[list[int]], batch_size: int, desc: str, show_progress: bool = True):
-    """Log-probability of every token of every row given the tokens before it (first token: none)."""
+    """Log-probability of tokens 1.. of every row given the tokens before it. A row may be one token longer than the
+    context: the model reads row[:-1] and predicts row[1:], as lm-evaluation-harness does."""
     model.eval()
     device = next(model.parameters()).device
     results = []
     order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))  # similar lengths together: less padding
     for start in tqdm(range(0, len(rows), batch_size), desc=desc, disable=not show_progress):
         batch = [rows[i] for i in order[start: start + batch_size]]
-        width = max(len(row) for row in batch)
-        ids = torch.zeros(len(batch), width, dtype=torch.long)
+        width = max(len(row) for row in batch) - 1
+        inputs = torch.zeros(len(batch), width, dtype=torch.long)
+        targets = torch.zeros(len(batch), width, dtype=torch.long)
         mask = torch.zeros(len(batch), width, dtype=torch.long)
         for index, row in enumerate(batch):
-            ids[index, : len(row)] = torch.tensor(row)
-            mask[index, : len(row)] = 1
-        logits = model(ids.to(device), attention_mask=mask.to(device)).logits.float()
-        logprobs = F.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None].to(device)).squeeze(-1)
+            inputs[index, : len(row) - 1] = torch.tensor(row[:-1])
+            targets[index, : len(row) - 1] = torch.tensor(row[1:])
+            mask[index, : len(row) - 1] = 1
+        logits = model(inputs.to(device), attention_mask=mask.to(device)).logits.float()  # (B, T, V)
+        logprobs = F.log_softmax(logits, dim=-1).gather(-1, targets[..., None].to(device)).squeeze(-1)  # (B, T)
         for index, row in enumerate(batch):
             results.append(logprobs[index, : len(row) - 1].cpu())
     unsorted = [None] * len(rows)
@@ -45,33 +51,55 @@ def _token_logprobs(model, rows: list[list[int]], batch_size: int, desc: str, sh
     return unsorted
 
 
+def _document_prefix(tokenizer) -> int:
+    """The token a document is conditioned on before its first token: BOS (= end-of-text in gpt_hf tokenizers)."""
+    prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    if prefix is None:
+        raise ValueError("The tokenizer has neither a bos nor an eos token to condition a document's first token on.")
+    return prefix
+
+
+def rolling_windows(ids: list[int], prefix: int, window: int, stride: int) -> list[tuple[list[int], int]]:
+    """Rows that score every token of `ids` exactly once: (row, number of scored tokens at the row's end).
+
+    The stream is `[prefix] + ids`; a row holds up to `window` input tokens plus the next one. The first row scores
+    its tokens from the prefix on; each later row ends `stride` tokens further and scores only those, so every token
+    sees at least `window - stride` tokens of context. stride = window is lm-evaluation-harness's
+    `loglikelihood_rolling` (disjoint windows; its `get_rolling_token_windows` with context_len=1)."""
+    stream = [prefix, *ids]
+    rows, scored_to = [], 0  # stream[1 .. scored_to] are scored
+    while scored_to < len(ids):
+        end = min(len(ids), window if not rows else scored_to + stride)  # the last stream index this row predicts
+        begin = max(0, end - window)
+        rows.append((stream[begin: end + 1], end - scored_to))
+        scored_to = end
+    return rows
+
+
 def perplexity(model, tokenizer, texts: list[str], stride: int | None = None, batch_size: int = 8,
                show_progress: bool = True) -> dict:
-    """Sliding-window perplexity over documents longer than the context: windows of `n_positions` tokens advance by
-    `stride` (default: the full context), and each window scores only the tokens the previous one did not.
+    """Perplexity of documents of any length: every token is scored exactly once; a document's first token is
+    conditioned on BOS (`<|endoftext|>`, the token pretraining puts between documents), and windows of `n_positions`
+    input tokens advance by `stride` (default: the full context, which is lm-evaluation-harness's
+    `loglikelihood_rolling`; a smaller stride gives every token at least `n_positions - stride` tokens of context).
     Returns scored tokens, mean loss (nats/token), perplexity and bits per byte (UTF-8 bytes of the texts)."""
     window = _context_length(model)
     stride = stride or window
     if not 1 <= stride <= window:
         raise ValueError(f"stride must be in [1, {window}] (the context length), got {stride}.")
-    rows, targets_from = [], []
+    prefix = _document_prefix(tokenizer)
+    rows, counts = [], []
     total_bytes = 0
     for text, ids in zip(texts, encode_texts(tokenizer, texts)):
         total_bytes += len(text.encode("utf-8"))
-        previous_end = 0
-        for begin in range(0, max(len(ids) - 1, 1), stride):
-            end = min(begin + window, len(ids))
-            rows.append(ids[begin:end])
-            targets_from.append(max(previous_end - begin, 1) - 1)  # index into the row's predictions
-            previous_end = end
-            if end == len(ids):
-                break
-    if not rows or all(len(row) < 2 for row in rows):
-        raise ValueError("No text to score: every document is shorter than two tokens.")
+        for row, count in rolling_windows(ids, prefix, window, stride):
+            rows.append(row)
+            counts.append(count)
+    if not rows:
+        raise ValueError(f"No text to score: the {len(texts)} text(s) encode to no tokens.")
     logprobs = _token_logprobs(model, rows, batch_size, "Perplexity", show_progress)
-    scored = [lp[start:] for lp, start in zip(logprobs, targets_from)]
-    nll = -sum(float(s.sum()) for s in scored)
-    tokens = sum(len(s) for s in scored)
+    nll = -sum(float(lp[-count:].sum()) for lp, count in zip(logprobs, counts))
+    tokens = sum(counts)
     return {"tokens": tokens, "loss": nll / tokens, "perplexity": math.exp(nll / tokens),
             "bits_per_byte": nll / math.log(2) / total_bytes}
 
@@ -92,17 +120,17 @@ def score_continuations(model, tokenizer, requests: list[tuple[str, str]], batch
     rows, spans = [], []
     for context, continuation in requests:
         context_ids, continuation_ids = list(encoded[context]), encoded[continuation]
-        if not context_ids:  # score the first token too: condition on the end-of-text token
-            context_ids = [tokenizer.eos_token_id]
-        excess = len(context_ids) + len(continuation_ids) - window
+        if not context_ids:  # score the first token too: condition on BOS, as a document's start
+            context_ids = [_document_prefix(tokenizer)]
+        excess = len(context_ids) + len(continuation_ids) - (window + 1)  # the last token is only predicted
         if excess > 0:
-            if len(continuation_ids) >= window:
+            if len(continuation_ids) > window:
                 raise ValueError(f"A candidate of {len(continuation_ids)} tokens does not fit the model's context of "
                                  f"{window} even without a prompt: {continuation[:60]!r}...")
             if not truncate_left:
                 raise ValueError(
                     f"Prompt + candidate is {len(context_ids) + len(continuation_ids)} tokens, more than the model's "
-                    f"context of {window}; shorten it, use fewer demonstrations, or pass truncate_left=True."
+                    f"context of {window} (+1 predicted); shorten it, use fewer demonstrations, or pass truncate_left=True."
                 )
             context_ids = context_ids[excess:]
         rows.append(context_ids + continuation_ids)
@@ -210,6 +238,26 @@ class EvaluationArguments:
             raise ValueError(f"Unknown evaluation task(s) {unknown}; choose from ['acceptability', 'continuation'].")
         if any(k < 0 for k in self.num_fewshot):
             raise ValueError(f"--num_fewshot values must be >= 0, got {self.num_fewshot}.")
+        for name in ("max_examples", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
+        if self.stride is not None and self.stride < 1:
+            raise ValueError(f"--stride must be >= 1, got {self.stride}.")
+        if self.output_file is not None and not Path(self.output_file).resolve().parent.is_dir():
+            raise ValueError(f"--output_file {self.output_file}: its folder does not exist.")
+
+
+def evaluate_folder(args: EvaluationArguments) -> dict:
+    """Load the model folder (checked: complete files, tokenizer agreeing with the model), evaluate it, and write
+    the results JSON to --output_file if given."""
+    from transformers import AutoModelForCausalLM
+
+    model, tokenizer = load_model_and_tokenizer(AutoModelForCausalLM, args.model_name_or_path,
+                                                trust_remote_code=args.trust_remote_code)
+    results = run_evaluation(model, tokenizer, args)
+    if args.output_file:
+        Path(args.output_file).write_text(json.dumps(results, indent=2))
+    return results
 
 
 def run_evaluation(model, tokenizer, args: EvaluationArguments) -> dict:

@@ -11,21 +11,26 @@ Ready-made benchmarks map their usual `datasets` shapes onto these; the built-in
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
 import numpy as np
-from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification, AutoTokenizer, set_seed
+from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification, set_seed
 
+from .data import hold_out
 from .hub import write_model_card
 from .metrics import compute_task_metrics
-from .saving import check_output_dir
+from .loading import check_model_folder, load_model, load_tokenizer
+from .saving import check_output_dir, run_output_dir
 from .self_labelled import TASKS as SELF_LABELLED_TASKS
 from .self_labelled import self_labelled_dataset
 from .tasks import TaskCollator, TaskTransform
 from .tokenization import check_tokenizer_matches_config, with_task_template
 from .training import (
     GPTTrainer,
+    check_max_length,
     GPTTrainingArguments,
     crash_safe_checkpoints,
     remove_stale_checkpoints,
@@ -35,6 +40,7 @@ from .training import (
 logger = logging.getLogger(__name__)
 
 TASK_TYPES = ("classification", "regression", "entailment", "similarity", "multiple_choice")
+PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
 TRANSFORMS = {"classification": "classification", "regression": "classification", "entailment": "entailment",
               "similarity": "similarity", "multiple_choice": "multiple_choice"}
 
@@ -132,6 +138,16 @@ class FinetuneDataArguments:
         if self.task == "multiple_choice" and self.benchmark is None and not (self.context_column and
                                                                               self.choice_columns):
             raise ValueError("A multiple_choice task needs --context_column and --choice_columns.")
+        if self.problem_type not in (None, *PROBLEM_TYPES):
+            raise ValueError(f"--problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}.")
+        if self.max_length is not None and self.max_length < 4:
+            raise ValueError(f"--max_length must be at least 4 (start, delimiter, extract and one token), got "
+                             f"{self.max_length}.")
+        for name in ("max_train_samples", "max_eval_samples"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
+        if not 0.0 < self.validation_split_fraction < 1.0:
+            raise ValueError(f"--validation_split_fraction must be in (0, 1), got {self.validation_split_fraction}.")
 
 
 @dataclass
@@ -155,6 +171,10 @@ class FinetuneTrainingArguments(GPTTrainingArguments):
 
     def __post_init__(self):
         super().__post_init__()
+        if self.learning_rate <= 0:
+            raise ValueError(f"--learning_rate must be > 0, got {self.learning_rate}.")
+        if self.max_steps <= 0 and self.num_train_epochs <= 0:
+            raise ValueError(f"--num_train_epochs must be > 0 (or give --max_steps), got {self.num_train_epochs}.")
         if self.head_lr_multiplier <= 0:
             raise ValueError(f"--head_lr_multiplier must be > 0, got {self.head_lr_multiplier}.")
 
@@ -175,8 +195,6 @@ class FinetuneModelArguments:
 def load_task_dataset(data_args, seed: int):
     """Raw `DatasetDict` (train, validation, maybe test) in normalised columns: text / text_pair / context / choices
     / label, with the benchmark mapping or the column options applied."""
-    import datasets
-
     if data_args.benchmark in SELF_LABELLED_TASKS:
         documents = None
         if data_args.corpus_files:
@@ -201,21 +219,37 @@ def load_task_dataset(data_args, seed: int):
         builder = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet"}.get(suffix)
         if builder is None:
             raise ValueError(f"Unsupported data file type .{suffix}; use csv, json, jsonl or parquet.")
-        raw = datasets.load_dataset(builder, data_files=files)
+        other = sorted({Path(path).suffix.lower() for path in files.values()} - {f".{suffix}"})
+        if other:
+            raise ValueError(f"Data files must share one type; --train_file is .{suffix} but others are {other}.")
+        for split, path in files.items():
+            if Path(path).stat().st_size == 0:
+                raise ValueError(f"The {split} file {path} is empty.")
+        try:
+            raw = datasets.load_dataset(builder, data_files=files)
+        except (datasets.exceptions.DatasetGenerationError, ValueError, TypeError) as err:
+            raise ValueError(f"Could not read {files} as {builder} files: {err.__cause__ or err}") from None
     else:
         raw = datasets.load_dataset(data_args.dataset_name, data_args.dataset_config)
 
     columns = _column_mapping(data_args, spec)
     normalised = datasets.DatasetDict()
     for split, dataset in raw.items():
+        if len(dataset) == 0:
+            raise ValueError(f"The {split} split has no rows.")
         missing = sorted({c for c in columns["all"] if c not in dataset.column_names})
+        if split == "test" and missing == [columns["label"]]:  # an unlabelled test file: predictions only
+            missing = []
         if missing:
             raise ValueError(f"Column(s) {missing} not in the {split} split; its columns are {dataset.column_names}.")
         normalised[split] = dataset.map(lambda batch: _normalise(batch, columns, spec), batched=True,
                                         remove_columns=dataset.column_names, desc=f"Normalising {split}")
+    check_labels(normalised, data_args.task, data_args.problem_type)  # before the hold-out shuffles rows: row
+    # numbers in the messages are the file's
     if "validation" not in normalised:
-        held_out = normalised["train"].train_test_split(test_size=data_args.validation_split_fraction, seed=seed)
-        normalised["train"], normalised["validation"] = held_out["train"], held_out["test"]
+        normalised["train"], normalised["validation"] = hold_out(
+            normalised["train"], data_args.validation_split_fraction, seed, what="training rows",
+            fix="pass --validation_file, or give more rows")
     return normalised
 
 
@@ -246,7 +280,8 @@ def _normalise(batch, columns, spec) -> dict:
             out["choices"] = [list(map(str, choices)) for choices in batch[columns["choices"][0]]]
         else:
             out["choices"] = [list(map(str, row)) for row in zip(*(batch[c] for c in columns["choices"]))]
-    labels = batch[columns["label"]]
+    any_column = next(iter(batch.values()))
+    labels = batch[columns["label"]] if columns["label"] in batch else [None] * len(any_column)
     if spec is not None and spec.label_map is not None:
         labels = [spec.label_map.index(str(label)) for label in labels]
     out["label"] = labels
@@ -266,46 +301,117 @@ class LabelInfo:
                                                                                            "classification")
 
 
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str)
+                                                                                 and not value.strip())
+
+
+def _rows(indices: list[int]) -> str:
+    shown = ", ".join(map(str, indices[:8]))
+    return f"row(s) {shown}{', ...' if len(indices) > 8 else ''} (0-based, header excluded; {len(indices)} in all)"
+
+
+def check_missing_labels(raw) -> set[str]:
+    """Raise for a blank label in a labelled split; returns the splits to predict only (a test split with no labels
+    at all). Blank cells would otherwise turn an integer column into floats, read as regression."""
+    unlabelled = set()
+    for split, dataset in raw.items():
+        missing = [i for i, label in enumerate(dataset["label"]) if _is_missing(label)]
+        if split == "test" and len(missing) == len(dataset):
+            unlabelled.add(split)
+        elif missing:
+            raise ValueError(
+                f"The label column is blank in {_rows(missing)} of the {split} split; fill or drop those rows"
+                + (" (a test split may also have no labels at all: then it is only predicted)." if split == "test"
+                   else ".")
+            )
+    return unlabelled
+
+
+def infer_problem_type(task: str, labels: list) -> str:
+    """regression for real-valued scores, multi_label for lists of labels, else single-label classification;
+    integral floats (an integer column that once held blanks) are class ids, not scores."""
+    present = [label for label in labels if not _is_missing(label)]
+    if task == "regression":
+        return "regression"
+    if any(isinstance(label, (list, tuple)) for label in present):
+        return "multi_label_classification"
+    if any(isinstance(label, float) and not label.is_integer() for label in present):
+        return "regression"
+    return "single_label_classification"
+
+
+def _as_float(value, split: str, index: int) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"Regression labels must be numbers; the {split} split has {value!r} in row {index}. "
+                         "Fix the label, or fine-tune for classification (--task classification).") from None
+
+
+def _class_key(value):
+    """Class ids compared across splits: 1, 1.0 and True are one class; strings stay strings."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def encode_labels(raw, task: str, problem_type: str | None):
     """Turn labels into model targets; returns the relabelled DatasetDict and LabelInfo. Class names and ids are
-    taken from the training split; an evaluation label unseen in training is an error."""
-    train_labels = list(raw["train"]["label"])
-    first = next((label for label in train_labels if label is not None), None)
-    if problem_type is None:
-        if task == "regression" or isinstance(first, float):
-            problem_type = "regression"
-        elif isinstance(first, (list, tuple)):
-            problem_type = "multi_label_classification"
-        else:
-            problem_type = "single_label_classification"
+    taken from the training split; an evaluation label unseen in training, a blank label, a non-numeric regression
+    score or a choice index outside the choices is an error naming the rows."""
+    unlabelled = check_missing_labels(raw)
     if task == "multiple_choice":
-        return raw, LabelInfo("single_label_classification", 1, None)
+        return _check_choice_labels(raw, unlabelled), LabelInfo("single_label_classification", 1, None)
+    train_labels = list(raw["train"]["label"])
+    if problem_type is None:
+        problem_type = infer_problem_type(task, train_labels)
+
+    def replace_labels(convert):
+        out = datasets.DatasetDict()
+        for split, dataset in raw.items():
+            if split in unlabelled:
+                out[split] = dataset.remove_columns("label")  # unlabelled test set: predict only
+                continue
+            # a new column (not an in-place map): datasets would cast the new values to the old column's type
+            values = [convert(label, split, index) for index, label in enumerate(dataset["label"])]
+            out[split] = dataset.remove_columns("label").add_column("label", values)
+        return out
+
     if problem_type == "regression":
-        scored = raw.map(lambda b: {"label": [float(v) for v in b["label"]]}, batched=True)
-        if "test" in scored and all(v == -1 for v in scored["test"]["label"]):
-            scored["test"] = scored["test"].remove_columns("label")  # unlabelled test set (GLUE): predict only
+        scored = replace_labels(_as_float)
+        if "test" in scored and "label" in scored["test"].column_names and all(
+                v == -1 for v in scored["test"]["label"]):
+            scored["test"] = scored["test"].remove_columns("label")  # GLUE's unlabelled test set: predict only
         return scored, LabelInfo(problem_type, 1, None)
     multi = problem_type == "multi_label_classification"
-    seen = sorted({v for label in train_labels for v in (label if multi else [label]) if v is not None and v != -1},
+    seen = sorted({_class_key(v) for label in train_labels for v in (label if multi else [label]) if v != -1},
                   key=lambda v: (isinstance(v, str), v))
+    if len(seen) < 2 and not multi:
+        raise ValueError(f"The training split has {len(seen)} distinct label(s) {seen}; classification needs at "
+                         "least two classes (or pass --task regression for scores).")
     label2id = {value: index for index, value in enumerate(seen)}
     for split, dataset in raw.items():
-        if split == "train":
+        if split == "train" or split in unlabelled:
             continue
-        values = {v for label in dataset["label"] for v in (label if multi else [label]) if v is not None and v != -1}
+        values = {_class_key(v) for label in dataset["label"] for v in (label if multi else [label]) if v != -1}
         unknown = values - set(label2id)
         if unknown:
             raise ValueError(f"The {split} split has labels {sorted(map(str, unknown))} that never occur in training "
                              f"(training labels: {sorted(map(str, label2id))}).")
 
-    def relabel(batch):
+    def relabel(label, split, index):
         if multi:
-            return {"label": [[float(v in set(row)) for v in seen] for row in batch["label"]]}
-        return {"label": [label2id.get(v, -1) for v in batch["label"]]}
+            if not isinstance(label, (list, tuple)):
+                raise ValueError(f"Multi-label rows need a list of labels; the {split} split has {label!r} in row "
+                                 f"{index}.")
+            present = {_class_key(v) for v in label}
+            return [float(v in present) for v in seen]
+        return label2id.get(_class_key(label), -1)
 
-    relabelled = raw.map(relabel, batched=True)
+    relabelled = replace_labels(relabel)
     for split in list(relabelled):
-        if multi:
+        if multi or "label" not in relabelled[split].column_names:
             continue
         if split == "test" and all(label == -1 for label in relabelled[split]["label"]):
             relabelled[split] = relabelled[split].remove_columns("label")  # unlabelled test set: predict only
@@ -313,6 +419,36 @@ def encode_labels(raw, task: str, problem_type: str | None):
             relabelled[split] = relabelled[split].filter(lambda row: row["label"] != -1)  # GLUE / SNLI use -1
     id2label = {index: str(value) for value, index in label2id.items()}
     return relabelled, LabelInfo(problem_type, len(seen), id2label)
+
+
+def check_labels(raw, task: str, problem_type: str | None) -> None:
+    """The label checks that name rows: blanks, choice indices, non-numeric regression scores."""
+    unlabelled = check_missing_labels(raw)
+    if task == "multiple_choice":
+        _check_choice_labels(raw, unlabelled)
+    elif task == "regression" or problem_type == "regression":
+        for split, dataset in raw.items():
+            if split not in unlabelled:
+                for index, label in enumerate(dataset["label"]):
+                    _as_float(label, split, index)
+
+
+def _check_choice_labels(raw, unlabelled: set[str]):
+    """Multiple-choice labels are indices of the right choice: integers in [0, number of choices)."""
+    for split, dataset in raw.items():
+        if split in unlabelled:
+            continue
+        bad = [(index, label) for index, (label, choices) in enumerate(zip(dataset["label"], dataset["choices"]))
+               if not (_class_key(label) in range(len(choices)) and not isinstance(label, (bool, str)))]
+        if bad:
+            index, label = bad[0]
+            raise ValueError(
+                f"Multiple-choice labels must be the index of the right choice (0 to {len(dataset[index]['choices']) - 1}); "
+                f"the {split} split has {label!r} in {_rows([i for i, _ in bad])}."
+            )
+    return datasets.DatasetDict({split: dataset.remove_columns("label") if split in unlabelled else
+                                 dataset.remove_columns("label").add_column("label", [int(v) for v in dataset["label"]])
+                                 for split, dataset in raw.items()})
 
 
 def encode_task(raw, task: str, transform: TaskTransform):
@@ -349,11 +485,12 @@ def build_task_model(model_args, task: str, labels: LabelInfo, tokenizer):
     if model_args.from_scratch:
         from transformers import AutoConfig
 
+        check_model_folder(model_args.model_name_or_path)
         config = AutoConfig.from_pretrained(model_args.model_name_or_path, **extra)
         model = auto.from_config(config, attn_implementation=model_args.attn_implementation)
     else:
-        model = auto.from_pretrained(model_args.model_name_or_path, attn_implementation=model_args.attn_implementation,
-                                     **extra)
+        model = load_model(auto, model_args.model_name_or_path, attn_implementation=model_args.attn_implementation,
+                           **extra)
     check_tokenizer_matches_config(tokenizer, model.config)
     if model.config.extract_token_id is None:
         raise ValueError(f"{model_args.model_name_or_path} has no extract_token_id; the task heads pool at it. Use a "
@@ -379,12 +516,16 @@ def predictions_from_logits(logits, kind: str):
 
 
 def finetune(model_args, data_args, training_args) -> dict:
-    """Fine-tune end to end; returns the evaluation metrics (and test metrics when the test split has labels)."""
-    output_dir = Path(training_args.output_dir)
-    if not training_args.resume_from_checkpoint:
-        check_output_dir(output_dir, training_args.overwrite_output_dir)
+    """Fine-tune end to end; returns the evaluation metrics (and test metrics when the test split has labels).
+
+    Every check on the user's input (model and tokenizer folders, data files, columns, labels, lengths) runs before
+    the output folder is touched; replacing a folder writes beside it and swaps at the end (`run_output_dir`)."""
+    resuming = bool(training_args.resume_from_checkpoint)
+    if not resuming:
+        check_output_dir(training_args.output_dir, training_args.overwrite_output_dir)
     set_seed(training_args.seed)
-    tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name_or_path or model_args.model_name_or_path)
+    check_model_folder(model_args.model_name_or_path)
+    tokenizer = load_tokenizer(model_args.tokenizer_name_or_path or model_args.model_name_or_path)
 
     raw = load_task_dataset(data_args, training_args.seed)
     if data_args.max_train_samples:
@@ -394,7 +535,7 @@ def finetune(model_args, data_args, training_args) -> dict:
             raw[split] = raw[split].select(range(min(data_args.max_eval_samples, len(raw[split]))))
     raw, labels = encode_labels(raw, data_args.task, data_args.problem_type)
     model = build_task_model(model_args, data_args.task, labels, tokenizer)
-    transform = TaskTransform(tokenizer, max_length=data_args.max_length or model.config.n_positions)
+    transform = TaskTransform(tokenizer, max_length=check_max_length(data_args.max_length, model.config.n_positions))
     encoded = encode_task(raw, data_args.task, transform)
     if training_args.metric_for_best_model is None:
         metric = BENCHMARKS[data_args.benchmark].metric if data_args.benchmark in BENCHMARKS else (
@@ -402,6 +543,14 @@ def finetune(model_args, data_args, training_args) -> dict:
             "f1_micro" if labels.problem_type == "multi_label_classification" else "accuracy")
         training_args.metric_for_best_model, training_args.greater_is_better = metric, True
 
+    name = Path(training_args.output_dir).name
+    with run_output_dir(training_args, resuming) as output_dir:
+        return _train_and_save(model_args, data_args, training_args, model, tokenizer, encoded, labels, output_dir,
+                               name)
+
+
+def _train_and_save(model_args, data_args, training_args, model, tokenizer, encoded, labels, output_dir,
+                    model_name: str) -> dict:
     if training_args.process_index == 0 and not training_args.resume_from_checkpoint:
         remove_stale_checkpoints(output_dir)  # every check passed; old checkpoints would count in rotation
     trainer = GPTTrainer(
@@ -426,7 +575,7 @@ def finetune(model_args, data_args, training_args) -> dict:
         (output_dir / "results.json").write_text(json.dumps(results, indent=2))
         name = data_args.benchmark or data_args.dataset_name or Path(data_args.train_file).stem
         write_model_card(
-            output_dir, model.config, model_name=output_dir.name,
+            output_dir, model.config, model_name=model_name,
             description=f"Fine-tuned with gpt_hf for {name} ({data_args.task}).",
             training=(f"From {'scratch (random init)' if model_args.from_scratch else model_args.model_name_or_path}"
                       f"; lr {training_args.learning_rate} (head x{training_args.head_lr_multiplier}), "

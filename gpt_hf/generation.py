@@ -3,6 +3,7 @@ left-padded; greedy, sampling, beam search; optional streaming of tokens as they
 
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from transformers import TextStreamer, set_seed
@@ -30,20 +31,38 @@ class GenerationArguments:
     def __post_init__(self):
         if self.max_new_tokens < 1:
             raise ValueError(f"--max_new_tokens must be >= 1, got {self.max_new_tokens}.")
+        if self.temperature <= 0:
+            raise ValueError(f"--temperature must be > 0, got {self.temperature}; use --do_sample false for greedy.")
+        if self.top_k < 0:
+            raise ValueError(f"--top_k must be >= 0 (0: no top-k filter), got {self.top_k}.")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"--top_p must be in (0, 1], got {self.top_p}.")
+        if self.num_beams < 1:
+            raise ValueError(f"--num_beams must be >= 1, got {self.num_beams}.")
+        if self.repetition_penalty <= 0:
+            raise ValueError(f"--repetition_penalty must be > 0 (1: none), got {self.repetition_penalty}.")
+        if self.prompt_file is not None and not Path(self.prompt_file).is_file():
+            raise ValueError(f"--prompt_file {self.prompt_file} does not exist.")
         if self.stream and self.num_beams > 1:
             raise ValueError("--stream prints one sequence as it grows; it cannot be combined with --num_beams > 1.")
 
 
 def read_prompts(args: GenerationArguments, stdin=None) -> list[str]:
-    if args.prompts:
+    """The prompts: --prompts as given (an empty prompt generates from BOS), else the lines of --prompt_file or
+    standard input (blank lines skipped)."""
+    if args.prompts is not None and len(args.prompts):
         return list(args.prompts)
     if args.prompt_file:
-        with open(args.prompt_file, encoding="utf-8") as handle:
-            prompts = [line.rstrip("\n") for line in handle if line.strip()]
+        try:
+            with open(args.prompt_file, encoding="utf-8") as handle:
+                prompts = [line.rstrip("\n") for line in handle if line.strip()]
+        except UnicodeDecodeError as err:
+            raise ValueError(f"--prompt_file {args.prompt_file} is not UTF-8 text ({err.reason}).") from None
     else:
         prompts = [line.rstrip("\n") for line in (stdin or sys.stdin) if line.strip()]
     if not prompts:
-        raise ValueError("No prompt given: pass --prompts, --prompt_file, or lines on standard input.")
+        raise ValueError("No prompt given: pass --prompts, --prompt_file, or lines on standard input "
+                         "(--prompts '' generates from the beginning-of-text token).")
     return prompts
 
 
@@ -54,7 +73,12 @@ def generate_texts(model, tokenizer, prompts: list[str], args: GenerationArgumen
     if budget < 1:
         raise ValueError(f"--max_new_tokens {args.max_new_tokens} leaves no room for a prompt in a context of {context}.")
     tokenizer.padding_side = "left"  # generation appends on the right: pad on the left
+    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    if any(not ids for ids in encoded):  # an empty prompt: start from BOS, as a document does in pretraining
+        if bos is None:
+            raise ValueError("An empty prompt needs a bos (or eos) token to start from; this tokenizer has neither.")
+        encoded = [ids or [bos] for ids in encoded]
     for prompt, ids in zip(prompts, encoded):
         if len(ids) > budget and not args.truncate_prompt:
             raise ValueError(
@@ -77,3 +101,15 @@ def generate_texts(model, tokenizer, prompts: list[str], args: GenerationArgumen
     with torch.no_grad():
         output = model.generate(**batch, streamer=streamer, **options)
     return tokenizer.batch_decode(output, skip_special_tokens=True)
+
+
+def generate_from_folder(args: GenerationArguments, stdin=None) -> list[str]:
+    """Read the prompts, load the model folder (checked against its tokenizer) and generate."""
+    from transformers import AutoModelForCausalLM
+
+    from .loading import load_model_and_tokenizer
+
+    prompts = read_prompts(args, stdin)
+    model, tokenizer = load_model_and_tokenizer(AutoModelForCausalLM, args.model_name_or_path,
+                                                trust_remote_code=args.trust_remote_code)
+    return generate_texts(model, tokenizer, prompts, args)

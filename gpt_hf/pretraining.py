@@ -17,10 +17,12 @@ from .data import collate_blocks, load_text_dataset, tokenize_and_pack
 from .hub import write_model_card
 from .modeling_gpt_hf import GPTHFForCausalLM
 from .presets import PRESETS, config_from_preset
-from .saving import check_output_dir
+from .loading import check_model_folder, load_model, load_tokenizer
+from .saving import check_output_dir, run_output_dir
 from .tokenization import FLAVOURS, check_tokenizer_matches_config, special_token_ids, train_tokenizer
 from .training import (
     GPTTrainer,
+    check_max_length,
     crash_safe_checkpoints,
     format_summary,
     remove_stale_checkpoints,
@@ -104,8 +106,8 @@ def _context_length(model_args) -> int:
 def build_model(model_args, tokenizer) -> GPTHFForCausalLM:
     """Continue from a folder (its tokenizer must agree), or build a new model sized for the tokenizer."""
     if model_args.model_name_or_path:
-        model = AutoModelForCausalLM.from_pretrained(
-            model_args.model_name_or_path, attn_implementation=model_args.attn_implementation, **model_args.overrides)
+        model = load_model(AutoModelForCausalLM, model_args.model_name_or_path,
+                           attn_implementation=model_args.attn_implementation, **model_args.overrides)
     else:
         config = load_config(model_args)
         for key, value in special_token_ids(tokenizer).items():
@@ -120,11 +122,15 @@ def build_model(model_args, tokenizer) -> GPTHFForCausalLM:
 
 
 def pretrain(model_args, data_args, training_args) -> dict:
-    """Run pretraining end to end; returns the summary (tokens seen, tokens/s, final validation perplexity)."""
+    """Run pretraining end to end; returns the summary (tokens seen, tokens/s, final validation perplexity).
+
+    Replacing a non-empty folder (--overwrite_output_dir) writes beside it and swaps at the end (`run_output_dir`)."""
     output_dir = Path(training_args.output_dir)
     resume_value = training_args.resume_from_checkpoint
     if not resume_value:
         check_output_dir(output_dir, training_args.overwrite_output_dir)
+    if model_args.model_name_or_path:
+        check_model_folder(model_args.model_name_or_path)
     set_seed(training_args.seed)
 
     raw = load_text_dataset(
@@ -133,21 +139,22 @@ def pretrain(model_args, data_args, training_args) -> dict:
         text_column=data_args.text_column, validation_fraction=data_args.validation_split_fraction,
         seed=training_args.seed, max_documents=data_args.max_train_documents,
     )
+    with run_output_dir(training_args, bool(resume_value)) as work_dir:
+        return _pretrain(model_args, data_args, training_args, raw, work_dir, output_dir.name)
+
+
+def _pretrain(model_args, data_args, training_args, raw, output_dir: Path, model_name: str) -> dict:
+    resume_value = training_args.resume_from_checkpoint
     with training_args.main_process_first(desc="tokenizer", local=False):
         saved = (output_dir / "tokenizer.json").is_file() and not model_args.tokenizer_name_or_path \
             and not model_args.model_name_or_path
         if saved and (resume_value or training_args.process_index != 0):
             # resuming, or the main process has just trained and saved it: read it back
-            tokenizer, trained = AutoTokenizer.from_pretrained(output_dir), False
+            tokenizer, trained = load_tokenizer(output_dir), False
         else:
             tokenizer, trained = prepare_tokenizer(model_args, data_args, raw, training_args)
         model = build_model(model_args, tokenizer)
-        block_size = data_args.block_size or model.config.n_positions
-        if block_size > model.config.n_positions:
-            raise ValueError(
-                f"--block_size {block_size} exceeds the model's n_positions={model.config.n_positions}; use at most "
-                f"{model.config.n_positions} (or a model with a longer context)."
-            )
+        block_size = check_max_length(data_args.block_size, model.config.n_positions, flag="--block_size")
         if training_args.process_index == 0:  # every check passed: now the output folder may be written
             output_dir.mkdir(parents=True, exist_ok=True)
             if not resume_value:
@@ -181,7 +188,7 @@ def pretrain(model_args, data_args, training_args) -> dict:
             summary["sample"] = sample_continuation(model, tokenizer, data_args.sample_prompt, training_args.seed)
             logger.info("Sample: %r", summary["sample"])
         write_model_card(
-            output_dir, model.config, model_name=output_dir.name,
+            output_dir, model.config, model_name=model_name,
             description=f"A {'GPT-2 (pre-LN)' if model.config.pre_norm else 'GPT-1 (post-LN)'} language model "
                         "pretrained with gpt_hf.",
             training=_describe_recipe(data_args, training_args, summary, block_size),

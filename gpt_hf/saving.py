@@ -42,3 +42,37 @@ def atomic_output_dir(path: str | os.PathLike, overwrite: bool = False):
     else:
         staging.rename(path)
     logger.info("Wrote %s", path)
+
+
+@contextlib.contextmanager
+def run_output_dir(training_args, resuming: bool):
+    """The folder a Trainer run writes to, set as `training_args.output_dir` for the run.
+
+    Replacing a non-empty folder (--overwrite_output_dir): the run writes into a staging folder beside it, which
+    replaces the old folder only when the run has finished, so the old run's files (predictions, results, logs)
+    never mix with the new run's and a failed run leaves the old folder as it was. Otherwise the run writes in place
+    (its checkpoints are there to resume from); a folder the run created and left empty is removed on failure."""
+    path = Path(training_args.output_dir)
+    replacing = not resuming and path.is_dir() and any(path.iterdir())
+    existed = path.exists()
+    target = path.with_name(f".{path.name}.replacing") if replacing else path
+    if replacing and target.exists() and getattr(training_args, "process_index", 0) == 0:  # left by a killed run
+        shutil.rmtree(target)
+    is_main = getattr(training_args, "process_index", 0) == 0
+    training_args.output_dir = str(target)
+    try:
+        yield target
+    except BaseException:
+        if is_main and replacing:
+            shutil.rmtree(target, ignore_errors=True)
+        elif is_main and not existed and path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+        raise
+    finally:
+        training_args.output_dir = str(path)
+    if is_main and replacing:
+        backup = path.with_name(f".{path.name}.old-{os.getpid()}")
+        path.rename(backup)
+        target.rename(path)
+        shutil.rmtree(backup, ignore_errors=True)
+        logger.info("Replaced %s with the new run.", path)

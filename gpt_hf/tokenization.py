@@ -2,11 +2,18 @@
 tokens the paper's task transforms need; save them as plain `PreTrainedTokenizerFast` folders that
 `AutoTokenizer.from_pretrained` loads without gpt_hf; and check a tokenizer against a model config.
 
-Special tokens are spelled `<|name|>`. Both pre-tokenizers split `<`, `|` and `>` away from letters, so BPE can never
-merge ordinary text into one of them, and the tokenizer is saved with `split_special_tokens=True`, so a literal
-`<|extract|>` typed in the text stays text: special ids only ever come from code that inserts them on purpose.
+Conventions (those of every transformers tokenizer, and GPT-2's):
+- `<|endoftext|>` is both BOS and EOS: pretraining ends every document with it, so it is also what a document
+  follows, and what `generate()` without a prompt and lm-evaluation-harness's rolling log-likelihood condition on.
+- `tokenizer(text)` maps a special token's string to its id (`"hello" + tok.eos_token` ends in the eos id; tokens a
+  user adds with `add_special_tokens` stay whole), as TRL and other clients expect.
+- Our own pipelines never let user text produce a special id: `encode_texts` (task transforms, packing, scoring)
+  encodes with special-token splitting on, so a literal `<|extract|>` in the data stays text, and the task tokens
+  are inserted by id. Both pre-tokenizers split `<`, `|` and `>` away from letters, so BPE cannot merge text into one.
+- Language-model folders pad on the left, so batched `generate` equals one prompt at a time.
 """
 
+import contextlib
 import logging
 import os
 import time
@@ -17,13 +24,14 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from .data import batched, check_utf8, expand_files, iter_dataset_texts, iter_file_lines, non_empty
+from .data import batched, expand_files, iter_bounded_lines, iter_dataset_texts, iter_file_lines, non_empty, scan_text_file
 
 logger = logging.getLogger(__name__)
 
 FLAVOURS = ("gpt1", "bytelevel")
 DEFAULT_VOCAB_SIZE = {"gpt1": 40478, "bytelevel": 50257}  # GPT-1: 40,000 merges + 478 symbols; GPT-2: 50,257
 END_OF_WORD = "</w>"
+MAX_LINE_CHARS = 1 << 16  # longer lines are trained on in pieces cut at spaces: memory stays bounded
 
 
 @dataclass(frozen=True)
@@ -96,16 +104,17 @@ def wrap(tokenizer: Tokenizer, flavour: str, model_max_length: int) -> PreTraine
     s = SPECIAL_TOKENS
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
-        bos_token=s.start,
+        bos_token=s.eos,  # GPT-2's convention: documents are separated (so also begun) by <|endoftext|>
         eos_token=s.eos,
         pad_token=s.pad,
         unk_token=s.unk if flavour == "gpt1" else None,
         sep_token=s.delimiter,
         cls_token=s.extract,
         extra_special_tokens={"start_token": s.start, "delimiter_token": s.delimiter, "extract_token": s.extract},
-        split_special_tokens=True,
+        split_special_tokens=False,  # special strings map to their ids; encode_texts splits them for user text
         clean_up_tokenization_spaces=False,
         model_max_length=model_max_length,
+        padding_side="left",  # generation appends on the right
     )
 
 
@@ -152,10 +161,15 @@ def train_tokenizer(
     sample: list[str] = []
     if files is not None:
         paths = expand_files(files)
-        corpus_bytes = sum(check_utf8(path) for path in paths)
-        non_empty(iter_file_lines(paths), what=", ".join(map(str, paths[:3])))
-        tokenizer.train([str(path) for path in paths], trainer)
-        sample = next(iter_file_lines(paths, batch_lines=2000), [])
+        scans = [scan_text_file(path) for path in paths]
+        corpus_bytes = sum(size for size, _ in scans)
+        non_empty(iter_bounded_lines(paths, MAX_LINE_CHARS), what=", ".join(map(str, paths[:3])))
+        if max(longest for _, longest in scans) <= MAX_LINE_CHARS:
+            tokenizer.train([str(path) for path in paths], trainer)  # read in Rust, in parallel
+        else:  # the Rust reader holds a whole line (and its pre-tokens) in memory: feed bounded pieces instead
+            logger.info("A line is longer than %d characters: training on it in pieces.", MAX_LINE_CHARS)
+            tokenizer.train_from_iterator(iter_bounded_lines(paths, MAX_LINE_CHARS), trainer)
+        sample = _first_texts(iter_bounded_lines(paths, MAX_LINE_CHARS, batch_lines=100))
     else:
         batches = iter_dataset_texts(dataset, text_column) if dataset is not None else batched(texts)
         counter = _ByteCounter(non_empty(batches, what="dataset" if dataset is not None else "texts"), sample)
@@ -175,6 +189,18 @@ def train_tokenizer(
     return wrapped, summary
 
 
+def _first_texts(batches: Iterable[list[str]], count: int = 2000, max_chars: int = 1 << 20) -> list[str]:
+    """Up to `count` texts and about `max_chars` characters from the start of a source (the tokens/word sample)."""
+    sample, chars = [], 0
+    for batch in batches:
+        for text in batch:
+            if len(sample) >= count or chars >= max_chars:
+                return sample
+            sample.append(text)
+            chars += len(text)
+    return sample
+
+
 class _ByteCounter:
     """Iterator wrapper that counts UTF-8 bytes passed to the trainer and keeps the first texts as a sample."""
 
@@ -189,15 +215,29 @@ class _ByteCounter:
             yield batch
 
 
+@contextlib.contextmanager
+def _splitting_special_tokens(backend):
+    """Encode special-token strings as plain text for the duration (restores the tokenizer's own setting)."""
+    previous = backend.encode_special_tokens
+    backend.encode_special_tokens = True
+    try:
+        yield
+    finally:
+        backend.encode_special_tokens = previous
+
+
 def encode_texts(tokenizer, texts: list[str]) -> list[list[int]]:
-    """Ids of each text without special tokens. Through the Rust tokenizer directly when there is one: the same ids
-    as `tokenizer(texts, add_special_tokens=False)` (split_special_tokens is carried as encode_special_tokens), without
-    the attention masks, character offsets and length warnings of the transformers call."""
+    """Ids of user text, without added special tokens, where a special token's string (`<|extract|>`, a user's
+    added token) is encoded as text: user data can never produce a special id; code inserts them by id.
+
+    Through the Rust tokenizer directly when there is one: the same ids as `tokenizer(texts, add_special_tokens=False,
+    split_special_tokens=True)`, without the attention masks, character offsets and length warnings of that call."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:  # a Python tokenizer
-        return tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return tokenizer(list(texts), add_special_tokens=False, split_special_tokens=True)["input_ids"]
     encode = getattr(backend, "encode_batch_fast", backend.encode_batch)  # fast: no character offsets
-    return [encoding.ids for encoding in encode(list(texts), add_special_tokens=False)]
+    with _splitting_special_tokens(backend):
+        return [encoding.ids for encoding in encode(list(texts), add_special_tokens=False)]
 
 
 def tokens_per_word(tokenizer: PreTrainedTokenizerFast, texts: list[str]) -> float | None:
@@ -242,12 +282,30 @@ def special_token_ids(tokenizer) -> dict[str, int | None]:
     return ids
 
 
+_MAX_VOCAB_PADDING = 128  # resize_token_embeddings(pad_to_multiple_of=64/128): extra rows for matmul speed
+
+
+def is_padded_vocab(tokens: int, vocab_size: int) -> bool:
+    """A model vocabulary that is the tokenizer's rounded up to a multiple of 8..128 for speed (GPT-2's 50257 ->
+    50304), adding at most 1% of rows; a larger gap means a tokenizer trained for another model."""
+    return vocab_size - tokens <= tokens // 100 and any(
+        vocab_size == -(-tokens // multiple) * multiple for multiple in (8, 16, 32, 64, _MAX_VOCAB_PADDING))
+
+
 def check_tokenizer_matches_config(tokenizer, config) -> None:
     """Raise `ValueError` listing every vocab-size or special-id disagreement between a tokenizer and a config."""
     expected = special_token_ids(tokenizer)
     problems = []
-    if expected["vocab_size"] > config.vocab_size:
-        problems.append(f"tokenizer has {expected['vocab_size']} tokens but config.vocab_size={config.vocab_size}")
+    tokens = expected["vocab_size"]
+    if tokens > config.vocab_size:
+        problems.append(f"tokenizer has {tokens} tokens but config.vocab_size={config.vocab_size}")
+    elif tokens < config.vocab_size and not is_padded_vocab(tokens, config.vocab_size):
+        problems.append(
+            f"tokenizer has {tokens} tokens but config.vocab_size={config.vocab_size}: a tokenizer trained for "
+            f"another model (embedding rows {tokens}..{config.vocab_size - 1} would never be used). Use the model's own "
+            "tokenizer, or resize_token_embeddings(len(tokenizer)); padding to a multiple of up to "
+            f"{_MAX_VOCAB_PADDING} (at most 1% more rows) is accepted"
+        )
     for key, value in expected.items():
         if key != "vocab_size" and value is not None and getattr(config, key, None) != value:
             problems.append(f"{key}: tokenizer {value} vs config {getattr(config, key, None)}")

@@ -137,42 +137,14 @@ class GPTTrainer(Trainer):
         return super().create_scheduler(num_training_steps, optimizer)
 
 
-def setup_logging(training_args) -> None:
-    """INFO on the main process, warnings only on the others (one log per run under torchrun)."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        level=logging.INFO if training_args.process_index == 0 else logging.WARNING)
-
-
-def parse_arguments(parser, argv: list[str], **overrides):
-    """Parse a single JSON recipe file (keys starting with '_' are comments) or command-line flags."""
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        path = Path(argv[0])
-        if not path.is_file():
-            raise ValueError(f"Recipe file {path} does not exist.")
-        recipe = {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
-        return parser.parse_dict({**recipe, **overrides})
-    if overrides:
-        argv = [*argv, *(item for key, value in overrides.items() for item in (f"--{key}", str(value)))]
-    return parser.parse_args_into_dataclasses(args=argv)
-
-
-def script_entry_points(dataclass_types, run):
-    """`parse(argv=None, **overrides)` and `main(argv=None)` for a script whose run takes (model, data, training)
-    argument dataclasses: a JSON recipe or flags, logging on the main process, then the run."""
-    import sys
-
-    from transformers import HfArgumentParser
-
-    def parse(argv=None, **overrides):
-        parser = HfArgumentParser(dataclass_types)
-        return parse_arguments(parser, sys.argv[1:] if argv is None else argv, **overrides)
-
-    def main(argv=None):
-        arguments = parse(argv)
-        setup_logging(arguments[-1])
-        return run(*arguments)
-
-    return parse, main
+def check_max_length(max_length: int | None, n_positions: int, flag: str = "--max_length") -> int:
+    """The tokens per row: `max_length`, or the model's context when not given; beyond the context is an error."""
+    if max_length is None:
+        return n_positions
+    if max_length > n_positions:
+        raise ValueError(f"{flag} {max_length} exceeds the model's n_positions={n_positions} (its context); use at "
+                         f"most {n_positions}, or a model with a longer context.")
+    return max_length
 
 
 # --- crash-safe checkpoints -----------------------------------------------------------------------------------------

@@ -5,13 +5,12 @@ same fine-tuning budget, several seeds; prints a Markdown table of test accuracy
     python scripts/ablation.py --pretrained outputs/tiny-pretrained --seeds 0 1 2
 """
 
-import logging
 import statistics
+import sys
 import tempfile
 from dataclasses import dataclass, field
 
-from transformers import HfArgumentParser
-
+from gpt_hf.cli import entry_points
 from gpt_hf.finetuning import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, finetune
 from gpt_hf.self_labelled import TASKS
 
@@ -34,9 +33,7 @@ class AblationArguments:
     learning_rate: float = field(default=5e-4, metadata={"help": "Body learning rate (head x10)."})
 
 
-def main():
-    logging.basicConfig(level=logging.WARNING)
-    (args,) = HfArgumentParser(AblationArguments).parse_args_into_dataclasses()
+def run(args: AblationArguments) -> None:
     scores: dict[tuple[str, str], list[float]] = {}
     for task in args.tasks:
         for variant, options in VARIANTS.items():
@@ -65,5 +62,7 @@ def main():
         print(f"| {variant} | " + " | ".join(cells) + " |")
 
 
+parse, main = entry_points((AblationArguments,), run)
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,12 +13,11 @@ Pretraining (Trainer overhead vs a bare PyTorch loop, data preparation MB/s):
     python scripts/benchmark.py --suite pretrain --corpus_mb 50 --rounds 3
 """
 
-import logging
+import sys
 import tempfile
 from dataclasses import dataclass, field
 
-from transformers import HfArgumentParser
-
+from gpt_hf.cli import entry_points
 from gpt_hf.benchmarking import (
     MODELS,
     WORKLOADS,
@@ -54,10 +53,7 @@ class BenchmarkArguments:
             raise ValueError(f"--suite must be 'model', 'tokenizer' or 'pretrain', got {self.suite!r}.")
 
 
-def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    parser = HfArgumentParser((BenchmarkArguments, BenchConfig))
-    args, cfg = parser.parse_args_into_dataclasses(args=argv)
+def run(args: BenchmarkArguments, cfg: BenchConfig) -> None:
     if args.suite == "tokenizer":
         with tempfile.TemporaryDirectory() as workdir:
             rows = run_tokenizer_benchmark(args.tokenizer_flavour, args.tokenizer_vocab_size, args.corpus_mb,
@@ -78,5 +74,7 @@ def main(argv=None):
     print(format_table(rows))
 
 
+parse, main = entry_points((BenchmarkArguments, BenchConfig), run)
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

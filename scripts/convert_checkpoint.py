@@ -4,11 +4,10 @@ Example:
     python scripts/convert_checkpoint.py --source openai-community/openai-gpt --output_dir converted/gpt1
 """
 
-import logging
+import sys
 from dataclasses import dataclass, field
 
-from transformers import HfArgumentParser
-
+from gpt_hf.cli import entry_points
 from gpt_hf.convert import HEADS, convert_checkpoint, save_converted
 
 
@@ -29,12 +28,12 @@ class ConvertArguments:
             raise ValueError(f"--head {self.head!r} is not one of {sorted(HEADS)}.")
 
 
-def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    (args,) = HfArgumentParser(ConvertArguments).parse_args_into_dataclasses(args=argv)
+def run(args: ConvertArguments) -> None:
     model = convert_checkpoint(args.source, head=args.head, revision=args.revision)
     save_converted(model, args.source, args.output_dir, overwrite=args.overwrite_output_dir)
 
 
+parse, main = entry_points((ConvertArguments,), run)
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,10 +13,13 @@
 import logging
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, HfArgumentParser, OpenAIGPTConfig, OpenAIGPTLMHeadModel
+from transformers import GPT2Config, GPT2LMHeadModel, OpenAIGPTConfig, OpenAIGPTLMHeadModel
+
+from gpt_hf.cli import entry_points, parse_arguments
 
 from gpt_hf.convert import convert_checkpoint
 from gpt_hf.evaluation import EvaluationArguments, run_evaluation
@@ -25,12 +28,18 @@ from gpt_hf.generation import GenerationArguments, generate_texts
 from gpt_hf.hub import build_hub_folder
 from gpt_hf.pretraining import PretrainDataArguments, pretrain
 from gpt_hf.self_labelled import TASKS
-from gpt_hf.training import GPTTrainingArguments, ModelArguments, parse_arguments
+from gpt_hf.training import GPTTrainingArguments, ModelArguments
 
 logger = logging.getLogger("demo")
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "scripts" / "configs" / "tiny.json"
-OUTPUT = ROOT / "outputs" / "demo"
+
+
+@dataclass
+class DemoArguments:
+    output_dir: str = field(default=str(ROOT / "outputs" / "demo"),
+                            metadata={"help": "Folder for every run of the demo (replaced on each run)."})
+
 SIZES = dict(vocab_size=256, n_positions=128, n_embd=64, n_layer=2, n_head=4)
 REMOTE_GENERATE = (
     "import sys, torch; sys.modules['gpt_hf'] = None\n"
@@ -63,13 +72,13 @@ def check_parity() -> list[tuple[str, str]]:
     return rows
 
 
-def finetune_builtin_tasks(pretrained: Path) -> list[tuple[str, str]]:
+def finetune_builtin_tasks(pretrained: Path, output: Path) -> list[tuple[str, str]]:
     rows = []
     for task, kind in TASKS.items():
         results = finetune(
             FinetuneModelArguments(model_name_or_path=str(pretrained)),
             FinetuneDataArguments(benchmark=task, max_train_samples=800, max_eval_samples=200, max_length=64),
-            FinetuneTrainingArguments(output_dir=str(OUTPUT / f"finetuned-{task}"), overwrite_output_dir=True,
+            FinetuneTrainingArguments(output_dir=str(output / f"finetuned-{task}"), overwrite_output_dir=True,
                                       use_cpu=True, report_to="none", num_train_epochs=2, learning_rate=5e-4,
                                       save_total_limit=1),
         )
@@ -77,18 +86,18 @@ def finetune_builtin_tasks(pretrained: Path) -> list[tuple[str, str]]:
     return rows
 
 
-def main():
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+def run(args: DemoArguments) -> None:
+    output = Path(args.output_dir)
     rows = check_parity()
 
-    parser = HfArgumentParser((ModelArguments, PretrainDataArguments, GPTTrainingArguments))
-    pretrained = OUTPUT / "pretrained"
-    summary = pretrain(*parse_arguments(parser, [str(RECIPE)], output_dir=str(pretrained), report_to="none"))
+    pretrained = output / "pretrained"
+    summary = pretrain(*parse_arguments((ModelArguments, PretrainDataArguments, GPTTrainingArguments), [str(RECIPE)],
+                                        output_dir=str(pretrained), report_to="none"))
     rows.append(("pretraining (built-in corpus)", f"{summary['steps']} steps, {summary['tokens_seen']:,} tokens, "
                                                   f"{summary['tokens_per_second']:.0f} tokens/s, validation "
                                                   f"perplexity {summary['eval_perplexity']:.1f}"))
 
-    rows += finetune_builtin_tasks(pretrained)
+    rows += finetune_builtin_tasks(pretrained, output)
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -107,7 +116,7 @@ def main():
         model_name_or_path=str(pretrained), max_new_tokens=30, do_sample=True, top_k=40, seed=0))[0]
     rows.append(("generated sample", repr(sample)))
 
-    hub_folder = build_hub_folder(pretrained, OUTPUT / "hub", repo_id="your-name/gpt-hf-tiny", overwrite=True)
+    hub_folder = build_hub_folder(pretrained, output / "hub", repo_id="your-name/gpt-hf-tiny", overwrite=True)
     remote = subprocess.run([sys.executable, "-c", REMOTE_GENERATE, str(hub_folder), "The"],
                             capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
     module, remote_sample = remote.split(" ", 1)
@@ -120,5 +129,7 @@ def main():
     logger.info("\n" + "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows))
 
 
+parse, main = entry_points((DemoArguments,), run)
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,17 +3,20 @@
 Examples:
     python scripts/finetune.py --model_name_or_path outputs/tiny-pretrained --benchmark acceptability \
         --output_dir outputs/acceptability                        # built-in self-labelled task, offline
+    python scripts/finetune.py --model_name_or_path outputs/tiny-pretrained --benchmark acceptability \
+        --output_dir outputs/acceptability-scratch --from_scratch true   # same model, random init (ablation)
     python scripts/finetune.py --model_name_or_path converted/gpt1 --benchmark rte --output_dir out/rte
     python scripts/finetune.py --model_name_or_path my-gpt --task entailment --train_file train.csv \
         --validation_file dev.csv --text_column premise --text_pair_column hypothesis --output_dir out/nli
-    python scripts/finetune.py recipe.json                        # one JSON file instead of the flags
+    python scripts/finetune.py recipe.json --learning_rate 1e-4   # a JSON recipe, flags override it
 """
 
-from gpt_hf.finetuning import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, finetune
-from gpt_hf.training import script_entry_points
+import sys
 
-parse, main = script_entry_points((FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments),
-                                  finetune)
+from gpt_hf.cli import entry_points
+from gpt_hf.finetuning import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, finetune
+
+parse, main = entry_points((FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments), finetune)
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,29 +3,24 @@
 Examples:
     python scripts/generate.py --model_name_or_path outputs/tiny-pretrained --prompts "The module" --stream true
     python scripts/generate.py --model_name_or_path out --prompts "A" "The list" --do_sample true --top_p 0.9
+    python scripts/generate.py --model_name_or_path out --prompts "" --do_sample true   # from the start of a text
     echo "Return the" | python scripts/generate.py --model_name_or_path out --num_beams 4
 """
 
-import logging
 import sys
 
-from transformers import AutoModelForCausalLM, AutoTokenizer, HfArgumentParser
-
-import gpt_hf  # noqa: F401  (registers the gpt_hf classes)
-from gpt_hf.generation import GenerationArguments, generate_texts, read_prompts
+from gpt_hf.cli import entry_points
+from gpt_hf.generation import GenerationArguments, generate_from_folder
 
 
-def main(argv=None):
-    logging.basicConfig(level=logging.WARNING)
-    (args,) = HfArgumentParser(GenerationArguments).parse_args_into_dataclasses(args=argv)
-    prompts = read_prompts(args)
-    tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
-    model = AutoModelForCausalLM.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
-    texts = generate_texts(model, tokenizer, prompts, args)
+def run(args: GenerationArguments) -> None:
+    texts = generate_from_folder(args)
     if not args.stream:  # a streamed text is already on the terminal
         for text in texts:
             print(text + ("\n" + "-" * 40 if len(texts) > 1 else ""))
 
+
+parse, main = entry_points((GenerationArguments,), run)
 
 if __name__ == "__main__":
     sys.exit(main())

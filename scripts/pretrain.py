@@ -2,15 +2,19 @@
 
 Examples:
     python scripts/pretrain.py scripts/configs/tiny.json            # a recipe file holds every argument
+    python scripts/pretrain.py scripts/configs/tiny.json --max_steps 10 --output_dir outputs/quick   # flags override
     python scripts/pretrain.py --config_name tiny --output_dir outputs/tiny --max_steps 300
     torchrun --nproc_per_node 2 scripts/pretrain.py scripts/configs/tiny.json
     accelerate launch scripts/pretrain.py scripts/configs/gpt1.json
 """
 
-from gpt_hf.pretraining import PretrainDataArguments, pretrain
-from gpt_hf.training import GPTTrainingArguments, ModelArguments, script_entry_points
+import sys
 
-parse, main = script_entry_points((ModelArguments, PretrainDataArguments, GPTTrainingArguments), pretrain)
+from gpt_hf.cli import entry_points
+from gpt_hf.pretraining import PretrainDataArguments, pretrain
+from gpt_hf.training import GPTTrainingArguments, ModelArguments
+
+parse, main = entry_points((ModelArguments, PretrainDataArguments, GPTTrainingArguments), pretrain)
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

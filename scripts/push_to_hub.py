@@ -6,12 +6,10 @@ Examples:
 The token comes from HF_TOKEN or your saved login (`hf auth login`); it is never printed or written.
 """
 
-import logging
 import sys
 from dataclasses import dataclass, field
 
-from transformers import HfArgumentParser
-
+from gpt_hf.cli import entry_points
 from gpt_hf.hub import HubUploadError, build_hub_folder, upload
 
 
@@ -34,9 +32,7 @@ class PushArguments:
             raise ValueError(f"--repo_id {self.repo_id!r} must be 'user/name' or 'organisation/name'.")
 
 
-def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    (args,) = HfArgumentParser(PushArguments).parse_args_into_dataclasses(args=argv)
+def run(args: PushArguments) -> int:
     folder = build_hub_folder(args.model_dir, args.local_dir or f"{args.model_dir.rstrip('/')}-hub",
                               repo_id=args.repo_id, overwrite=args.overwrite_local_dir)
     print(f"Built {folder}")
@@ -51,6 +47,8 @@ def main(argv=None):
     print(f"Uploaded: {url}")
     return 0
 
+
+parse, main = entry_points((PushArguments,), run)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,13 +5,12 @@ Examples:
     python scripts/train_tokenizer.py --dataset wikitext --dataset_config wikitext-103-raw-v1 --output_dir tok
 """
 
-import logging
+import sys
 from dataclasses import dataclass, field
 
-from transformers import HfArgumentParser
-
-from gpt_hf.tokenization import FLAVOURS, train_tokenizer
+from gpt_hf.cli import entry_points
 from gpt_hf.saving import atomic_output_dir, check_output_dir
+from gpt_hf.tokenization import FLAVOURS, train_tokenizer
 
 
 @dataclass
@@ -36,9 +35,7 @@ class TokenizerArguments:
             raise ValueError(f"--flavour {self.flavour!r} is not one of {FLAVOURS}.")
 
 
-def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    (args,) = HfArgumentParser(TokenizerArguments).parse_args_into_dataclasses(args=argv)
+def run(args: TokenizerArguments) -> None:
     check_output_dir(args.output_dir, args.overwrite_output_dir)  # fail before the (long) training, not after
     dataset = None
     if args.dataset is not None:
@@ -54,5 +51,7 @@ def main(argv=None):
     print(f"Summary: {summary}")
 
 
+parse, main = entry_points((TokenizerArguments,), run)
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

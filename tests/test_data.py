@@ -65,6 +65,43 @@ def test_clear_errors(tmp_path):
     (tmp_path / "a.csv").write_text("text\nx\n")
     with pytest.raises(ValueError, match="share one supported type"):
         load_text_dataset(files=[str(tmp_path / "rows.jsonl"), str(tmp_path / "a.csv")])
+    (tmp_path / "one.txt").write_text("A corpus of a single document.\n")
+    with pytest.raises(ValueError, match=r"Cannot hold out a validation split of 5% from 1 documents: one side would "
+                                         r"be empty; pass --validation_files, or give more text"):
+        load_text_dataset(files=[str(tmp_path / "one.txt")])
+    with pytest.raises(ValueError, match=r"validation fraction must be in \(0, 1\), got 1.5"):
+        load_text_dataset(files=[str(tmp_path / "a.csv")], validation_fraction=1.5)
+
+
+def test_packing_never_turns_special_strings_in_the_corpus_into_special_ids():
+    import datasets
+
+    tokenizer = train_tokenizer(texts=DOCS, flavour="bytelevel", vocab_size=300, show_progress=False)[0]
+    text = "a <|endoftext|> b <|extract|> c " * 20
+    blocks = tokenize_and_pack(datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": [text]}),
+                                                     "validation": datasets.Dataset.from_dict({"text": [text]})}),
+                               tokenizer, block_size=8)
+    ids = [t for block in blocks["train"]["input_ids"] for t in block]
+    assert ids.count(tokenizer.eos_token_id) <= 1 and tokenizer.extract_token_id not in ids
+
+
+def test_long_lines_are_read_in_bounded_pieces(tmp_path, monkeypatch):
+    from gpt_hf import tokenization
+    from gpt_hf.data import iter_bounded_lines, scan_text_file
+
+    words = [f"w{i % 37}" for i in range(30_000)]
+    path = tmp_path / "one-line.txt"
+    path.write_text("short line\n" + " ".join(words) + "\nend", encoding="utf-8")
+    size, longest = scan_text_file(path)
+    assert size == path.stat().st_size and longest == len(" ".join(words))
+    pieces = [piece for batch in iter_bounded_lines([path], max_chars=1000, batch_lines=7) for piece in batch]
+    assert max(map(len, pieces)) <= 1000 and " ".join(pieces).split() == path.read_text().split()
+    used = []
+    monkeypatch.setattr(tokenization, "MAX_LINE_CHARS", 4096)
+    monkeypatch.setattr(tokenization, "iter_bounded_lines", lambda *a, **k: used.append(a) or iter_bounded_lines(*a, **k))
+    tokenizer, summary = tokenization.train_tokenizer(files=path, flavour="bytelevel", vocab_size=300,
+                                                      show_progress=False)
+    assert used and summary.corpus_bytes == size and len(tokenizer) > 256 + 5  # merges were learnt
 
 
 def test_packing_joins_documents_with_eos_into_full_blocks():

@@ -40,39 +40,73 @@ def lm(tmp_path_factory):
     return model, tokenizer, folder
 
 
-def test_perplexity_is_exp_of_the_mean_token_loss(lm):
+def test_perplexity_scores_every_token_once_the_first_after_bos(lm):
     model, tokenizer, _ = lm
     text = TEXTS[0]
-    ids = torch.tensor([tokenizer(text)["input_ids"]])
-    assert ids.shape[1] <= 32
+    ids = tokenizer(text)["input_ids"]
+    stream = torch.tensor([[tokenizer.bos_token_id, *ids]])
+    assert stream.shape[1] <= 32 and tokenizer.bos_token_id == tokenizer.eos_token_id
     with torch.no_grad():
-        loss = model(ids, labels=ids).loss.item()
+        loss = model(stream, labels=stream).loss.item()  # mean over every token of the text, the first included
     result = perplexity(model, tokenizer, [text], show_progress=False)
-    assert result["tokens"] == ids.shape[1] - 1
+    assert result["tokens"] == len(ids)
     assert result["loss"] == pytest.approx(loss, rel=1e-5)
     assert result["perplexity"] == pytest.approx(math.exp(loss), rel=1e-5)
     assert result["bits_per_byte"] == pytest.approx(loss * result["tokens"] / math.log(2) / len(text.encode()))
 
 
-def test_sliding_window_with_stride_equal_to_context_is_non_overlapping_chunks(lm):
+def lm_eval_rolling_windows(token_list, prefix_token, max_seq_len, context_len):
+    """lm-evaluation-harness's `utils.get_rolling_token_windows` (MIT licence), as its HFLM.loglikelihood_rolling
+    calls it (context_len=1): (input tokens, predicted tokens) pairs."""
+    pred_len = max_seq_len - context_len + 1
+    predicted = 0
+    first_seq_len = min(max_seq_len, len(token_list))
+    yield [prefix_token] + token_list[: first_seq_len - 1], token_list[:first_seq_len]
+    predicted += first_seq_len
+    while predicted < len(token_list):
+        window_pred_len = min(len(token_list) - predicted, pred_len)
+        window_end = predicted + window_pred_len
+        yield token_list[window_end - max_seq_len - 1: window_end - 1], token_list[window_end - window_pred_len:
+                                                                                   window_end]
+        predicted += window_pred_len
+
+
+def test_default_stride_equals_lm_evaluation_harness_loglikelihood_rolling(lm):
+    model, tokenizer, _ = lm
+    texts = [" ".join(TEXTS[:7]), TEXTS[1], "A"]
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for text in texts:
+            ids = tokenizer(text)["input_ids"]
+            for inputs, predicted in lm_eval_rolling_windows(ids, tokenizer.bos_token_id, 32, context_len=1):
+                logprobs = model(torch.tensor([inputs])).logits.log_softmax(-1)[0, -len(predicted):]
+                total += logprobs.gather(-1, torch.tensor(predicted)[:, None]).sum().item()
+                count += len(predicted)
+    assert len(tokenizer(texts[0])["input_ids"]) > 64  # several windows
+    result = perplexity(model, tokenizer, texts, show_progress=False)
+    assert result["tokens"] == count == sum(len(tokenizer(t)["input_ids"]) for t in texts)
+    assert result["loss"] == pytest.approx(-total / count, rel=1e-5)
+
+
+@pytest.mark.parametrize("stride", [1, 8, 31, 32])
+def test_any_stride_scores_each_token_once_with_at_least_window_minus_stride_context(stride):
+    ids, window = list(range(100, 190)), 32
+    rows = evaluation.rolling_windows(ids, prefix=0, window=window, stride=stride)
+    scored = [token for row, count in rows for token in row[-count:]]
+    assert scored == ids  # every token once, in order
+    for row, count in rows:
+        assert len(row) <= window + 1
+        first_context = len(row) - count  # tokens before the row's first scored token
+        position = ids.index(row[-count]) + 1  # its index in [prefix] + ids
+        assert first_context >= min(window - stride, position)
+
+
+def test_smaller_stride_gives_more_context_on_a_trained_pattern(lm):
     model, tokenizer, _ = lm
     text = " ".join(TEXTS[:6])
-    ids = tokenizer(text)["input_ids"]
-    assert len(ids) > 64
-    nll, count = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(ids), 32):
-            chunk = torch.tensor([ids[start: start + 32]])
-            if chunk.shape[1] < 2:
-                continue
-            nll += model(chunk, labels=chunk).loss.item() * (chunk.shape[1] - 1)
-            count += chunk.shape[1] - 1
-    result = perplexity(model, tokenizer, [text], stride=32, show_progress=False)
-    assert result["tokens"] == count
-    assert result["loss"] == pytest.approx(nll / count, rel=1e-5)
-    # a smaller stride scores every token but the first exactly once, with more context
-    overlapping = perplexity(model, tokenizer, [text], stride=8, show_progress=False)
-    assert overlapping["tokens"] == len(ids) - 1
+    coarse = perplexity(model, tokenizer, [text], stride=32, show_progress=False)
+    fine = perplexity(model, tokenizer, [text], stride=8, show_progress=False)
+    assert fine["tokens"] == coarse["tokens"] == len(tokenizer(text)["input_ids"])
 
 
 def test_batched_scores_equal_one_by_one(lm):
@@ -119,7 +153,7 @@ def test_scoring_errors(lm):
     with pytest.raises(ValueError, match="Example 0 has an empty candidate list"):
         evaluate_multiple_choice(model, tokenizer, [MultipleChoiceExample("q", [], 0)], [], show_progress=False)
     long_prompt = " ".join(TEXTS[:5])
-    with pytest.raises(ValueError, match=r"more than the model's context of 32; .* truncate_left=True"):
+    with pytest.raises(ValueError, match=r"more than the model's context of 32 \(\+1 predicted\); .* truncate_left=True"):
         score_continuations(model, tokenizer, [(long_prompt, " value")], show_progress=False)
     kept = score_continuations(model, tokenizer, [(long_prompt, " value")], truncate_left=True, show_progress=False)
     assert math.isfinite(kept[0])
@@ -170,6 +204,67 @@ def test_generation_errors_and_prompt_sources(lm, tmp_path):
         "from stdin"]
     with pytest.raises(ValueError, match="No prompt given"):
         read_prompts(GenerationArguments(model_name_or_path="x"), stdin=io.StringIO(""))
+
+
+def test_empty_prompt_generates_from_bos_and_plain_generate_needs_no_prompt(lm):
+    model, tokenizer, _ = lm
+    args = GenerationArguments(model_name_or_path="x", max_new_tokens=5, prompts=[""])
+    assert read_prompts(args) == [""]
+    texts = generate_texts(model, tokenizer, ["", "The parser"], args)
+    assert len(texts) == 2 and texts[1].startswith("The parser")
+    with torch.no_grad():
+        ids = tokenizer("", return_tensors="pt")["input_ids"]
+        from_bos = model.generate(torch.tensor([[tokenizer.bos_token_id]]), max_new_tokens=5, do_sample=False)
+        no_prompt = model.generate(max_new_tokens=5, do_sample=False, bos_token_id=tokenizer.bos_token_id)
+    assert ids.shape[1] == 0 and torch.equal(from_bos, no_prompt)
+    assert texts[0] == tokenizer.decode(from_bos[0], skip_special_tokens=True)
+
+
+def test_saved_lm_tokenizer_pads_left_so_batched_generate_equals_one_at_a_time(lm):
+    from transformers import AutoTokenizer
+
+    model, _, folder = lm
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    prompts = ["The parser reads the file", "A"]
+    batch = tokenizer(prompts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        together = model.generate(**batch, max_new_tokens=6, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        alone = [model.generate(**tokenizer(p, return_tensors="pt"), max_new_tokens=6, do_sample=False)
+                 for p in prompts]
+    decoded = tokenizer.batch_decode(together, skip_special_tokens=True)
+    assert decoded == [tokenizer.decode(a[0], skip_special_tokens=True) for a in alone]
+
+
+def test_folder_checks_before_evaluation_and_generation(lm, tmp_path):
+    import shutil
+
+    from gpt_hf.evaluation import EvaluationArguments, evaluate_folder
+    from gpt_hf.generation import generate_from_folder
+
+    model, tokenizer, folder = lm
+    mismatched = tmp_path / "mismatched"
+    gpt_hf.GPTHFForCausalLM(tiny_config(n_positions=32, vocab_size=1000, **{
+        k: v for k, v in special_token_ids(tokenizer).items() if k != "vocab_size"})).save_pretrained(mismatched)
+    tokenizer.save_pretrained(mismatched)
+    with pytest.raises(ValueError, match=r"tokenizer has 320 tokens but config.vocab_size=1000"):
+        evaluate_folder(EvaluationArguments(model_name_or_path=str(mismatched), tasks=[]))
+    truncated = tmp_path / "truncated"
+    shutil.copytree(folder, truncated)
+    (truncated / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"truncated/model.safetensors is incomplete or corrupt"):
+        generate_from_folder(GenerationArguments(model_name_or_path=str(truncated), prompts=["The"]))
+    (truncated / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"truncated/config.json is not valid JSON"):
+        generate_from_folder(GenerationArguments(model_name_or_path=str(truncated), prompts=["The"]))
+    for bad, match in [(dict(temperature=0.0), "--temperature must be > 0"), (dict(top_p=1.5), "--top_p must be in"),
+                       (dict(num_beams=0), "--num_beams must be >= 1"), (dict(top_k=-1), "--top_k must be >= 0"),
+                       (dict(prompt_file=str(tmp_path / "none.txt")), "--prompt_file .*none.txt does not exist")]:
+        with pytest.raises(ValueError, match=match):
+            GenerationArguments(model_name_or_path="x", **bad)
+    for bad, match in [(dict(batch_size=0), "--batch_size must be >= 1"), (dict(stride=0), "--stride must be >= 1"),
+                       (dict(output_file=str(tmp_path / "no" / "r.json")), "its folder does not exist")]:
+        with pytest.raises(ValueError, match=match):
+            EvaluationArguments(model_name_or_path="x", **bad)
 
 
 def test_text_generation_pipeline(lm):

@@ -210,6 +210,26 @@ def test_self_labelled_splits_share_no_sentence():
         (["--task", "multiple_choice", "--train_file", "{choices}", "--context_column", "text",
           "--choice_columns", "options"], r"mixes rows with \[2, 3\] choices"),
         (["--task", "entailment", "--train_file", "{train}"], "needs --text_pair_column"),
+        # labels: blank cells, choice indices outside the choices, non-numeric scores, one class only
+        (["--task", "classification", "--train_file", "{blank_labels}"],
+         r"label column is blank in row\(s\) 2, 5 \(0-based, header excluded; 2 in all\) of the train split"),
+        (["--task", "multiple_choice", "--train_file", "{choice_out_of_range}", "--context_column", "text",
+          "--choice_columns", "options"], r"index of the right choice \(0 to 1\); the train split has 2 in row\(s\) 1"),
+        (["--task", "multiple_choice", "--train_file", "{choice_named}", "--context_column", "text",
+          "--choice_columns", "options"], r"index of the right choice \(0 to 1\); the train split has 'b'"),
+        (["--task", "regression", "--train_file", "{train}"], r"Regression labels must be numbers; .* 'happy' in row 0"),
+        (["--task", "classification", "--train_file", "{one_class}"], r"1 distinct label\(s\) \['happy'\]"),
+        (["--task", "classification", "--train_file", "{train}", "--max_length", "65"],
+         r"--max_length 65 exceeds the model's n_positions=64"),
+        (["--task", "classification", "--train_file", "{train}", "--problem_type", "ranking"],
+         r"--problem_type 'ranking' is not one of"),
+        (["--task", "classification", "--train_file", "{empty}"], r"The train file .*empty.csv is empty"),
+        (["--task", "classification", "--train_file", "{train}", "--validation_file", "{choices}"],
+         r"Data files must share one type"),
+        (["--task", "classification", "--train_file", "{train}", "--num_train_epochs", "0"],
+         r"--num_train_epochs must be > 0"),
+        (["--task", "classification", "--train_file", "{two_rows}"],
+         r"Cannot hold out a validation split of 10% from 1 training rows"),
     ],
 )
 def test_bad_input_is_refused_before_training(pretrained, tmp_path, extra, match):
@@ -222,8 +242,85 @@ def test_bad_input_is_refused_before_training(pretrained, tmp_path, extra, match
     choices.write_text("\n".join(json.dumps({"text": "pick", "options": opts, "label": 0})
                                  for opts in (["a", "b"], ["a", "b", "c"])))
     files["choices"] = str(choices)
+    files["blank_labels"] = write_csv(tmp_path / "blank.csv", [{"text": t, "label": label} for t, label in
+                                                               [("a", 1), ("b", 0), ("c", ""), ("d", 1), ("e", 0),
+                                                                ("f", ""), ("g", 1), ("h", 0)]])
+    for name, labels in (("choice_out_of_range", [0, 2, 1]), ("choice_named", [0, "b", 1])):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("\n".join(json.dumps({"text": "pick", "options": ["a", "b"], "label": label})
+                                  for label in labels))
+        files[name] = str(path)
+    files["one_class"] = write_csv(tmp_path / "one.csv", [{"text": "good", "label": "happy"}] * 6)
+    (tmp_path / "empty.csv").write_text("")
+    files["empty"] = str(tmp_path / "empty.csv")
+    files["two_rows"] = write_csv(tmp_path / "two.csv", [{"text": "good", "label": "happy"}])
     extra = [item.format(**files) for item in extra]
     out = tmp_path / "never"
     with pytest.raises(ValueError, match=match):
         run(pretrained, out, *extra)
     assert not out.exists()
+
+
+def test_csv_string_labels_in_a_column_named_label(pretrained, tmp_path):
+    rows = [{"text": row["sentence"], "label": {"positive": "pos", "negative": "neg", "neutral": "neu"}[
+        row["sentiment"]]} for row in sentiment_rows(60, 3)]
+    train = write_csv(tmp_path / "train.csv", rows[:48])
+    test = write_csv(tmp_path / "test.csv", [{"text": row["text"]} for row in rows[48:]])  # no labels: predict only
+    results, _ = run(pretrained, tmp_path / "out", "--task", "classification", "--train_file", train,
+                     "--test_file", test, "--num_train_epochs", "1")
+    assert "eval_accuracy" in results and not any(key.startswith("test_accuracy") for key in results)
+    predictions = (tmp_path / "out" / "predictions_test.tsv").read_text().splitlines()
+    assert len(predictions) == 13 and {line.split("\t")[1] for line in predictions[1:]} <= {"pos", "neg", "neu"}
+
+
+def test_integer_labels_read_as_floats_are_classes_not_scores(pretrained, tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(json.dumps({"text": t, "label": float(i % 2)}) for i, t in enumerate(prose(4, 24))))
+    results, _ = run(pretrained, tmp_path / "out", "--task", "classification", "--train_file", str(path),
+                     "--num_train_epochs", "1")
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["problem_type"] == "single_label_classification" and "eval_accuracy" in results
+
+
+def test_overwriting_replaces_the_folder_instead_of_mixing_runs(pretrained, tmp_path):
+    rows = sentiment_rows(40, 5)
+    train = write_csv(tmp_path / "train.csv", rows[:32])
+    test = write_csv(tmp_path / "test.csv", rows[32:])
+    common = ["--task", "classification", "--train_file", train, "--text_column", "sentence", "--label_column",
+              "sentiment", "--num_train_epochs", "1"]
+    out = tmp_path / "out"
+    run(pretrained, out, *common, "--test_file", test)
+    assert (out / "predictions_test.tsv").is_file()
+    (out / "notes-from-the-first-run.txt").write_text("old")
+    run(pretrained, out, *common, "--overwrite_output_dir", "true")  # no test file this time
+    assert not (out / "predictions_test.tsv").exists() and not (out / "notes-from-the-first-run.txt").exists()
+    assert (out / "results.json").is_file() and (out / "model.safetensors").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no staging left behind
+    # a run that fails leaves the old folder as it was
+    with pytest.raises(ValueError, match="is empty"):
+        (tmp_path / "empty.csv").write_text("")
+        run(pretrained, out, *common[:2], "--train_file", str(tmp_path / "empty.csv"), "--overwrite_output_dir", "true")
+    assert (out / "model.safetensors").is_file()
+
+
+def test_model_and_tokenizer_folders_are_checked_first(pretrained, tmp_path):
+    import shutil
+
+    from gpt_hf.tokenization import train_tokenizer
+
+    train = write_csv(tmp_path / "train.csv", sentiment_rows(20, 1))
+    common = ["--task", "classification", "--train_file", train, "--text_column", "sentence", "--label_column",
+              "sentiment"]
+    broken = tmp_path / "broken"
+    shutil.copytree(pretrained, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ValueError, match=r"broken/model.safetensors is incomplete or corrupt \(its tensors need"):
+        run(broken, tmp_path / "out", *common)
+    small, _ = train_tokenizer(texts=prose(0), flavour="bytelevel", vocab_size=270, show_progress=False)
+    small.save_pretrained(tmp_path / "small-tokenizer")
+    with pytest.raises(ValueError, match=r"tokenizer has 270 tokens but config.vocab_size=320: a tokenizer trained"):
+        run(pretrained, tmp_path / "out", *common, "--tokenizer_name_or_path", str(tmp_path / "small-tokenizer"))
+    with pytest.raises(ValueError, match=r"Model folder /nonexistent/model does not exist"):
+        run("/nonexistent/model", tmp_path / "out", *common)
+    assert not (tmp_path / "out").exists()

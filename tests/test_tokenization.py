@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from gpt_hf.tokenization import (
     SPECIAL_TOKENS,
     check_tokenizer_matches_config,
+    encode_texts,
+    is_padded_vocab,
     save_tokenizer,
     special_token_ids,
     train_tokenizer,
@@ -73,19 +75,46 @@ def test_special_tokens_are_named_and_first(bytelevel, gpt1):
         ids = special_token_ids(tokenizer)
         assert (ids["eos_token_id"], ids["pad_token_id"], ids["start_token_id"], ids["delimiter_token_id"],
                 ids["extract_token_id"]) == (0, 1, 2, 3, 4)
-        assert ids["bos_token_id"] == ids["start_token_id"]
+        assert ids["bos_token_id"] == ids["eos_token_id"] == 0  # GPT-2's convention: <|endoftext|> is both
+        assert tokenizer.padding_side == "left"
         assert tokenizer.cls_token == SPECIAL_TOKENS.extract and tokenizer.sep_token == SPECIAL_TOKENS.delimiter
         assert tokenizer.extract_token == SPECIAL_TOKENS.extract
     assert gpt1.unk_token == SPECIAL_TOKENS.unk and bytelevel.unk_token is None
 
 
-@pytest.mark.parametrize("text", ["<|extract|> <|start|> <|delimiter|> <|pad|> <|endoftext|>", "$ <e> $$", "<|unk|>"])
-def test_special_tokens_are_never_produced_from_text(bytelevel, gpt1, text):
+@pytest.mark.parametrize("text", ["<|extract|> <|start|> <|delimiter|> <|pad|> <|endoftext|>", "$ <e> $$", "<|unk|>",
+                                  "a<|extract|>b", "<|start|><|delimiter|>"])
+def test_user_text_never_produces_special_ids_in_our_pipelines(bytelevel, gpt1, text):
     for tokenizer in (bytelevel, gpt1):
-        ids = tokenizer(text)["input_ids"]
+        (ids,) = encode_texts(tokenizer, [text])
         specials = set(special_token_ids(tokenizer).values()) - {None, len(tokenizer)}
         assert not set(ids) & (specials - {tokenizer.unk_token_id}), (text, ids)
-    assert bytelevel.decode(bytelevel(text)["input_ids"]) == text
+        assert not tokenizer.backend_tokenizer.encode_special_tokens  # the tokenizer's own setting is restored
+    assert bytelevel.decode(encode_texts(bytelevel, [text])[0]) == text
+
+
+@pytest.mark.parametrize("flavour", ["bytelevel", "gpt1"])
+def test_special_token_strings_map_to_their_ids_as_in_transformers(bytelevel, gpt1, flavour):
+    tokenizer = bytelevel if flavour == "bytelevel" else gpt1
+    text_ids = tokenizer("hello", add_special_tokens=False)["input_ids"]
+    # TRL's SFTTrainer appends eos_token to the text: it must become the one eos id, not "< | end ... | >"
+    assert tokenizer("hello" + tokenizer.eos_token)["input_ids"] == text_ids + [tokenizer.eos_token_id]
+    assert tokenizer(tokenizer.extract_token)["input_ids"] == [tokenizer.extract_token_id]
+
+
+def test_added_special_tokens_stay_whole_and_task_transforms_still_split_them(bytelevel):
+    import copy
+
+    from gpt_hf.tasks import TaskTransform
+
+    tokenizer = copy.deepcopy(bytelevel)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|user|>"]})
+    user_id = tokenizer.convert_tokens_to_ids("<|user|>")
+    assert user_id == len(bytelevel)
+    assert tokenizer("<|user|> hi")["input_ids"][0] == user_id
+    row = TaskTransform(tokenizer, max_length=64).classification("<|user|> a <|extract|> b")["input_ids"]
+    assert row[0] == tokenizer.start_token_id and row[-1] == tokenizer.extract_token_id
+    assert user_id not in row and row.count(tokenizer.extract_token_id) == 1
 
 
 unicode_text = st.text(
@@ -137,7 +166,8 @@ LOADER = textwrap.dedent(
     tok = AutoTokenizer.from_pretrained(sys.argv[1])
     texts = json.loads(sys.argv[2])
     print(json.dumps({"ids": tok(texts)["input_ids"], "extract": tok.extract_token_id, "start": tok.start_token_id,
-                      "split": tok.split_special_tokens, "max": tok.model_max_length}))
+                      "split": tok.split_special_tokens, "max": tok.model_max_length, "bos": tok.bos_token_id,
+                      "side": tok.padding_side}))
     """
 )
 
@@ -148,16 +178,25 @@ def test_saved_folder_loads_with_autotokenizer_without_gpt_hf(tmp_path, flavour,
     save_tokenizer(tokenizer, tmp_path)
     texts = ["The fox, the dog.", "안녕하세요 <|extract|>"]
     done = subprocess.run([sys.executable, "-c", LOADER, str(tmp_path), json.dumps(texts)], check=True,
-                          capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+                          capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+                          stdin=subprocess.DEVNULL)
     loaded = json.loads(done.stdout)
     assert loaded["ids"] == tokenizer(texts)["input_ids"]
-    assert (loaded["extract"], loaded["start"], loaded["split"], loaded["max"]) == (4, 2, True, 512)
+    assert (loaded["extract"], loaded["start"], loaded["split"], loaded["max"]) == (4, 2, False, 512)
+    assert (loaded["bos"], loaded["side"]) == (0, "left")
+    assert "custom code" not in done.stderr and "model of type" not in done.stderr  # quiet: no prompt, no warning
 
 
 def test_tokenizer_and_config_must_agree(bytelevel, tmp_path):
-    config = tiny_config(vocab_size=400, pad_token_id=1, bos_token_id=2, eos_token_id=0, start_token_id=2,
+    config = tiny_config(vocab_size=400, pad_token_id=1, bos_token_id=0, eos_token_id=0, start_token_id=2,
                          delimiter_token_id=3, extract_token_id=4)
     check_tokenizer_matches_config(bytelevel, config)
+    assert is_padded_vocab(50257, 50304) and is_padded_vocab(40478, 40512)  # GPT-2 / GPT-1 padded to 64: accepted
+    assert not is_padded_vocab(270, 320)
+    config.vocab_size = 1000  # a tokenizer trained for another model
+    with pytest.raises(ValueError, match=r"tokenizer has 400 tokens but config.vocab_size=1000: a tokenizer trained "
+                                         r"for another model"):
+        check_tokenizer_matches_config(bytelevel, config)
     config.extract_token_id = 7
     config.vocab_size = 300
     with pytest.raises(ValueError, match=r"tokenizer has 400 tokens but config.vocab_size=300.*extract_token_id: "

@@ -1,0 +1,121 @@
+"""Command-line entry points shared by every script in scripts/: a JSON recipe and/or flags parsed into argument
+dataclasses (flags override the recipe, as litgpt's config file + CLI do), logging on the main process, and user
+errors reported as one clear line with a non-zero exit code instead of a traceback.
+
+A user error is a `ValueError` / `TypeError` / `OSError` raised by gpt_hf's own checks (or by transformers'
+argument parsing and `TrainingArguments` validation); anything else is unexpected and keeps its traceback.
+"""
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from transformers import HfArgumentParser
+
+logger = logging.getLogger(__name__)
+
+USER_ERROR_EXIT_CODE = 2  # argparse's code for bad arguments
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_SCRIPTS_DIR = _PACKAGE_DIR.parent / "scripts"
+_LONE_PERCENT = re.compile(r"(?<!%)%(?![(%])")  # a '%' that is not argparse's '%(name)s' or an escaped '%%'
+_USER_INPUT_CHECKERS = ("transformers/hf_argparser.py", "transformers/training_args.py")
+
+
+def read_recipe(path: str | Path) -> dict:
+    """A recipe: a JSON object of argument values; keys starting with '_' are comments."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"Recipe file {path} does not exist.")
+    try:
+        recipe = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"Recipe file {path} is not valid JSON: {err}.") from None
+    if not isinstance(recipe, dict):
+        raise ValueError(f"Recipe file {path} must hold a JSON object of argument values, got {type(recipe).__name__}.")
+    return {key: value for key, value in recipe.items() if not key.startswith("_")}
+
+
+def build_parser(dataclass_types: Sequence[type]) -> HfArgumentParser:
+    """HfArgumentParser whose help texts may contain a literal '%' (argparse would fail on '--help' otherwise)."""
+    parser = HfArgumentParser(dataclass_types)
+    for action in parser._actions:
+        if action.help:
+            action.help = _LONE_PERCENT.sub("%%", action.help)
+    return parser
+
+
+def parse_arguments(dataclass_types: Sequence[type], argv: Sequence[str] | None = None, **overrides) -> tuple:
+    """Parse `[recipe.json] [--flag value ...]` into instances of `dataclass_types`.
+
+    The recipe's values (then `overrides`, for callers in Python) replace the dataclasses' defaults; flags given on the
+    command line override both. A recipe key that no dataclass has is an error."""
+    parser = build_parser(dataclass_types)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    values = {}
+    if argv and argv[0].endswith(".json") and not argv[0].startswith("-"):
+        values = read_recipe(argv.pop(0))
+    values.update(overrides)
+    if values:
+        destinations = {action.dest for action in parser._actions}
+        unknown = sorted(set(values) - destinations)
+        if unknown:
+            raise ValueError(f"Unknown argument(s) {unknown} in the recipe; see --help for the accepted names.")
+        for action in parser._actions:
+            if action.dest in values:
+                action.required = False  # given by the recipe; a flag may still override it
+        parser.set_defaults(**values)
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def setup_logging(arguments: Sequence) -> None:
+    """INFO on the main process, warnings only on the others (one log per run under torchrun)."""
+    process_index = next((getattr(a, "process_index") for a in arguments if hasattr(a, "process_index")), 0)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        level=logging.INFO if process_index == 0 else logging.WARNING, force=True)
+
+
+def is_user_error(error: BaseException) -> bool:
+    """Raised by one of gpt_hf's checks (or transformers' argument checks) on what the user passed."""
+    if not isinstance(error, (ValueError, TypeError, OSError)):
+        return False
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    if traceback is None:
+        return False
+    filename = Path(traceback.tb_frame.f_code.co_filename).resolve()
+    return (filename.is_relative_to(_PACKAGE_DIR) or filename.is_relative_to(_SCRIPTS_DIR)
+            or filename.as_posix().endswith(_USER_INPUT_CHECKERS))
+
+
+def run_main(dataclass_types: Sequence[type], run: Callable, argv: Sequence[str] | None = None) -> int:
+    """Parse the arguments, set up logging and call `run(*arguments)`; returns the exit code for `sys.exit`:
+    0 on success, 2 with a one-line message on a user error. Unexpected errors propagate with their traceback."""
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    try:
+        arguments = parse_arguments(dataclass_types, argv)
+        setup_logging(arguments)
+        result = run(*arguments)
+    except Exception as err:  # noqa: BLE001 -- re-raised unless it is a user error
+        if not is_user_error(err):
+            raise
+        message = str(err) or type(err).__name__
+        logger.error("error: %s", message)
+        return USER_ERROR_EXIT_CODE
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def entry_points(dataclass_types: Sequence[type], run: Callable):
+    """`parse(argv=None, **overrides)` and `main(argv=None) -> exit code` for a script whose run takes the
+    instances of `dataclass_types` in order."""
+
+    def parse(argv=None, **overrides):
+        return parse_arguments(dataclass_types, argv, **overrides)
+
+    def main(argv=None) -> int:
+        return run_main(dataclass_types, run, argv)
+
+    return parse, main

@@ -1,0 +1,88 @@
+"""Load saved model and tokenizer folders for the runs, with the checks a user needs before any long work: the folder
+exists, its weight files are complete (a truncated `model.safetensors` is named, not reported as a deep safetensors
+error), its config parses, and its tokenizer agrees with the model (vocabulary size and special ids)."""
+
+import json
+import logging
+import os
+import struct
+from pathlib import Path
+
+from .tokenization import check_tokenizer_matches_config
+
+logger = logging.getLogger(__name__)
+
+_HEADER_LENGTH_BYTES = 8  # safetensors: little-endian u64 header size, the JSON header, then the tensor data
+
+
+def check_safetensors_file(path: Path) -> None:
+    """Raise `ValueError` naming `path` if it is not a complete safetensors file (a truncated download or copy)."""
+    size = path.stat().st_size
+    problem = None
+    with open(path, "rb") as handle:
+        raw_length = handle.read(_HEADER_LENGTH_BYTES)
+        if len(raw_length) < _HEADER_LENGTH_BYTES:
+            problem = f"it has {size} bytes, too few for a header"
+        else:
+            (header_length,) = struct.unpack("<Q", raw_length)
+            if _HEADER_LENGTH_BYTES + header_length > size:
+                problem = f"its header claims {header_length} bytes but the file has {size}"
+            else:
+                try:
+                    header = json.loads(handle.read(header_length))
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    problem = "its header is not valid JSON"
+                else:
+                    ends = [entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"]
+                    expected = _HEADER_LENGTH_BYTES + header_length + max(ends, default=0)
+                    if expected > size:
+                        problem = f"its tensors need {expected} bytes but the file has {size}"
+    if problem:
+        raise ValueError(f"{path} is incomplete or corrupt ({problem}); re-download or re-save the model.")
+
+
+def check_model_folder(path: str | os.PathLike) -> None:
+    """For a local folder: it exists, has a readable config.json and complete weight files. Hub ids pass through."""
+    folder = Path(path)
+    if not folder.exists():
+        if str(path).startswith((".", "/", "~")) or str(path).count("/") > 1:  # not a Hub id ('name', 'user/name')
+            raise ValueError(f"Model folder {path} does not exist.")
+        return  # maybe a Hub id: transformers resolves it (load_model reports a failure with the name)
+    if not folder.is_dir():
+        raise ValueError(f"{path} is a file; pass the model folder that holds config.json.")
+    config = folder / "config.json"
+    if not config.is_file():
+        raise ValueError(f"{folder} has no config.json: not a saved model folder (save it with save_pretrained).")
+    try:
+        json.loads(config.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{config} is not valid JSON ({err}); the folder is corrupt: re-save the model.") from None
+    for weights in sorted(folder.glob("*.safetensors")):
+        check_safetensors_file(weights)
+
+
+def load_tokenizer(path: str | os.PathLike, trust_remote_code: bool = False):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except Exception as err:  # noqa: BLE001 -- tokenizers raises plain Exceptions for corrupt files; named here
+        raise ValueError(f"Cannot load a tokenizer from {path}: {type(err).__name__}: {err}") from None
+
+
+def load_model(auto_class, path: str | os.PathLike, **kwargs):
+    """`auto_class.from_pretrained(path, **kwargs)` after `check_model_folder`; failures name the folder."""
+    check_model_folder(path)
+    try:
+        return auto_class.from_pretrained(path, **kwargs)
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise ValueError(f"Cannot load a model from {path} with {auto_class.__name__}: {type(err).__name__}: "
+                         f"{err}") from None
+
+
+def load_model_and_tokenizer(auto_class, model_path, tokenizer_path=None, trust_remote_code: bool = False, **kwargs):
+    """The model and its tokenizer (from `tokenizer_path`, default the model folder), checked to agree."""
+    model = load_model(auto_class, model_path, trust_remote_code=trust_remote_code, **kwargs)
+    tokenizer = load_tokenizer(tokenizer_path or model_path, trust_remote_code=trust_remote_code)
+    check_tokenizer_matches_config(tokenizer, model.config)
+    return model, tokenizer
