@@ -30,6 +30,7 @@ from .tasks import TaskCollator, TaskTransform
 from .tokenization import check_tokenizer_matches_config, with_task_template
 from .training import (
     GPTTrainer,
+    check_attn_implementation,
     check_max_length,
     GPTTrainingArguments,
     crash_safe_checkpoints,
@@ -187,6 +188,14 @@ class FinetuneModelArguments:
     aux_lm_weight: float = field(default=0.5, metadata={"help": "Auxiliary LM loss weight (paper: 0.5; 0 = off)."})
     classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout before the task head."})
     attn_implementation: str = field(default="sdpa", metadata={"help": "eager, sdpa or flash_attention_2."})
+
+    def __post_init__(self):
+        check_attn_implementation(self.attn_implementation)
+        if self.aux_lm_weight < 0:
+            raise ValueError(f"--aux_lm_weight must be >= 0 (0 turns the auxiliary LM loss off), got "
+                             f"{self.aux_lm_weight}.")
+        if not 0.0 <= self.classifier_dropout < 1.0:
+            raise ValueError(f"--classifier_dropout must be in [0, 1), got {self.classifier_dropout}.")
 
 
 # --- data -----------------------------------------------------------------------------------------------------------

@@ -58,6 +58,11 @@ class PretrainDataArguments:
     def __post_init__(self):
         if self.train_files is not None and self.dataset_name is not None:
             raise ValueError("Pass --train_files or --dataset_name, not both.")
+        for name in ("preprocessing_num_workers", "max_train_documents", "tokenizer_vocab_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
+        if not 0.0 < self.validation_split_fraction < 1.0:
+            raise ValueError(f"--validation_split_fraction must be in (0, 1), got {self.validation_split_fraction}.")
         if self.block_size is not None and self.block_size < 2:
             raise ValueError(f"--block_size must be >= 2, got {self.block_size}.")
         if self.tokenizer_flavour not in FLAVOURS:

@@ -23,6 +23,14 @@ CHECKPOINT_COMPLETE = "gpt_hf_checkpoint_complete.json"
 _CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
 
 
+ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
+
+
+def check_attn_implementation(value: str) -> None:
+    if value not in ATTENTION_IMPLEMENTATIONS:
+        raise ValueError(f"--attn_implementation {value!r} is not one of {ATTENTION_IMPLEMENTATIONS}.")
+
+
 @dataclass
 class ModelArguments:
     model_name_or_path: str | None = field(
@@ -36,6 +44,7 @@ class ModelArguments:
     attn_implementation: str = field(default="sdpa", metadata={"help": "eager, sdpa or flash_attention_2."})
 
     def __post_init__(self):
+        check_attn_implementation(self.attn_implementation)
         if self.model_name_or_path and self.config_name:
             raise ValueError("Pass --model_name_or_path (continue) or --config_name (new model), not both.")
         if self.config_overrides is not None:
