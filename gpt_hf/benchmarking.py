@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .training import cpu_has_bf16_instructions
+
 logger = logging.getLogger(__name__)
 
 # name -> (library, layout or None, attention implementation)
@@ -88,10 +90,12 @@ def measure(name: str, workload: str, cfg: BenchConfig) -> dict:
         model.train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
         use_bf16 = workload == "train-bf16"
+        # gpt_hf's Trainer computes the training loss without the (B, T, V) logits (the fused LM-head loss)
+        fused = {"skip_logits": True} if name.startswith("gpt_hf") else {}
 
         def step():
             with torch.autocast(device_type=cfg.device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16):
-                loss = model(batch, labels=batch).loss
+                loss = model(batch, labels=batch, **fused).loss
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -162,6 +166,10 @@ def run_benchmark(cfg: BenchConfig, models: list[str], workloads: list[str], rou
     unknown = sorted(set(models) - set(MODELS)) + sorted(set(workloads) - set(WORKLOADS))
     if unknown:
         raise ValueError(f"Unknown models/workloads {unknown}; models: {sorted(MODELS)}, workloads: {WORKLOADS}.")
+    if cfg.device == "cpu" and "train-bf16" in workloads and not cpu_has_bf16_instructions():
+        logger.warning("Skipping train-bf16: this CPU (%s) has no bf16 instructions, so bf16 there is emulated and "
+                       "no one would train that way.", torch.backends.cpu.get_cpu_capability())
+        workloads = [w for w in workloads if w != "train-bf16"]
     rows = []
     for workload in workloads:
         per_round = []
@@ -342,7 +350,7 @@ def measure_training_loop(loop: str, precision: str, cfg: BenchConfig, steps: in
         model.train()
         for batch in blocks.split(cfg.batch_size):
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = model(batch, labels=batch).loss
+                loss = model(batch, labels=batch, skip_logits=True).loss  # as GPTTrainer does
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()

@@ -27,8 +27,14 @@ class GenerationArguments:
         default=False, metadata={"help": "Keep the last tokens of a prompt that leaves no room for max_new_tokens "
                                          "(default: refuse it with an error)."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Load the model's own code from its folder."})
+    compile: bool = field(
+        default=False, metadata={"help": "Decode with a static KV cache and a torch.compile'd step (pays off over "
+                                         "many tokens; the first call compiles)."})
+    compile_backend: str = field(default="inductor", metadata={"help": "torch.compile backend for --compile."})
 
     def __post_init__(self):
+        if self.compile and self.num_beams > 1:
+            raise ValueError("--compile decodes with a static cache of one sequence per prompt; use --num_beams 1.")
         if self.max_new_tokens < 1:
             raise ValueError(f"--max_new_tokens must be >= 1, got {self.max_new_tokens}.")
         if self.temperature <= 0:
@@ -97,10 +103,23 @@ def generate_texts(model, tokenizer, prompts: list[str], args: GenerationArgumen
                    repetition_penalty=args.repetition_penalty, pad_token_id=tokenizer.pad_token_id)
     if args.do_sample:
         options.update(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+    if args.compile:
+        options.update(cache_implementation="static", compile_config=compiled_decoding(model, args.compile_backend))
     model.eval()
     with torch.no_grad():
         output = model.generate(**batch, streamer=streamer, **options)
     return tokenizer.batch_decode(output, skip_special_tokens=True)
+
+
+def compiled_decoding(model, backend: str = "inductor"):
+    """transformers' automatic compilation of the decoding step (static cache, one graph), also on CPU, where
+    transformers would not turn it on by itself. "reduce-overhead" (CUDA graphs) on GPUs; plain on CPU."""
+    from transformers import CompileConfig
+
+    config = CompileConfig(fullgraph=True, dynamic=False, backend=backend,
+                           mode="reduce-overhead" if model.device.type == "cuda" else "default")
+    config._compile_all_devices = True  # read by GenerationMixin._valid_auto_compile_criteria
+    return config
 
 
 def generate_from_folder(args: GenerationArguments, stdin=None) -> list[str]:

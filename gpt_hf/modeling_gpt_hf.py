@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache, DynamicCache
-from transformers.loss.loss_utils import ForCausalLMLoss
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
@@ -35,6 +35,29 @@ _FUSED_ACTIVATIONS = {
     "gelu": lambda: nn.GELU(),
     "relu": nn.ReLU,
 }
+
+
+def causal_lm_loss(hidden_states, lm_head_weight, labels, num_items_in_batch=None, ignore_index: int = -100):
+    """The causal-LM loss (position t predicts label t+1) from hidden states (..., T, C) and the head's (V, C) weight,
+    without materialising the (..., T, V) logits or their gradient: torch's chunked `linear_cross_entropy` (torch >=
+    2.13) computes them block by block. Same value and gradients as `ForCausalLMLoss(lm_head(hidden_states), labels)`,
+    including the `num_items_in_batch` normalisation the Trainer uses with gradient accumulation."""
+    targets = F.pad(labels, (0, 1), value=ignore_index)[..., 1:].to(hidden_states.device)  # (..., T), shifted
+    hidden = hidden_states.reshape(-1, hidden_states.shape[-1])  # (N, C)
+    weight = lm_head_weight.to(hidden.dtype) if torch.is_autocast_enabled(hidden.device.type) else lm_head_weight
+    if hasattr(F, "linear_cross_entropy"):
+        # under torch.compile the op needs allow_retain_graph (it warns, and breaks the graph, otherwise)
+        options = nn.LinearCrossEntropyOptions(allow_retain_graph=torch.compiler.is_compiling())
+        loss = F.linear_cross_entropy(hidden, weight, targets.reshape(-1), ignore_index=ignore_index,
+                                      reduction="sum", options=options)
+    else:  # older torch: the plain path
+        logits = F.linear(hidden, weight).float()
+        loss = F.cross_entropy(logits, targets.reshape(-1), ignore_index=ignore_index, reduction="sum")
+    if num_items_in_batch is None:
+        num_items_in_batch = (targets != ignore_index).sum()
+    if torch.is_tensor(num_items_in_batch):
+        num_items_in_batch = num_items_in_batch.to(loss.device)
+    return loss / num_items_in_batch
 
 
 def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
@@ -75,16 +98,17 @@ class GPTHFAttention(nn.Module):
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
-        attn_output, attn_weights = attention_interface(
-            self,
-            query,
-            key,
-            value,
-            attention_mask,
-            dropout=self.attention_dropout if self.training else 0.0,
-            scaling=self.scaling,
-            **kwargs,
-        )
+        dropout = self.attention_dropout if self.training else 0.0
+        if dropout > 0 and query.device.type == "cpu" and torch.is_grad_enabled() and not torch.compiler.is_compiling():
+            # On CPU no fused attention kernel supports dropout: sdpa falls back to the math path, which keeps the
+            # (B, nh, T, T) scores, probabilities and dropout mask for backward (~3.6 GB for the gpt1 preset at
+            # batch 8 x 512). Recompute them in backward instead (same RNG state, same result): only q, k, v stay.
+            attn_output, attn_weights = checkpoint(
+                attention_interface, self, query, key, value, attention_mask, dropout=dropout, scaling=self.scaling,
+                use_reentrant=False, **kwargs)
+        else:
+            attn_output, attn_weights = attention_interface(
+                self, query, key, value, attention_mask, dropout=dropout, scaling=self.scaling, **kwargs)
         attn_output = attn_output.reshape(B, T, C)  # (B, T, nh, hs) -> (B, T, C)
         return self.resid_dropout(self.c_proj(attn_output)), attn_weights
 
@@ -186,6 +210,21 @@ class GPTHFModel(GPTHFPreTrainedModel):
     def get_input_embeddings(self):
         return self.wte
 
+    def _check_vocabulary(self, input_ids):
+        """A clear error for ids outside the embedding table (the embedding lookup's own error is an index error on
+        CPU and a device assert on GPU). On CPU it names the offending ids; on an accelerator it is an asynchronous
+        device-side assert, so a decoding step does not wait for the device (no host sync)."""
+        vocab_size = self.wte.num_embeddings
+        advice = "use the model's tokenizer, or resize_token_embeddings after adding tokens."
+        if input_ids.device.type != "cpu":
+            in_range = ((input_ids >= 0) & (input_ids < vocab_size)).all()
+            torch._assert_async(in_range, f"input_ids hold ids outside the vocabulary [0, {vocab_size}); {advice}")
+            return
+        low, high = int(input_ids.min()), int(input_ids.max())
+        if low < 0 or high >= vocab_size:
+            raise ValueError(f"input_ids hold ids outside the vocabulary [0, {vocab_size}) (min {low}, max {high}); "
+                             f"{advice}")
+
     def set_input_embeddings(self, new_embeddings):
         self.wte = new_embeddings
 
@@ -206,14 +245,8 @@ class GPTHFModel(GPTHFPreTrainedModel):
         if inputs_embeds is None:
             if input_ids.ndim != 2:
                 raise ValueError(f"input_ids must be (batch, seq), got shape {tuple(input_ids.shape)}.")
-            vocab_size = self.wte.num_embeddings
-            if not torch.compiler.is_compiling() and input_ids.numel() and not (
-                0 <= int(input_ids.min()) and int(input_ids.max()) < vocab_size
-            ):
-                raise ValueError(
-                    f"input_ids hold ids outside the vocabulary [0, {vocab_size}) (min {int(input_ids.min())}, max "
-                    f"{int(input_ids.max())}); use the model's tokenizer, or resize_token_embeddings after adding tokens."
-                )
+            if not torch.compiler.is_compiling() and input_ids.numel():
+                self._check_vocabulary(input_ids)
             inputs_embeds = self.wte(input_ids)
         if use_cache and past_key_values is None:
             past_key_values = DynamicCache(config=self.config)
@@ -270,8 +303,11 @@ class GPTHFForCausalLM(GPTHFPreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        skip_logits: bool = False,
         **kwargs,
     ) -> CausalLMOutputWithPast:
+        r"""skip_logits: return only the loss, computed without the (B, T, V) logits (see `causal_lm_loss`); gpt_hf's
+        Trainer passes it while training. Off by default: clients such as TRL read `logits` next to the loss."""
         outputs = self.transformer(
             input_ids,
             past_key_values=past_key_values,
@@ -282,12 +318,17 @@ class GPTHFForCausalLM(GPTHFPreTrainedModel, GenerationMixin):
             **kwargs,
         )
         hidden_states = outputs.last_hidden_state
-        # Only the last positions' logits are needed while generating: skip the (B, T, V) projection of the rest.
-        keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
-        logits = self.lm_head(hidden_states[:, keep, :])
-        loss = None
-        if labels is not None:
-            loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **kwargs)
+        if skip_logits and labels is None:
+            raise ValueError("skip_logits=True returns only the loss, so it needs labels.")
+        logits = loss = None
+        if skip_logits:  # the fused path: at the paper's size the logits alone are 5.3 GB for a batch of 64 x 512
+            loss = causal_lm_loss(hidden_states, self.lm_head.weight, labels, kwargs.get("num_items_in_batch"))
+        else:
+            # Only the last positions' logits are needed while generating: skip the (B, T, V) projection of the rest.
+            keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+            logits = self.lm_head(hidden_states[:, keep, :])
+            if labels is not None:
+                loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **kwargs)
         return CausalLMOutputWithPast(
             loss=loss,
             logits=logits,
@@ -366,7 +407,7 @@ class GPTHFTaskModel(GPTHFPreTrainedModel):
                 if input_ids is None:
                     raise ValueError("The auxiliary LM loss needs input_ids or lm_targets; or set aux_lm_weight=0.")
                 lm_targets = input_ids if attention_mask is None else input_ids.masked_fill(attention_mask == 0, -100)
-            lm_loss = ForCausalLMLoss(self.lm_head(hidden_states), lm_targets, vocab_size=self.config.vocab_size)
+            lm_loss = causal_lm_loss(hidden_states, self.lm_head.weight, lm_targets)  # no (N, T, V) logits
         return pooled, lm_loss, outputs
 
     def _pool_index(self, input_ids, attention_mask, hidden_states):
@@ -382,7 +423,9 @@ class GPTHFTaskModel(GPTHFPreTrainedModel):
             if attention_mask is not None:
                 is_extract = is_extract & attention_mask.bool()
             idx = _last_index(is_extract)
-            if not torch.compiler.is_compiling() and bool((idx < 0).any()):
+            if not torch.compiler.is_compiling() and idx.device.type != "cpu":  # no host sync on accelerators
+                torch._assert_async((idx >= 0).all(), f"a row contains no extract token ({config.extract_token_id})")
+            elif not torch.compiler.is_compiling() and bool((idx < 0).any()):
                 rows = (idx < 0).nonzero().flatten().tolist()
                 raise ValueError(
                     f"Rows {rows[:8]} (of {len(idx)} flattened rows) contain no extract token "

@@ -23,6 +23,12 @@ CHECKPOINT_COMPLETE = "gpt_hf_checkpoint_complete.json"
 _CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
 
 
+def cpu_has_bf16_instructions() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX tiles); elsewhere PyTorch emulates it, slowly."""
+    cpu = torch.cpu
+    return any(getattr(cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+
+
 ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
 
 
@@ -82,6 +88,11 @@ class GPTTrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         super().__post_init__()
+        if self.bf16 and (self.use_cpu or not torch.cuda.is_available()) and not cpu_has_bf16_instructions():
+            logger.warning(
+                "bf16 was asked for on a CPU without bf16 instructions (AVX512-BF16 / AMX; this one: %s): PyTorch "
+                "emulates bf16 there, and training runs about 15x slower than in fp32 (measured: 44 vs 687 tokens/s; "
+                "docs/benchmarks.md). Drop --bf16 on this machine.", torch.backends.cpu.get_cpu_capability())
         if not 0.0 <= self.short_run_warmup_fraction < 1.0:
             raise ValueError(f"short_run_warmup_fraction must be in [0, 1), got {self.short_run_warmup_fraction}.")
 
@@ -98,6 +109,9 @@ class GPTTrainer(Trainer):
         self._is_language_model = type(self.model).__name__.endswith("ForCausalLM")
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if self._is_language_model and model.training and "labels" in inputs:
+            # the loss without the (B, T, V) logits (the fused LM-head loss): training reads only the loss
+            inputs = {**inputs, "skip_logits": True}
         loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
         if model.training:
             for name, values in self._loss_parts.items():

@@ -220,6 +220,15 @@ def test_empty_prompt_generates_from_bos_and_plain_generate_needs_no_prompt(lm):
     assert texts[0] == tokenizer.decode(from_bos[0], skip_special_tokens=True)
 
 
+def test_compiled_static_cache_decoding_gives_the_eager_tokens(lm):
+    model, tokenizer, _ = lm
+    eager = generate_texts(model, tokenizer, ["The parser", "A"], GenerationArguments(
+        model_name_or_path="x", max_new_tokens=6))
+    compiled = generate_texts(model, tokenizer, ["The parser", "A"], GenerationArguments(
+        model_name_or_path="x", max_new_tokens=6, compile=True, compile_backend="aot_eager"))
+    assert compiled == eager
+
+
 def test_saved_lm_tokenizer_pads_left_so_batched_generate_equals_one_at_a_time(lm):
     from transformers import AutoTokenizer
 

@@ -126,6 +126,45 @@ def test_labels_give_the_shifted_next_token_loss(norm_position):
     assert_close(out.loss, manual)
 
 
+@pytest.mark.parametrize("norm_position", LAYOUTS)
+def test_fused_lm_loss_equals_the_plain_path_in_value_and_gradients(norm_position):
+    from transformers.loss.loss_utils import ForCausalLMLoss
+
+    model = causal_lm(norm_position).train()  # dropout is off in the tiny config: both passes see the same model
+    ids = random_ids(3, 12)
+    labels = ids.masked_fill(torch.rand(ids.shape) < 0.2, -100)
+    assert model(ids, labels=labels).logits is not None  # by default the logits come back (TRL reads them)
+    fused = model(ids, labels=labels, skip_logits=True)  # what gpt_hf's Trainer asks for while training
+    assert fused.logits is None
+    fused_grads = torch.autograd.grad(fused.loss, list(model.parameters()))
+    plain = model(ids, labels=labels, skip_logits=False)
+    assert plain.logits.shape == (3, 12, 99)
+    reference = ForCausalLMLoss(plain.logits, labels, vocab_size=99)
+    assert_close(fused.loss, reference, atol=1e-5, rtol=1e-5)
+    for fused_grad, plain_grad in zip(fused_grads, torch.autograd.grad(reference, list(model.parameters()))):
+        assert_close(fused_grad, plain_grad, atol=1e-5, rtol=1e-5)
+    # the Trainer's gradient-accumulation normalisation
+    items = torch.tensor(50)
+    assert_close(model(ids, labels=labels, num_items_in_batch=items, skip_logits=True).loss,
+                 ForCausalLMLoss(plain.logits, labels, vocab_size=99, num_items_in_batch=items), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="skip_logits=True returns only the loss, so it needs labels"):
+        model(ids, skip_logits=True)
+
+
+def test_fused_aux_lm_loss_gradients_equal_the_plain_path():
+    model = GPTHFForSequenceClassification(tiny_config(num_labels=3, aux_lm_weight=0.5)).train()
+    rows, mask = task_rows(4, 8, pad_to=10)
+    labels = torch.tensor([0, 2, 1, 0])
+    out = model(rows, attention_mask=mask, labels=labels)
+    grads = torch.autograd.grad(out.lm_loss, list(model.transformer.parameters()))
+    hidden = model.transformer(rows, attention_mask=mask).last_hidden_state
+    targets = rows.masked_fill(mask == 0, -100)[:, 1:]
+    plain = torch.nn.functional.cross_entropy(model.lm_head(hidden)[:, :-1].reshape(-1, 99), targets.reshape(-1))
+    assert_close(out.lm_loss, plain, atol=1e-5, rtol=1e-5)
+    for fused_grad, plain_grad in zip(grads, torch.autograd.grad(plain, list(model.transformer.parameters()))):
+        assert_close(fused_grad, plain_grad, atol=1e-5, rtol=1e-5)
+
+
 def test_initialisation_scales_residual_projections_only_for_pre_ln():
     sizes = dict(n_embd=256, n_head=4, n_layer=8, vocab_size=99, n_positions=64)
     pre = GPTHFModel(gpt_hf.GPTHFConfig(norm_position="pre", **sizes))
@@ -305,3 +344,61 @@ def test_delimiter_rows_work_for_entailment():
     out = model(rows, labels=torch.tensor([0, 2]))
     out.loss.backward()
     assert out.logits.shape == (2, 3)
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_warns_with_the_cost(monkeypatch, caplog, tmp_path):
+    from gpt_hf import training
+
+    monkeypatch.setattr(training, "cpu_has_bf16_instructions", lambda: False)
+    with caplog.at_level("WARNING", logger="gpt_hf.training"):
+        training.GPTTrainingArguments(output_dir=str(tmp_path), bf16=True, use_cpu=True, report_to="none")
+    assert "about 15x slower than in fp32" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(training, "cpu_has_bf16_instructions", lambda: True)
+    with caplog.at_level("WARNING", logger="gpt_hf.training"):
+        training.GPTTrainingArguments(output_dir=str(tmp_path), bf16=True, use_cpu=True, report_to="none")
+    assert "slower" not in caplog.text
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="host syncs only exist with an accelerator")
+def test_decoding_step_makes_no_host_sync_on_gpu():
+    model = causal_lm("pre").cuda().eval()
+    ids = random_ids(1, 8).cuda()
+    with torch.no_grad():
+        past = model(ids, use_cache=True).past_key_values
+        torch.cuda.set_sync_debug_mode("error")  # any device -> host copy raises
+        try:
+            model(ids[:, -1:], past_key_values=past, use_cache=True)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+
+
+def test_compiled_training_step_equals_eager():
+    model = causal_lm("pre").train()
+    ids = random_ids(2, 16)
+    eager = model(ids, labels=ids).loss
+    eager_grads = torch.autograd.grad(eager, list(model.parameters()))
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    loss = compiled(ids, labels=ids, skip_logits=True).loss  # the fused LM loss inside one graph
+    assert_close(loss, eager, atol=1e-5, rtol=1e-5)
+    for grad, expected in zip(torch.autograd.grad(loss, list(model.parameters())), eager_grads):
+        assert_close(grad, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_attention_recomputed_in_backward_on_cpu_gives_the_same_loss_and_gradients(monkeypatch):
+    from gpt_hf import modeling_gpt_hf
+
+    model = causal_lm("pre", attn_pdrop=0.3).train()  # attention dropout on: the recomputed path
+    ids = random_ids(2, 16)
+
+    def loss_and_grads():
+        torch.manual_seed(1)
+        loss = model(ids, labels=ids).loss
+        return loss, torch.autograd.grad(loss, list(model.parameters()))
+
+    recomputed, recomputed_grads = loss_and_grads()
+    monkeypatch.setattr(modeling_gpt_hf, "checkpoint", lambda fn, *args, use_reentrant, **kwargs: fn(*args, **kwargs))
+    stored, stored_grads = loss_and_grads()  # the same dropout masks, kept in memory
+    assert_close(recomputed, stored)
+    for a, b in zip(recomputed_grads, stored_grads):
+        assert_close(a, b)
