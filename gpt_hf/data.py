@@ -75,14 +75,6 @@ def scan_text_file(path: Path) -> tuple[int, int]:
     return offset, max(longest, current)
 
 
-def iter_file_lines(files: Iterable[Path], batch_lines: int = 1000) -> Iterator[list[str]]:
-    """Yield batches of lines from UTF-8 files (already checked with `check_utf8`)."""
-    for path in files:
-        with open(path, encoding="utf-8") as handle:
-            while batch := list(itertools.islice(handle, batch_lines)):
-                yield batch
-
-
 def iter_bounded_lines(files: Iterable[Path], max_chars: int, batch_lines: int = 1000) -> Iterator[list[str]]:
     """Batches of lines, where a line longer than `max_chars` comes in pieces cut at a space (or hard, if it has
     none), read 1 MB at a time: memory stays bounded for files with huge lines (a whole book on one line)."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from .data import batched, expand_files, iter_bounded_lines, iter_dataset_texts, iter_file_lines, non_empty, scan_text_file
+from .data import batched, expand_files, iter_bounded_lines, iter_dataset_texts, non_empty, scan_text_file
 
 logger = logging.getLogger(__name__)
 
