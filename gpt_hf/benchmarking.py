@@ -29,7 +29,8 @@ MODELS = {
     "gpt2-sdpa": ("gpt2", None, "sdpa"),
     "openai-gpt": ("openai-gpt", None, "eager"),
 }
-WORKLOADS = ("train-fp32", "train-bf16", "generate")
+WORKLOADS = ("train-fp32", "train-bf16", "generate", "train-fp32-plain-loss")  # the last: gpt_hf without the
+# fused LM-head loss (its logits materialised, as transformers' models do), to measure what the fusion buys
 # Peak dense bf16 tensor throughput, for model FLOPs utilisation on GPUs (override with --peak_tflops).
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
 
@@ -91,7 +92,7 @@ def measure(name: str, workload: str, cfg: BenchConfig) -> dict:
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
         use_bf16 = workload == "train-bf16"
         # gpt_hf's Trainer computes the training loss without the (B, T, V) logits (the fused LM-head loss)
-        fused = {"skip_logits": True} if name.startswith("gpt_hf") else {}
+        fused = {"skip_logits": True} if name.startswith("gpt_hf") and workload != "train-fp32-plain-loss" else {}
 
         def step():
             with torch.autocast(device_type=cfg.device.split(":")[0], dtype=torch.bfloat16, enabled=use_bf16):

@@ -37,6 +37,11 @@ _FUSED_ACTIVATIONS = {
 }
 
 
+# Measured on a 2-core CPU (training step, fused vs plain loss): 10 % faster at width 384 (vocab 8192), 21 % slower
+# at width 128 (vocab 4096), where the chunking overhead outweighs the small logits it avoids.
+_CHUNKED_LOSS_MIN_WIDTH = 256
+
+
 def causal_lm_loss(hidden_states, lm_head_weight, labels, num_items_in_batch=None, ignore_index: int = -100):
     """The causal-LM loss (position t predicts label t+1) from hidden states (..., T, C) and the head's (V, C) weight,
     without materialising the (..., T, V) logits or their gradient: torch's chunked `linear_cross_entropy` (torch >=
@@ -45,12 +50,12 @@ def causal_lm_loss(hidden_states, lm_head_weight, labels, num_items_in_batch=Non
     targets = F.pad(labels, (0, 1), value=ignore_index)[..., 1:].to(hidden_states.device)  # (..., T), shifted
     hidden = hidden_states.reshape(-1, hidden_states.shape[-1])  # (N, C)
     weight = lm_head_weight.to(hidden.dtype) if torch.is_autocast_enabled(hidden.device.type) else lm_head_weight
-    if hasattr(F, "linear_cross_entropy"):
+    if hasattr(F, "linear_cross_entropy") and hidden.shape[-1] >= _CHUNKED_LOSS_MIN_WIDTH:
         # under torch.compile the op needs allow_retain_graph (it warns, and breaks the graph, otherwise)
         options = nn.LinearCrossEntropyOptions(allow_retain_graph=torch.compiler.is_compiling())
         loss = F.linear_cross_entropy(hidden, weight, targets.reshape(-1), ignore_index=ignore_index,
                                       reduction="sum", options=options)
-    else:  # older torch: the plain path
+    else:  # narrow models (or torch < 2.13): the plain path, whose logits are small there
         logits = F.linear(hidden, weight).float()
         loss = F.cross_entropy(logits, targets.reshape(-1), ignore_index=ignore_index, reduction="sum")
     if num_items_in_batch is None:

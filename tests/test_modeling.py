@@ -126,8 +126,21 @@ def test_labels_give_the_shifted_next_token_loss(norm_position):
     assert_close(out.loss, manual)
 
 
+@pytest.fixture
+def chunked_loss(monkeypatch):
+    """Make the tiny model take torch's chunked linear_cross_entropy (normally kept for widths >= 256); count calls."""
+    from gpt_hf import modeling_gpt_hf
+
+    calls = []
+    original = torch.nn.functional.linear_cross_entropy
+    monkeypatch.setattr(modeling_gpt_hf, "_CHUNKED_LOSS_MIN_WIDTH", 0)
+    monkeypatch.setattr(torch.nn.functional, "linear_cross_entropy",
+                        lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
+    return calls
+
+
 @pytest.mark.parametrize("norm_position", LAYOUTS)
-def test_fused_lm_loss_equals_the_plain_path_in_value_and_gradients(norm_position):
+def test_fused_lm_loss_equals_the_plain_path_in_value_and_gradients(norm_position, chunked_loss):
     from transformers.loss.loss_utils import ForCausalLMLoss
 
     model = causal_lm(norm_position).train()  # dropout is off in the tiny config: both passes see the same model
@@ -149,9 +162,10 @@ def test_fused_lm_loss_equals_the_plain_path_in_value_and_gradients(norm_positio
                  ForCausalLMLoss(plain.logits, labels, vocab_size=99, num_items_in_batch=items), atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="skip_logits=True returns only the loss, so it needs labels"):
         model(ids, skip_logits=True)
+    assert len(chunked_loss) == 2  # the two skip_logits=True calls took the chunked path
 
 
-def test_fused_aux_lm_loss_gradients_equal_the_plain_path():
+def test_fused_aux_lm_loss_gradients_equal_the_plain_path(chunked_loss):
     model = GPTHFForSequenceClassification(tiny_config(num_labels=3, aux_lm_weight=0.5)).train()
     rows, mask = task_rows(4, 8, pad_to=10)
     labels = torch.tensor([0, 2, 1, 0])
@@ -163,6 +177,7 @@ def test_fused_aux_lm_loss_gradients_equal_the_plain_path():
     assert_close(out.lm_loss, plain, atol=1e-5, rtol=1e-5)
     for fused_grad, plain_grad in zip(grads, torch.autograd.grad(plain, list(model.transformer.parameters()))):
         assert_close(fused_grad, plain_grad, atol=1e-5, rtol=1e-5)
+    assert chunked_loss
 
 
 def test_initialisation_scales_residual_projections_only_for_pre_ln():
@@ -373,7 +388,7 @@ def test_decoding_step_makes_no_host_sync_on_gpu():
             torch.cuda.set_sync_debug_mode("default")
 
 
-def test_compiled_training_step_equals_eager():
+def test_compiled_training_step_equals_eager(chunked_loss):
     model = causal_lm("pre").train()
     ids = random_ids(2, 16)
     eager = model(ids, labels=ids).loss
