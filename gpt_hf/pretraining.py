@@ -15,9 +15,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 from .configuration_gpt_hf import GPTHFConfig
 from .data import collate_blocks, load_text_dataset, tokenize_and_pack
 from .hub import write_model_card
+from .loading import check_model_folder, load_model, load_tokenizer
 from .modeling_gpt_hf import GPTHFForCausalLM
 from .presets import PRESETS, config_from_preset
-from .loading import check_model_folder, load_model, load_tokenizer
 from .saving import check_output_dir, run_output_dir
 from .tokenization import FLAVOURS, check_tokenizer_matches_config, special_token_ids, train_tokenizer
 from .training import (
