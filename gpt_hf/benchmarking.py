@@ -340,7 +340,7 @@ def measure_training_loop(loop: str, precision: str, cfg: BenchConfig, steps: in
                 warmup_steps=0.1, dataloader_drop_last=True,
             )
             dataset = datasets.Dataset.from_dict({"input_ids": blocks.tolist()})
-            from .data import collate_blocks
+            from .packing import collate_blocks
 
             trainer = GPTTrainer(model=model, args=args, train_dataset=dataset, data_collator=collate_blocks,
                                  callbacks=[StepClock()])
@@ -386,7 +386,8 @@ def run_data_preparation(megabytes: float, workdir, num_proc: int = 2, vocab_siz
 
     import datasets
 
-    from .data import load_text_dataset, tokenize_and_pack
+    from .data import load_text_dataset
+    from .packing import tokenize_and_pack
     from .tokenization import train_tokenizer
 
     datasets.disable_caching()

@@ -1,4 +1,6 @@
-"""Text sources: local files (globs), `datasets` columns (streamed in batches) and Python iterators.
+"""Text sources: local files (globs), `datasets` columns (streamed in batches), Python iterators, the built-in
+corpus, and language-modelling datasets of documents with a seeded validation split. Imports no other gpt_hf
+module: tokenization reads its corpora from here, and packing (`gpt_hf.packing`) turns them into blocks after it.
 
 Everything upstream of tokenization reads text through here, so every source gets the same checks: missing files,
 non-UTF-8 bytes (reported with the file and byte offset), missing columns and empty corpora.
@@ -288,47 +290,3 @@ def hold_out(dataset, fraction: float, seed: int, what: str, fix: str):
         )
     split = dataset.train_test_split(test_size=fraction, seed=seed)
     return split["train"], split["test"]
-
-
-def tokenize_and_pack(dataset, tokenizer, block_size: int, num_proc: int | None = None):
-    """Tokenise documents, end each with the end-of-text token, and pack them into `block_size`-token blocks.
-
-    The end-of-text token is also the tokenizer's BOS (GPT-2's convention), so every document after the first of a
-    stream follows it: the same context that `generate()` without a prompt and rolling log-likelihoods start from.
-
-    Uses `datasets.map(batched=True)` (so its cache applies to file-backed datasets); the tail of each batch of
-    1,000 documents that does not fill a block is dropped, as in transformers' run_clm.
-    """
-    if tokenizer.eos_token_id is None:
-        raise ValueError("The tokenizer has no eos (end-of-text) token to join documents with.")
-    from .tokenization import encode_texts  # tokenization reads its corpora through this module
-
-    eos = tokenizer.eos_token_id
-
-    def tokenize(batch):
-        return {"ids": [[*ids, eos] for ids in encode_texts(tokenizer, [text or "" for text in batch["text"]])]}
-
-    def pack(batch):
-        stream = [token for ids in batch["ids"] for token in ids]
-        usable = len(stream) // block_size * block_size
-        return {"input_ids": [stream[i : i + block_size] for i in range(0, usable, block_size)]}
-
-    tokenized = dataset.map(tokenize, batched=True, num_proc=num_proc, remove_columns=["text"],
-                            desc="Tokenising")
-    packed = tokenized.map(pack, batched=True, num_proc=num_proc, remove_columns=["ids"],
-                           desc=f"Packing into blocks of {block_size}")
-    for split, blocks in packed.items():
-        if len(blocks) == 0:
-            raise ValueError(
-                f"The {split} split has fewer than {block_size} tokens after tokenisation, so not one block could "
-                "be packed; add text or lower --block_size."
-            )
-    return packed
-
-
-def collate_blocks(features: list[dict]) -> dict:
-    """Stack packed blocks; the labels are the inputs (the model shifts them)."""
-    import torch
-
-    input_ids = torch.tensor([feature["input_ids"] for feature in features], dtype=torch.long)
-    return {"input_ids": input_ids, "labels": input_ids}

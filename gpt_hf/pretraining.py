@@ -13,7 +13,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
 from .configuration_gpt_hf import GPTHFConfig
-from .data import collate_blocks, load_text_dataset, tokenize_and_pack
+from .data import load_text_dataset
+from .packing import collate_blocks, tokenize_and_pack
 from .hub import write_model_card
 from .loading import check_model_folder, load_model, load_tokenizer
 from .modeling_gpt_hf import GPTHFForCausalLM

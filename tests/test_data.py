@@ -1,16 +1,11 @@
-"""Corpora, the built-in corpus, dataset loading and packing."""
+"""Corpora, the built-in corpus, dataset loading (gpt_hf.data) and packing (gpt_hf.packing)."""
 
 import json
 
 import pytest
 
-from gpt_hf.data import (
-    _extract_builtin_corpus,
-    builtin_corpus,
-    collate_blocks,
-    load_text_dataset,
-    tokenize_and_pack,
-)
+from gpt_hf.data import _extract_builtin_corpus, builtin_corpus, load_text_dataset
+from gpt_hf.packing import collate_blocks, tokenize_and_pack
 from gpt_hf.tokenization import train_tokenizer
 
 DOCS = [f"Document number {i}. " + "Words follow words in a simple text. " * (i % 5 + 1) for i in range(40)]
