@@ -18,25 +18,18 @@ import datasets
 import numpy as np
 from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification, set_seed
 
+from .checkpoints import crash_safe_checkpoints, remove_stale_checkpoints, resolve_resume_checkpoint
 from .data import hold_out
 from .hub import write_model_card
 from .labels import LabelInfo, check_labels, encode_labels
-from .metrics import compute_task_metrics
 from .loading import check_model_folder, load_model, load_tokenizer
+from .metrics import compute_task_metrics
 from .saving import check_output_dir, run_output_dir
 from .self_labelled import TASKS as SELF_LABELLED_TASKS
 from .self_labelled import self_labelled_dataset
 from .tasks import TaskCollator, TaskTransform
 from .tokenization import check_tokenizer_matches_config, with_task_template
-from .training import (
-    GPTTrainer,
-    check_attn_implementation,
-    check_max_length,
-    GPTTrainingArguments,
-    crash_safe_checkpoints,
-    remove_stale_checkpoints,
-    resolve_resume_checkpoint,
-)
+from .training import GPTTrainer, GPTTrainingArguments, check_attn_implementation, check_max_length
 
 logger = logging.getLogger(__name__)
 

@@ -13,23 +13,16 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
 from .configuration_gpt_hf import GPTHFConfig
+from .checkpoints import crash_safe_checkpoints, remove_stale_checkpoints, resolve_resume_checkpoint
 from .data import load_text_dataset
-from .packing import collate_blocks, tokenize_and_pack
 from .hub import write_model_card
 from .loading import check_model_folder, load_model, load_tokenizer
 from .modeling_gpt_hf import GPTHFForCausalLM
+from .packing import collate_blocks, tokenize_and_pack
 from .presets import PRESETS, config_from_preset
 from .saving import check_output_dir, run_output_dir
 from .tokenization import FLAVOURS, check_tokenizer_matches_config, special_token_ids, train_tokenizer
-from .training import (
-    GPTTrainer,
-    check_max_length,
-    crash_safe_checkpoints,
-    format_summary,
-    remove_stale_checkpoints,
-    resolve_resume_checkpoint,
-    training_summary,
-)
+from .training import GPTTrainer, check_max_length, format_summary, training_summary
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gpt_hf.training import CHECKPOINT_COMPLETE, GPTTrainer, last_complete_checkpoint
+from gpt_hf.checkpoints import CHECKPOINT_COMPLETE, last_complete_checkpoint
+from gpt_hf.training import GPTTrainer
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "pretrain.py"
