@@ -178,13 +178,15 @@ class FinetuneModelArguments:
     model_name_or_path: str = field(metadata={"help": "Pretrained gpt_hf folder (ours, or converted)."})
     tokenizer_name_or_path: str | None = field(default=None, metadata={"help": "Default: the model folder's."})
     from_scratch: bool = field(default=False, metadata={"help": "Same architecture, random weights (ablation)."})
-    aux_lm_weight: float = field(default=0.5, metadata={"help": "Auxiliary LM loss weight (paper: 0.5; 0 = off)."})
+    aux_lm_weight: float | None = field(
+        default=None, metadata={"help": "Auxiliary LM loss weight (paper: 0.5; 0 = off). Default: the model folder's "
+                                        "(0.5 for a folder saved by pretraining)."})
     classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout before the task head."})
     attn_implementation: str = field(default="sdpa", metadata={"help": "eager, sdpa or flash_attention_2."})
 
     def __post_init__(self):
         check_attn_implementation(self.attn_implementation)
-        if self.aux_lm_weight < 0:
+        if self.aux_lm_weight is not None and self.aux_lm_weight < 0:
             raise ValueError(f"--aux_lm_weight must be >= 0 (0 turns the auxiliary LM loss off), got "
                              f"{self.aux_lm_weight}.")
         if not 0.0 <= self.classifier_dropout < 1.0:
@@ -316,7 +318,9 @@ def encode_task(raw, task: str, transform: TaskTransform):
 
 def build_task_model(model_args, task: str, labels: LabelInfo, tokenizer):
     auto = AutoModelForMultipleChoice if task == "multiple_choice" else AutoModelForSequenceClassification
-    extra = dict(aux_lm_weight=model_args.aux_lm_weight, classifier_dropout=model_args.classifier_dropout)
+    extra = dict(classifier_dropout=model_args.classifier_dropout)
+    if model_args.aux_lm_weight is not None:  # otherwise the folder's own value stands
+        extra["aux_lm_weight"] = model_args.aux_lm_weight
     if task != "multiple_choice":
         extra.update(num_labels=labels.num_labels, problem_type=labels.problem_type)
         if labels.id2label:
@@ -419,7 +423,7 @@ def _train_and_save(model_args, data_args, training_args, model, tokenizer, enco
             training=(f"From {'scratch (random init)' if model_args.from_scratch else model_args.model_name_or_path}"
                       f"; lr {training_args.learning_rate} (head x{training_args.head_lr_multiplier}), "
                       f"batch {training_args.per_device_train_batch_size}, {training_args.num_train_epochs} epochs, "
-                      f"auxiliary LM weight {model_args.aux_lm_weight}."),
+                      f"auxiliary LM weight {model.config.aux_lm_weight}."),
             auto_class="AutoModelForMultipleChoice" if data_args.task == "multiple_choice"
             else "AutoModelForSequenceClassification",
             results={k: v for k, v in results.items() if isinstance(v, float) and not k.endswith(

@@ -63,19 +63,30 @@ class PretrainDataArguments:
             raise ValueError(f"--tokenizer_flavour {self.tokenizer_flavour!r} is not one of {FLAVOURS}.")
 
 
-def load_config(model_args) -> GPTHFConfig:
-    """Config of a new model from a preset name or a JSON file, with --config_overrides applied."""
+def resolve_model_config(model_args) -> GPTHFConfig:
+    """The run's model config, resolved once: the folder's (--model_name_or_path), a preset name or a JSON file
+    (--config_name, default the tiny preset), with --config_overrides applied."""
+    if model_args.model_name_or_path:
+        check_model_folder(model_args.model_name_or_path)
+        try:
+            return GPTHFConfig.from_pretrained(model_args.model_name_or_path, **model_args.overrides)
+        except OSError as err:
+            raise ValueError(f"Cannot load the model config from {model_args.model_name_or_path}: {err}") from None
     name = model_args.config_name or "tiny"
     if name in PRESETS:
         return config_from_preset(name, **model_args.overrides)
     path = Path(name)
     if not path.is_file():
         raise ValueError(f"--config_name {name!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON file.")
-    values = {k: v for k, v in json.loads(path.read_text()).items() if k not in ("model_type", "_comment")}
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"--config_name {path} is not a JSON file ({err}).") from None
+    values = {k: v for k, v in values.items() if k not in ("model_type", "_comment")}
     return GPTHFConfig(**{**values, **model_args.overrides})
 
 
-def prepare_tokenizer(model_args, data_args, raw_datasets, training_args):
+def prepare_tokenizer(model_args, data_args, raw_datasets, training_args, config: GPTHFConfig):
     """The tokenizer given, the model folder's, or one trained on the training split (main process trains)."""
     source = model_args.tokenizer_name_or_path or model_args.model_name_or_path
     if source is not None:
@@ -87,28 +98,22 @@ def prepare_tokenizer(model_args, data_args, raw_datasets, training_args):
             logger.info("No tokenizer in %s; training one on the data.", source)
     vocab_size = data_args.tokenizer_vocab_size
     if vocab_size is None and model_args.model_name_or_path is None:
-        vocab_size = load_config(model_args).vocab_size
+        vocab_size = config.vocab_size
     tokenizer, summary = train_tokenizer(
         dataset=raw_datasets["train"], flavour=data_args.tokenizer_flavour, vocab_size=vocab_size,
-        model_max_length=_context_length(model_args), show_progress=training_args.local_process_index == 0,
+        model_max_length=config.n_positions, show_progress=training_args.local_process_index == 0,
     )
     logger.info("Tokenizer trained on the training split: %s", summary)
     return tokenizer, True
 
 
-def _context_length(model_args) -> int:
-    if model_args.model_name_or_path:
-        return GPTHFConfig.from_pretrained(model_args.model_name_or_path).n_positions
-    return load_config(model_args).n_positions
-
-
-def build_model(model_args, tokenizer) -> GPTHFForCausalLM:
-    """Continue from a folder (its tokenizer must agree), or build a new model sized for the tokenizer."""
+def build_model(model_args, tokenizer, config: GPTHFConfig) -> GPTHFForCausalLM:
+    """Continue from a folder (its tokenizer must agree), or build a new model from `config` sized for the
+    tokenizer."""
     if model_args.model_name_or_path:
         model = load_model(AutoModelForCausalLM, model_args.model_name_or_path,
                            attn_implementation=model_args.attn_implementation, **model_args.overrides)
     else:
-        config = load_config(model_args)
         for key, value in special_token_ids(tokenizer).items():
             setattr(config, key, value)
         config.validate()
@@ -128,8 +133,8 @@ def pretrain(model_args, data_args, training_args) -> dict:
     resume_value = training_args.resume_from_checkpoint
     if not resume_value:
         check_output_dir(output_dir, training_args.overwrite_output_dir)
-    if model_args.model_name_or_path:
-        check_model_folder(model_args.model_name_or_path)
+    config = resolve_model_config(model_args)  # once, before any data is read
+    block_size = check_max_length(data_args.block_size, config.n_positions, flag="--block_size")
     set_seed(training_args.seed)
 
     raw = load_text_dataset(
@@ -139,10 +144,11 @@ def pretrain(model_args, data_args, training_args) -> dict:
         seed=training_args.seed, max_documents=data_args.max_train_documents,
     )
     with run_output_dir(training_args, bool(resume_value)) as work_dir:
-        return _pretrain(model_args, data_args, training_args, raw, work_dir, output_dir.name)
+        return _pretrain(model_args, data_args, training_args, raw, config, block_size, work_dir, output_dir.name)
 
 
-def _pretrain(model_args, data_args, training_args, raw, output_dir: Path, model_name: str) -> dict:
+def _pretrain(model_args, data_args, training_args, raw, config, block_size: int, output_dir: Path,
+              model_name: str) -> dict:
     resume_value = training_args.resume_from_checkpoint
     with training_args.main_process_first(desc="tokenizer", local=False):
         saved = (output_dir / "tokenizer.json").is_file() and not model_args.tokenizer_name_or_path \
@@ -151,9 +157,8 @@ def _pretrain(model_args, data_args, training_args, raw, output_dir: Path, model
             # resuming, or the main process has just trained and saved it: read it back
             tokenizer, trained = load_tokenizer(output_dir), False
         else:
-            tokenizer, trained = prepare_tokenizer(model_args, data_args, raw, training_args)
-        model = build_model(model_args, tokenizer)
-        block_size = check_max_length(data_args.block_size, model.config.n_positions, flag="--block_size")
+            tokenizer, trained = prepare_tokenizer(model_args, data_args, raw, training_args, config)
+        model = build_model(model_args, tokenizer, config)
         if training_args.process_index == 0:  # every check passed: now the output folder may be written
             output_dir.mkdir(parents=True, exist_ok=True)
             if not resume_value:

@@ -178,7 +178,23 @@ def test_finetune_recipe_defaults(tmp_path):
             str(args.lr_scheduler_type.value)) == (6.25e-5, 32, 3.0, 0.002, "linear")
     model_args, _, _ = finetune_script.parse(["--model_name_or_path", "x", "--benchmark", "acceptability",
                                               "--output_dir", str(tmp_path)])
-    assert (model_args.aux_lm_weight, model_args.classifier_dropout) == (0.5, 0.1)
+    assert (model_args.aux_lm_weight, model_args.classifier_dropout) == (None, 0.1)  # None: the folder's value
+
+
+def test_the_folders_aux_lm_weight_is_kept_unless_given(pretrained, tmp_path):
+    import shutil
+
+    folder = tmp_path / "pretrained-aux"
+    shutil.copytree(pretrained, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "aux_lm_weight": 0.2}))
+    train = write_csv(tmp_path / "train.csv", sentiment_rows(24, 2))
+    common = ["--task", "classification", "--train_file", train, "--text_column", "sentence", "--label_column",
+              "sentiment", "--num_train_epochs", "1"]
+    run(folder, tmp_path / "kept", *common)
+    assert json.loads((tmp_path / "kept" / "config.json").read_text())["aux_lm_weight"] == 0.2
+    run(folder, tmp_path / "given", *common, "--aux_lm_weight", "0")
+    assert json.loads((tmp_path / "given" / "config.json").read_text())["aux_lm_weight"] == 0.0
 
 
 def test_self_labelled_splits_share_no_sentence():
