@@ -6,7 +6,6 @@ A user error is a `ValueError` / `TypeError` / `OSError` raised by gpt_hf's own 
 argument parsing and `TrainingArguments` validation); anything else is unexpected and keeps its traceback.
 """
 
-import json
 import logging
 import re
 import sys
@@ -14,6 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from transformers import HfArgumentParser
+
+from .loading import read_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -26,16 +27,7 @@ _USER_INPUT_CHECKERS = ("transformers/hf_argparser.py", "transformers/training_a
 
 def read_recipe(path: str | Path) -> dict:
     """A recipe: a JSON object of argument values; keys starting with '_' are comments."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"Recipe file {path} does not exist.")
-    try:
-        recipe = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"Recipe file {path} is not valid JSON: {err}.") from None
-    if not isinstance(recipe, dict):
-        raise ValueError(f"Recipe file {path} must hold a JSON object of argument values, got {type(recipe).__name__}.")
-    return {key: value for key, value in recipe.items() if not key.startswith("_")}
+    return read_json_object(path, "Recipe file")
 
 
 def build_parser(dataclass_types: Sequence[type]) -> HfArgumentParser:

@@ -15,6 +15,21 @@ logger = logging.getLogger(__name__)
 _HEADER_LENGTH_BYTES = 8  # safetensors: little-endian u64 header size, the JSON header, then the tensor data
 
 
+def read_json_object(path: str | os.PathLike, what: str) -> dict:
+    """A JSON object from a user's file (a recipe, a config), without its comment keys (starting with '_');
+    errors name the file and say what it should hold."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{what} {path} does not exist.")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{what} {path} is not valid JSON: {err}.") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{what} {path} must hold a JSON object, got {type(values).__name__}.")
+    return {key: value for key, value in values.items() if not key.startswith("_")}
+
+
 def check_safetensors_file(path: Path) -> None:
     """Raise `ValueError` naming `path` if it is not a complete safetensors file (a truncated download or copy)."""
     size = path.stat().st_size

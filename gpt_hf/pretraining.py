@@ -16,7 +16,7 @@ from .configuration_gpt_hf import GPTHFConfig
 from .checkpoints import crash_safe_checkpoints, remove_stale_checkpoints, resolve_resume_checkpoint
 from .data import load_text_dataset
 from .hub import write_model_card
-from .loading import check_model_folder, load_model, load_tokenizer
+from .loading import check_model_folder, load_model, load_tokenizer, read_json_object
 from .modeling_gpt_hf import GPTHFForCausalLM
 from .packing import collate_blocks, tokenize_and_pack
 from .presets import PRESETS, config_from_preset
@@ -75,14 +75,10 @@ def resolve_model_config(model_args) -> GPTHFConfig:
     name = model_args.config_name or "tiny"
     if name in PRESETS:
         return config_from_preset(name, **model_args.overrides)
-    path = Path(name)
-    if not path.is_file():
+    if not Path(name).is_file():
         raise ValueError(f"--config_name {name!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON file.")
-    try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"--config_name {path} is not a JSON file ({err}).") from None
-    values = {k: v for k, v in values.items() if k not in ("model_type", "_comment")}
+    values = read_json_object(name, "--config_name")
+    values.pop("model_type", None)
     return GPTHFConfig(**{**values, **model_args.overrides})
 
 
