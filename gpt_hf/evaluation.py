@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from .loading import load_model_and_tokenizer
-from .tokenization import encode_texts
+from .tokenization import document_start_id, encode_texts
 
 
 def _context_length(model) -> int:
@@ -51,14 +51,6 @@ def _token_logprobs(model, rows: list[list[int]], batch_size: int, desc: str, sh
     return unsorted
 
 
-def _document_prefix(tokenizer) -> int:
-    """The token a document is conditioned on before its first token: BOS (= end-of-text in gpt_hf tokenizers)."""
-    prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-    if prefix is None:
-        raise ValueError("The tokenizer has neither a bos nor an eos token to condition a document's first token on.")
-    return prefix
-
-
 def rolling_windows(ids: list[int], prefix: int, window: int, stride: int) -> list[tuple[list[int], int]]:
     """Rows that score every token of `ids` exactly once: (row, number of scored tokens at the row's end).
 
@@ -87,7 +79,7 @@ def perplexity(model, tokenizer, texts: list[str], stride: int | None = None, ba
     stride = stride or window
     if not 1 <= stride <= window:
         raise ValueError(f"stride must be in [1, {window}] (the context length), got {stride}.")
-    prefix = _document_prefix(tokenizer)
+    prefix = document_start_id(tokenizer)
     rows, counts = [], []
     total_bytes = 0
     for text, ids in zip(texts, encode_texts(tokenizer, texts)):
@@ -121,7 +113,7 @@ def score_continuations(model, tokenizer, requests: list[tuple[str, str]], batch
     for context, continuation in requests:
         context_ids, continuation_ids = list(encoded[context]), encoded[continuation]
         if not context_ids:  # score the first token too: condition on BOS, as a document's start
-            context_ids = [_document_prefix(tokenizer)]
+            context_ids = [document_start_id(tokenizer)]
         excess = len(context_ids) + len(continuation_ids) - (window + 1)  # the last token is only predicted
         if excess > 0:
             if len(continuation_ids) > window:

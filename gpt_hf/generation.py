@@ -8,6 +8,8 @@ from pathlib import Path
 import torch
 from transformers import TextStreamer, set_seed
 
+from .tokenization import document_start_id
+
 
 @dataclass
 class GenerationArguments:
@@ -79,12 +81,10 @@ def generate_texts(model, tokenizer, prompts: list[str], args: GenerationArgumen
     if budget < 1:
         raise ValueError(f"--max_new_tokens {args.max_new_tokens} leaves no room for a prompt in a context of {context}.")
     tokenizer.padding_side = "left"  # generation appends on the right: pad on the left
-    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"]
     if any(not ids for ids in encoded):  # an empty prompt: start from BOS, as a document does in pretraining
-        if bos is None:
-            raise ValueError("An empty prompt needs a bos (or eos) token to start from; this tokenizer has neither.")
-        encoded = [ids or [bos] for ids in encoded]
+        start = document_start_id(tokenizer)
+        encoded = [ids or [start] for ids in encoded]
     for prompt, ids in zip(prompts, encoded):
         if len(ids) > budget and not args.truncate_prompt:
             raise ValueError(

@@ -428,9 +428,11 @@ class GPTHFTaskModel(GPTHFPreTrainedModel):
             if attention_mask is not None:
                 is_extract = is_extract & attention_mask.bool()
             idx = _last_index(is_extract)
-            if not torch.compiler.is_compiling() and idx.device.type != "cpu":  # no host sync on accelerators
+            if torch.compiler.is_compiling():
+                return idx
+            if idx.device.type != "cpu":  # no host sync on accelerators
                 torch._assert_async((idx >= 0).all(), f"a row contains no extract token ({config.extract_token_id})")
-            elif not torch.compiler.is_compiling() and bool((idx < 0).any()):
+            elif bool((idx < 0).any()):
                 rows = (idx < 0).nonzero().flatten().tolist()
                 raise ValueError(
                     f"Rows {rows[:8]} (of {len(idx)} flattened rows) contain no extract token "

@@ -56,9 +56,9 @@ def run_output_dir(training_args, resuming: bool):
     replacing = not resuming and path.is_dir() and any(path.iterdir())
     existed = path.exists()
     target = path.with_name(f".{path.name}.replacing") if replacing else path
-    if replacing and target.exists() and getattr(training_args, "process_index", 0) == 0:  # left by a killed run
-        shutil.rmtree(target)
     is_main = getattr(training_args, "process_index", 0) == 0
+    if replacing and target.exists() and is_main:  # left by a killed run
+        shutil.rmtree(target)
     training_args.output_dir = str(target)
     try:
         yield target

@@ -269,6 +269,15 @@ def with_task_template(tokenizer):
     return templated
 
 
+def document_start_id(tokenizer) -> int:
+    """The token a document follows (BOS, = <|endoftext|> in gpt_hf tokenizers; else EOS): what an empty prompt and
+    a document's first scored token are conditioned on."""
+    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    if start is None:
+        raise ValueError("The tokenizer has neither a bos nor an eos token to start a document from.")
+    return start
+
+
 def special_token_ids(tokenizer) -> dict[str, int | None]:
     """The config fields a model needs to agree with this tokenizer: vocab size and every special id."""
     ids = {
