@@ -139,3 +139,6 @@ class GPTHFConfig(PreTrainedConfig):
 
 
 __all__ = ["GPTHFConfig"]
+
+
+GPTHFConfig.register_for_auto_class("AutoConfig")  # save_pretrained copies this file beside the weights

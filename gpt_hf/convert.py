@@ -13,12 +13,15 @@ from pathlib import Path
 import torch
 
 from .configuration_gpt_hf import GPTHFConfig
-from .modeling_gpt_hf import GPTHFForCausalLM, GPTHFForMultipleChoice, GPTHFModel
+from .modeling_gpt_hf import HEADS
 
 logger = logging.getLogger(__name__)
 
 SOURCE_TYPES = ("openai-gpt", "gpt2")
-HEADS = {"base": GPTHFModel, "causal-lm": GPTHFForCausalLM, "multiple-choice": GPTHFForMultipleChoice}
+# The heads a source checkpoint can fill (--head name -> Auto class in modeling's HEADS): the decoder, the tied LM
+# head, and the multiple-choice projection of a DoubleHeadsModel. A classification head is fine-tuned, not converted.
+CONVERTIBLE_HEADS = {"base": "AutoModel", "causal-lm": "AutoModelForCausalLM",
+                     "multiple-choice": "AutoModelForMultipleChoice"}
 _OPENAI_ACTIVATIONS = {"gelu": "gelu_new", "relu": "relu", "silu": "silu", "swish": "silu"}
 _PROJECTIONS = re.compile(r"h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$")
 # Causal-mask buffers some older checkpoints saved; gpt_hf builds its masks with create_causal_mask instead.
@@ -140,8 +143,8 @@ def convert_checkpoint(source, head: str = "causal-lm", revision: str | None = N
     `head`: "causal-lm" (default), "base", or "multiple-choice" (from a DoubleHeadsModel, keeping its trained
     multiple-choice projection). Raises `ValueError` listing missing, unexpected or mis-shaped keys.
     """
-    if head not in HEADS:
-        raise ValueError(f"Unknown head {head!r}; choose one of {sorted(HEADS)}.")
+    if head not in CONVERTIBLE_HEADS:
+        raise ValueError(f"Unknown head {head!r}; choose one of {sorted(CONVERTIBLE_HEADS)}.")
     if isinstance(source, torch.nn.Module):
         source_config, source_state = source.config.to_dict(), source.state_dict()
     else:
@@ -150,7 +153,7 @@ def convert_checkpoint(source, head: str = "causal-lm", revision: str | None = N
     config = convert_config(source_config)
     if head == "multiple-choice":
         config.num_labels = 1
-    model = HEADS[head](config)
+    model = HEADS[CONVERTIBLE_HEADS[head]].model_class(config)
     state = convert_state_dict(source_state, config, head=head)
 
     expected = model.state_dict()

@@ -1,6 +1,6 @@
 """Task fine-tuning as in the paper: data -> normalised columns -> task transform -> task head -> Trainer -> folder.
 
-Task types (the transform, and the kind of label):
+What differs between task types (columns, transform, head, labels) is looked up in `task_types.TASK_TYPES`:
     classification   [start] text [extract]                       class ids, or lists of labels (multi-label)
     regression       [start] text [extract]                       real scores
     entailment       [start] premise [delim] hypothesis [extract] class ids
@@ -16,75 +16,33 @@ from pathlib import Path
 
 import datasets
 import numpy as np
-from transformers import AutoModelForMultipleChoice, AutoModelForSequenceClassification, set_seed
+import transformers
+from transformers import set_seed
 
 from .checkpoints import crash_safe_checkpoints, remove_stale_checkpoints, resolve_resume_checkpoint
 from .data import hold_out
 from .hub import write_model_card
-from .labels import LabelInfo, check_labels, encode_labels
+from .labels import PREDICTION_KINDS, LabelInfo, check_labels, encode_labels
 from .loading import check_model_folder, load_model, load_tokenizer
-from .metrics import compute_task_metrics
+from .metrics import compute_task_metrics, default_metric
 from .saving import check_output_dir, run_output_dir
 from .self_labelled import TASKS as SELF_LABELLED_TASKS
 from .self_labelled import self_labelled_dataset
+from .task_types import BENCHMARKS, INPUT_COLUMNS, TASK_TYPES, TaskType, get_task_type
 from .tasks import TaskCollator, TaskTransform
 from .tokenization import check_tokenizer_matches_config, with_task_template
 from .training import GPTTrainer, GPTTrainingArguments, check_attn_implementation, check_max_length
 
 logger = logging.getLogger(__name__)
 
-TASK_TYPES = ("classification", "regression", "entailment", "similarity", "multiple_choice")
-PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
-TRANSFORMS = {"classification": "classification", "regression": "classification", "entailment": "entailment",
-              "similarity": "similarity", "multiple_choice": "multiple_choice"}
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    """How a benchmark's `datasets` columns map onto a task type."""
-
-    task: str
-    dataset: tuple[str, str | None]
-    text: str | None = None
-    text_pair: str | None = None
-    context: tuple[str, ...] = ()
-    choices: tuple[str, ...] = ()
-    label: str = "label"
-    metric: str = "accuracy"
-    problem_type: str | None = None
-    validation_split: str = "validation"
-    label_map: tuple[str, ...] | None = None  # string labels in id order (RACE's letters)
-
-
-BENCHMARKS = {
-    "cola": Benchmark("classification", ("nyu-mll/glue", "cola"), text="sentence", metric="mcc"),
-    "sst2": Benchmark("classification", ("nyu-mll/glue", "sst2"), text="sentence"),
-    "mrpc": Benchmark("similarity", ("nyu-mll/glue", "mrpc"), text="sentence1", text_pair="sentence2", metric="f1"),
-    "qqp": Benchmark("similarity", ("nyu-mll/glue", "qqp"), text="question1", text_pair="question2", metric="f1"),
-    "stsb": Benchmark("similarity", ("nyu-mll/glue", "stsb"), text="sentence1", text_pair="sentence2",
-                      metric="pearson", problem_type="regression"),
-    "mnli": Benchmark("entailment", ("nyu-mll/glue", "mnli"), text="premise", text_pair="hypothesis",
-                      validation_split="validation_matched"),
-    "qnli": Benchmark("entailment", ("nyu-mll/glue", "qnli"), text="question", text_pair="sentence"),
-    "rte": Benchmark("entailment", ("nyu-mll/glue", "rte"), text="sentence1", text_pair="sentence2"),
-    "snli": Benchmark("entailment", ("stanfordnlp/snli", None), text="premise", text_pair="hypothesis"),
-    "scitail": Benchmark("entailment", ("allenai/scitail", "tsv_format"), text="premise", text_pair="hypothesis"),
-    "race": Benchmark("multiple_choice", ("ehovy/race", "all"), context=("article", "question"),
-                      choices=("options",), label="answer", label_map=("A", "B", "C", "D")),
-    "story_cloze": Benchmark("multiple_choice", ("LSDSem/story_cloze", "2016"),
-                             context=("input_sentence_1", "input_sentence_2", "input_sentence_3", "input_sentence_4"),
-                             choices=("sentence_quiz1", "sentence_quiz2"), label="answer_right_ending",
-                             label_map=("1", "2")),
-    "swag": Benchmark("multiple_choice", ("allenai/swag", "regular"), context=("sent1", "sent2"),
-                      choices=("ending0", "ending1", "ending2", "ending3")),
-}
-BUILTIN_METRIC = {"acceptability": "accuracy", "next_sentence": "accuracy", "same_document": "accuracy",
-                  "continuation": "accuracy"}
+PROBLEM_TYPES = tuple(PREDICTION_KINDS)  # the problem types transformers knows
 
 
 @dataclass
 class FinetuneDataArguments:
-    task: str | None = field(default=None, metadata={"help": f"Task type: {TASK_TYPES}. Implied by --benchmark."})
+    task: str | None = field(default=None, metadata={"help": f"Task type: {tuple(TASK_TYPES)} (and any registered "
+                                                              "with gpt_hf.task_types.register_task_type). Implied "
+                                                              "by --benchmark."})
     benchmark: str | None = field(
         default=None, metadata={"help": f"Ready-made task: built-in self-labelled {sorted(SELF_LABELLED_TASKS)} "
                                         f"(offline) or a benchmark {sorted(BENCHMARKS)} (needs network)."})
@@ -123,15 +81,14 @@ class FinetuneDataArguments:
             if self.task is not None and self.task != implied:
                 raise ValueError(f"--benchmark {self.benchmark} is a {implied} task, not {self.task}.")
             self.task = implied
-        if self.task not in TASK_TYPES:
-            raise ValueError(f"Unknown task {self.task!r}; choose one of {TASK_TYPES} (or pass --benchmark).")
+        task_type = get_task_type(self.task)
         if self.benchmark is None and self.dataset_name is None and self.train_file is None:
             raise ValueError("No data: pass --benchmark, --dataset_name or --train_file.")
-        if self.task in ("entailment", "similarity") and self.benchmark is None and not self.text_pair_column:
-            raise ValueError(f"A {self.task} task needs --text_pair_column (the second sentence).")
-        if self.task == "multiple_choice" and self.benchmark is None and not (self.context_column and
-                                                                              self.choice_columns):
-            raise ValueError("A multiple_choice task needs --context_column and --choice_columns.")
+        if self.benchmark is None:
+            unnamed = [INPUT_COLUMNS[column] for column in task_type.inputs if not self.user_columns()[column]]
+            if unnamed:
+                raise ValueError(f"A {self.task} task reads the columns {task_type.inputs}: it needs "
+                                 f"{' and '.join(unnamed)} (the column names in your data).")
         if self.problem_type not in (None, *PROBLEM_TYPES):
             raise ValueError(f"--problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}.")
         if self.max_length is not None and self.max_length < 4:
@@ -142,6 +99,17 @@ class FinetuneDataArguments:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
         if not 0.0 < self.validation_split_fraction < 1.0:
             raise ValueError(f"--validation_split_fraction must be in (0, 1), got {self.validation_split_fraction}.")
+
+    @property
+    def task_type(self) -> TaskType:
+        return TASK_TYPES[self.task]
+
+    def user_columns(self) -> dict[str, list[str]]:
+        """Normalised column -> the user's columns that fill it (several context columns are joined)."""
+        return {"text": [self.text_column] if self.text_column else [],
+                "text_pair": [self.text_pair_column] if self.text_pair_column else [],
+                "context": [self.context_column] if self.context_column else [],
+                "choices": list(self.choice_columns or [])}
 
 
 @dataclass
@@ -248,7 +216,7 @@ def load_task_dataset(data_args, seed: int):
             raise ValueError(f"Column(s) {missing} not in the {split} split; its columns are {dataset.column_names}.")
         normalised[split] = dataset.map(lambda batch: _normalise(batch, columns, spec), batched=True,
                                         remove_columns=dataset.column_names, desc=f"Normalising {split}")
-    check_labels(normalised, data_args.task, data_args.problem_type)  # before the hold-out shuffles rows: row
+    check_labels(normalised, data_args.task_type.labels, data_args.problem_type)  # before the hold-out shuffles rows: row
     # numbers in the messages are the file's
     if "validation" not in normalised:
         normalised["train"], normalised["validation"] = hold_out(
@@ -258,28 +226,27 @@ def load_task_dataset(data_args, seed: int):
 
 
 def _column_mapping(data_args, spec) -> dict:
+    """Normalised column -> source columns (the benchmark's, or the user's options), for the task type's inputs,
+    plus the label column; `all` lists every source column the data must have."""
     if spec is not None:
-        mapping = {"text": spec.text, "text_pair": spec.text_pair, "context": list(spec.context),
-                   "choices": list(spec.choices), "label": spec.label}
+        sources = {"text": [spec.text] if spec.text else [], "text_pair": [spec.text_pair] if spec.text_pair else [],
+                   "context": list(spec.context), "choices": list(spec.choices)}
     else:
-        mapping = {"text": data_args.text_column if data_args.task != "multiple_choice" else None,
-                   "text_pair": data_args.text_pair_column,
-                   "context": [data_args.context_column] if data_args.context_column else [],
-                   "choices": list(data_args.choice_columns or []), "label": data_args.label_column}
-    mapping["all"] = [c for c in (mapping["text"], mapping["text_pair"], *mapping["context"], *mapping["choices"],
-                                  mapping["label"]) if c]
+        sources = data_args.user_columns()
+    mapping = {column: sources[column] for column in data_args.task_type.inputs}
+    mapping["label"] = spec.label if spec is not None else data_args.label_column
+    mapping["all"] = [c for column in data_args.task_type.inputs for c in mapping[column]] + [mapping["label"]]
     return mapping
 
 
 def _normalise(batch, columns, spec) -> dict:
     out = {}
-    if columns["text"]:
-        out["text"] = [str(t) if t is not None else "" for t in batch[columns["text"]]]
-    if columns["text_pair"]:
-        out["text_pair"] = [str(t) if t is not None else "" for t in batch[columns["text_pair"]]]
-    if columns["context"]:
+    for column in ("text", "text_pair"):
+        if columns.get(column):
+            out[column] = [str(t) if t is not None else "" for t in batch[columns[column][0]]]
+    if columns.get("context"):
         out["context"] = [" ".join(str(p) for p in parts) for parts in zip(*(batch[c] for c in columns["context"]))]
-    if columns["choices"]:
+    if columns.get("choices"):
         if len(columns["choices"]) == 1:  # one column holding the list of choices
             out["choices"] = [list(map(str, choices)) for choices in batch[columns["choices"][0]]]
         else:
@@ -292,36 +259,23 @@ def _normalise(batch, columns, spec) -> dict:
     return out
 
 
-def encode_task(raw, task: str, transform: TaskTransform):
-    """Apply the paper's transform for the task to every split (datasets.map, batched)."""
-    kind = TRANSFORMS[task]
-    if kind == "multiple_choice":
-        counts = {split: {len(choices) for choices in dataset["choices"]} for split, dataset in raw.items()}
-        every = set().union(*counts.values())
-        if len(every) > 1:
-            where = ", ".join(f"{split}: {sorted(found)}" for split, found in counts.items())
-            raise ValueError(f"The data mixes rows with {sorted(every)} choices ({where}); every multiple-choice row "
-                             "needs the same number of choices.")
-
-    def apply(batch):
-        if kind == "classification":
-            return transform.classification(batch["text"])
-        if kind == "multiple_choice":
-            return transform.multiple_choice(batch["context"], batch["choices"])
-        return getattr(transform, kind)(batch["text"], batch["text_pair"])
-
-    return raw.map(apply, batched=True, desc=f"Building {kind} inputs")
+def encode_task(raw, task_type: TaskType, transform: TaskTransform):
+    """Apply the task type's transform to every split (datasets.map, batched)."""
+    if task_type.check is not None:
+        task_type.check(raw)
+    return raw.map(lambda batch: task_type.encode(transform, batch), batched=True,
+                   desc=f"Building {task_type.name} inputs")
 
 
 # --- running --------------------------------------------------------------------------------------------------------
 
 
-def build_task_model(model_args, task: str, labels: LabelInfo, tokenizer):
-    auto = AutoModelForMultipleChoice if task == "multiple_choice" else AutoModelForSequenceClassification
+def build_task_model(model_args, task_type: TaskType, labels: LabelInfo, tokenizer):
+    auto = getattr(transformers, task_type.auto_class)
     extra = dict(classifier_dropout=model_args.classifier_dropout)
     if model_args.aux_lm_weight is not None:  # otherwise the folder's own value stands
         extra["aux_lm_weight"] = model_args.aux_lm_weight
-    if task != "multiple_choice":
+    if task_type.labels != "choice":  # a choice head scores each row: one output, no label names
         extra.update(num_labels=labels.num_labels, problem_type=labels.problem_type)
         if labels.id2label:
             extra.update(id2label=labels.id2label, label2id={v: k for k, v in labels.id2label.items()})
@@ -341,7 +295,7 @@ def build_task_model(model_args, task: str, labels: LabelInfo, tokenizer):
     return model
 
 
-def make_compute_metrics(task: str, labels: LabelInfo):
+def make_compute_metrics(labels: LabelInfo):
     def compute_metrics(eval_prediction):
         predictions = predictions_from_logits(eval_prediction.predictions, labels.kind)
         return compute_task_metrics(labels.kind, predictions, eval_prediction.label_ids, labels.num_labels)
@@ -376,14 +330,14 @@ def finetune(model_args, data_args, training_args) -> dict:
     for split in ("validation", "test"):
         if data_args.max_eval_samples and split in raw:
             raw[split] = raw[split].select(range(min(data_args.max_eval_samples, len(raw[split]))))
-    raw, labels = encode_labels(raw, data_args.task, data_args.problem_type)
-    model = build_task_model(model_args, data_args.task, labels, tokenizer)
+    task_type = data_args.task_type
+    raw, labels = encode_labels(raw, task_type.labels, data_args.problem_type)
+    model = build_task_model(model_args, task_type, labels, tokenizer)
     transform = TaskTransform(tokenizer, max_length=check_max_length(data_args.max_length, model.config.n_positions))
-    encoded = encode_task(raw, data_args.task, transform)
+    encoded = encode_task(raw, task_type, transform)
     if training_args.metric_for_best_model is None:
-        metric = BENCHMARKS[data_args.benchmark].metric if data_args.benchmark in BENCHMARKS else (
-            "pearson" if labels.problem_type == "regression" else
-            "f1_micro" if labels.problem_type == "multi_label_classification" else "accuracy")
+        metric = (BENCHMARKS[data_args.benchmark].metric if data_args.benchmark in BENCHMARKS
+                  else default_metric(labels.kind))
         training_args.metric_for_best_model, training_args.greater_is_better = metric, True
 
     name = Path(training_args.output_dir).name
@@ -398,8 +352,7 @@ def _train_and_save(model_args, data_args, training_args, model, tokenizer, enco
         remove_stale_checkpoints(output_dir)  # every check passed; old checkpoints would count in rotation
     trainer = GPTTrainer(
         model=model, args=training_args, train_dataset=encoded["train"], eval_dataset=encoded["validation"],
-        data_collator=TaskCollator(tokenizer.pad_token_id), compute_metrics=make_compute_metrics(data_args.task,
-                                                                                                 labels),
+        data_collator=TaskCollator(tokenizer.pad_token_id), compute_metrics=make_compute_metrics(labels),
         callbacks=[crash_safe_checkpoints(training_args)],
     )
     trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(training_args.resume_from_checkpoint, output_dir))
@@ -409,7 +362,7 @@ def _train_and_save(model_args, data_args, training_args, model, tokenizer, enco
         if prediction.metrics and any(k.startswith("test_") and k != "test_loss" for k in prediction.metrics):
             results.update(prediction.metrics)
         if trainer.is_world_process_zero():
-            write_predictions(output_dir / "predictions_test.tsv", prediction.predictions, data_args.task, labels)
+            write_predictions(output_dir / "predictions_test.tsv", prediction.predictions, labels)
 
     if trainer.is_world_process_zero():
         trainer.save_model(output_dir)
@@ -424,8 +377,7 @@ def _train_and_save(model_args, data_args, training_args, model, tokenizer, enco
                       f"; lr {training_args.learning_rate} (head x{training_args.head_lr_multiplier}), "
                       f"batch {training_args.per_device_train_batch_size}, {training_args.num_train_epochs} epochs, "
                       f"auxiliary LM weight {model.config.aux_lm_weight}."),
-            auto_class="AutoModelForMultipleChoice" if data_args.task == "multiple_choice"
-            else "AutoModelForSequenceClassification",
+            auto_class=data_args.task_type.auto_class,
             results={k: v for k, v in results.items() if isinstance(v, float) and not k.endswith(
                 ("runtime", "per_second"))},
             base_model=None if model_args.from_scratch else str(model_args.model_name_or_path),
@@ -436,7 +388,7 @@ def _train_and_save(model_args, data_args, training_args, model, tokenizer, enco
     return results
 
 
-def write_predictions(path: Path, logits, task: str, labels: LabelInfo) -> None:
+def write_predictions(path: Path, logits, labels: LabelInfo) -> None:
     kind = labels.kind
     predictions = predictions_from_logits(logits, kind)
     lines = ["index\tprediction"]

@@ -12,17 +12,14 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCardData
 
+from .modeling_gpt_hf import HEADS, head_of
+
 logger = logging.getLogger(__name__)
 
 # A link to model_cards/gpt_hf.md, so the template also ships inside installed wheels.
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"
 ARCHITECTURE_FIELDS = ("norm_position", "n_layer", "n_embd", "n_head", "n_inner", "n_positions", "vocab_size",
                        "activation_function", "resid_pdrop", "attn_pdrop", "embd_pdrop", "aux_lm_weight")
-PIPELINE_TAGS = {"AutoModelForCausalLM": "text-generation", "AutoModelForSequenceClassification":
-                 "text-classification", "AutoModelForMultipleChoice": "multiple-choice"}
-AUTO_CLASS_OF = {"GPTHFForCausalLM": "AutoModelForCausalLM", "GPTHFForSequenceClassification":
-                 "AutoModelForSequenceClassification", "GPTHFForMultipleChoice": "AutoModelForMultipleChoice",
-                 "GPTHFModel": "AutoModel"}
 DEFAULT_LIMITATIONS = (
     "A research reproduction of GPT-1 / GPT-2 trained on the data described above. It inherits that data's "
     "biases and gaps, can produce fluent but false or offensive text, and has not been evaluated for any "
@@ -48,7 +45,9 @@ def render_model_card(
 ) -> str:
     """The card's Markdown: YAML metadata (library, pipeline tag, license, language, tags, datasets, base model,
     model-index results) and sections for the architecture, training, results, limitations and loading."""
-    pipeline_tag = PIPELINE_TAGS.get(auto_class, "text-generation")
+    if auto_class not in HEADS:
+        raise ValueError(f"auto_class={auto_class!r} is not a gpt_hf head; choose one of {sorted(HEADS)}.")
+    pipeline_tag = HEADS[auto_class].pipeline_tag
     data = ModelCardData(
         model_name=model_name,
         library_name="transformers",
@@ -104,7 +103,6 @@ def build_hub_folder(model_dir, local_dir, repo_id: str | None = None, overwrite
     """Write the repository contents for a pretrained, fine-tuned or converted model folder into `local_dir`."""
     from transformers import AutoConfig, AutoTokenizer
 
-    from . import AUTO_CLASSES
     from .saving import atomic_output_dir
 
     model_dir = Path(model_dir)
@@ -112,10 +110,11 @@ def build_hub_folder(model_dir, local_dir, repo_id: str | None = None, overwrite
         raise ValueError(f"{model_dir} is not a model folder (no config.json).")
     config = AutoConfig.from_pretrained(model_dir)
     architecture = (config.architectures or ["GPTHFForCausalLM"])[0]
-    auto_class = AUTO_CLASS_OF.get(architecture)
-    if auto_class is None:
+    found = head_of(architecture)
+    if found is None:
         raise ValueError(f"{model_dir} holds a {architecture}, not a gpt_hf model; convert it first.")
-    model = AUTO_CLASSES[auto_class].from_pretrained(model_dir)
+    auto_class, head = found
+    model = head.model_class.from_pretrained(model_dir)
     with atomic_output_dir(local_dir, overwrite=overwrite) as staging:
         model.save_pretrained(staging, safe_serialization=True)  # safetensors, code files, auto_map for every head
         try:

@@ -3,12 +3,20 @@ choices, non-numeric scores, a single class, labels unseen in training) and the 
 (class ids with `id2label`, multi-hot vectors, float scores), with the problem type inferred from the labels.
 
 Works on `datasets.DatasetDict`s whose splits have a normalised `label` column (and `choices` for multiple choice).
+A task type (`task_types.TaskType.labels`) says which of LABEL_FORMATS its labels come in.
 """
 
 import math
 from dataclasses import dataclass
 
 import datasets
+
+# How a task's labels come: "classes" (class names or ids; lists of them are multi-label; real numbers are scores),
+# "scores" (always regression) or "choice" (the index of the right choice among an example's choices).
+LABEL_FORMATS = ("classes", "scores", "choice")
+# How predictions are read from logits and scored (LabelInfo.kind), by problem type.
+PREDICTION_KINDS = {"single_label_classification": "classification", "multi_label_classification": "multi_label",
+                    "regression": "regression"}
 
 
 @dataclass
@@ -20,8 +28,7 @@ class LabelInfo:
     @property
     def kind(self) -> str:
         """How predictions are read from logits and scored: classification, multi_label or regression."""
-        return {"multi_label_classification": "multi_label", "regression": "regression"}.get(self.problem_type,
-                                                                                           "classification")
+        return PREDICTION_KINDS[self.problem_type]
 
 
 def _is_missing(value) -> bool:
@@ -51,11 +58,11 @@ def check_missing_labels(raw) -> set[str]:
     return unlabelled
 
 
-def infer_problem_type(task: str, labels: list) -> str:
+def infer_problem_type(label_format: str, labels: list) -> str:
     """regression for real-valued scores, multi_label for lists of labels, else single-label classification;
     integral floats (an integer column that once held blanks) are class ids, not scores."""
     present = [label for label in labels if not _is_missing(label)]
-    if task == "regression":
+    if label_format == "scores":
         return "regression"
     if any(isinstance(label, (list, tuple)) for label in present):
         return "multi_label_classification"
@@ -79,16 +86,16 @@ def _class_key(value):
     return value
 
 
-def encode_labels(raw, task: str, problem_type: str | None):
+def encode_labels(raw, label_format: str, problem_type: str | None):
     """Turn labels into model targets; returns the relabelled DatasetDict and LabelInfo. Class names and ids are
     taken from the training split; an evaluation label unseen in training, a blank label, a non-numeric regression
     score or a choice index outside the choices is an error naming the rows."""
     unlabelled = check_missing_labels(raw)
-    if task == "multiple_choice":
+    if label_format == "choice":
         return _check_choice_labels(raw, unlabelled), LabelInfo("single_label_classification", 1, None)
     train_labels = list(raw["train"]["label"])
     if problem_type is None:
-        problem_type = infer_problem_type(task, train_labels)
+        problem_type = infer_problem_type(label_format, train_labels)
 
     def replace_labels(convert):
         out = datasets.DatasetDict()
@@ -144,12 +151,12 @@ def encode_labels(raw, task: str, problem_type: str | None):
     return relabelled, LabelInfo(problem_type, len(seen), id2label)
 
 
-def check_labels(raw, task: str, problem_type: str | None) -> None:
+def check_labels(raw, label_format: str, problem_type: str | None) -> None:
     """The label checks that name rows: blanks, choice indices, non-numeric regression scores."""
     unlabelled = check_missing_labels(raw)
-    if task == "multiple_choice":
+    if label_format == "choice":
         _check_choice_labels(raw, unlabelled)
-    elif task == "regression" or problem_type == "regression":
+    elif label_format == "scores" or problem_type == "regression":
         for split, dataset in raw.items():
             if split not in unlabelled:
                 for index, label in enumerate(dataset["label"]):

@@ -1,71 +1,57 @@
-"""The metrics the paper reports, computed locally with numpy (no metric downloads): accuracy, F1, Matthews
-correlation, Pearson and Spearman correlation."""
+"""The metrics the paper reports (accuracy, F1, Matthews correlation, Pearson and Spearman correlation), computed
+locally with scikit-learn and scipy (no metric downloads), one table row per prediction kind (`LabelInfo.kind`)."""
+
+import warnings
 
 import numpy as np
+from scipy import stats
+from sklearn import metrics as sk
 
 
-def accuracy(predictions, labels) -> float:
-    return float(np.mean(np.asarray(predictions) == np.asarray(labels)))
-
-
-def f1(predictions, labels, average: str = "binary") -> float:
-    """Binary F1 of class 1, or the unweighted mean over classes ('macro')."""
-    predictions, labels = np.asarray(predictions), np.asarray(labels)
-    classes = [1] if average == "binary" else np.union1d(predictions, labels)
-    scores = []
-    for cls in classes:
-        tp = np.sum((predictions == cls) & (labels == cls))
-        fp = np.sum((predictions == cls) & (labels != cls))
-        fn = np.sum((predictions != cls) & (labels == cls))
-        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(scores))
-
-
-def matthews_correlation(predictions, labels) -> float:
-    """Multi-class MCC (Gorodkin's R_K), equal to the binary formula for two classes; 0 when undefined."""
-    predictions, labels = np.asarray(predictions), np.asarray(labels)
-    classes = np.union1d(predictions, labels)
-    confusion = np.array([[np.sum((labels == t) & (predictions == p)) for p in classes] for t in classes], float)
-    samples, correct = confusion.sum(), np.trace(confusion)
-    predicted, true = confusion.sum(axis=0), confusion.sum(axis=1)
-    numerator = correct * samples - predicted @ true
-    denominator = np.sqrt((samples**2 - predicted @ predicted) * (samples**2 - true @ true))
-    return 0.0 if denominator == 0 else float(numerator / denominator)
-
-
-def pearson(predictions, labels) -> float:
+def _correlation(function, predictions, labels) -> float:
+    """scipy's correlation, 0.0 (not NaN) when either side is constant: no signal, no correlation."""
     x, y = np.asarray(predictions, float), np.asarray(labels, float)
-    x, y = x - x.mean(), y - y.mean()
-    denominator = np.sqrt((x @ x) * (y @ y))
-    return 0.0 if denominator == 0 else float(x @ y / denominator)
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return 0.0
+    return float(function(x, y)[0])
 
 
-def _ranks(values) -> np.ndarray:
-    """Ranks with ties given their average rank (as scipy.stats.rankdata)."""
-    values = np.asarray(values, float)
-    order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(len(values))
-    sorted_values = values[order]
-    start = 0
-    for end in range(1, len(values) + 1):
-        if end == len(values) or sorted_values[end] != sorted_values[start]:
-            ranks[order[start:end]] = (start + end - 1) / 2 + 1
-            start = end
-    return ranks
+def classification_metrics(predictions, labels, num_labels: int) -> dict[str, float]:
+    return {
+        "accuracy": float(sk.accuracy_score(labels, predictions)),
+        "mcc": float(sk.matthews_corrcoef(labels, predictions)),  # multi-class R_K; 0.0 when undefined
+        # binary: F1 of class 1 (GLUE's MRPC / QQP convention); more classes: unweighted mean over classes
+        "f1": float(sk.f1_score(labels, predictions, average="binary" if num_labels == 2 else "macro",
+                                zero_division=0.0)),
+    }
 
 
-def spearman(predictions, labels) -> float:
-    return pearson(_ranks(predictions), _ranks(labels))
+def multi_label_metrics(predictions, labels, num_labels: int) -> dict[str, float]:
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    return {"exact_match": float(sk.accuracy_score(labels, predictions)),  # subset accuracy: every label right
+            "f1_micro": float(sk.f1_score(labels, predictions, average="micro", zero_division=0.0))}
 
 
-def compute_task_metrics(task_type: str, predictions, labels, num_labels: int) -> dict[str, float]:
-    """All metrics that make sense for a task type; `predictions` are class ids, scores or multi-hot rows."""
-    if task_type == "regression":
-        return {"pearson": pearson(predictions, labels), "spearman": spearman(predictions, labels)}
-    if task_type == "multi_label":
-        predictions, labels = np.asarray(predictions), np.asarray(labels)
-        return {"exact_match": float(np.mean(np.all(predictions == labels, axis=1))),
-                "f1_micro": f1(predictions.ravel(), labels.ravel())}
-    metrics = {"accuracy": accuracy(predictions, labels), "mcc": matthews_correlation(predictions, labels)}
-    metrics["f1"] = f1(predictions, labels, average="binary" if num_labels == 2 else "macro")
-    return metrics
+def regression_metrics(predictions, labels, num_labels: int) -> dict[str, float]:
+    return {"pearson": _correlation(stats.pearsonr, predictions, labels),
+            "spearman": _correlation(stats.spearmanr, predictions, labels)}
+
+
+# prediction kind -> (all its metrics, the one that picks the best checkpoint by default)
+METRICS = {
+    "classification": (classification_metrics, "accuracy"),
+    "multi_label": (multi_label_metrics, "f1_micro"),
+    "regression": (regression_metrics, "pearson"),
+}
+
+
+def compute_task_metrics(kind: str, predictions, labels, num_labels: int) -> dict[str, float]:
+    """All metrics that make sense for a prediction kind; `predictions` are class ids, scores or multi-hot rows.
+    Degenerate evaluation sets (one class only, constant scores) give 0.0 for the undefined metrics, quietly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return METRICS[kind][0](predictions, labels, num_labels)
+
+
+def default_metric(kind: str) -> str:
+    return METRICS[kind][1]

@@ -150,17 +150,6 @@ class GPTHFBlock(GradientCheckpointingLayer):
         return self.ln_2(hidden_states + self.mlp(hidden_states))
 
 
-# Every Auto class the family answers to. Saved into config.auto_map so that a folder copied to the Hub exposes all
-# heads under trust_remote_code=True, not only the class that happened to be saved.
-AUTO_MAP = {
-    "AutoConfig": "configuration_gpt_hf.GPTHFConfig",
-    "AutoModel": "modeling_gpt_hf.GPTHFModel",
-    "AutoModelForCausalLM": "modeling_gpt_hf.GPTHFForCausalLM",
-    "AutoModelForSequenceClassification": "modeling_gpt_hf.GPTHFForSequenceClassification",
-    "AutoModelForMultipleChoice": "modeling_gpt_hf.GPTHFForMultipleChoice",
-}
-
-
 class GPTHFPreTrainedModel(PreTrainedModel):
     config_class = GPTHFConfig
     config: GPTHFConfig
@@ -178,8 +167,14 @@ class GPTHFPreTrainedModel(PreTrainedModel):
         "attentions": OutputRecorder(GPTHFAttention, index=1),
     }
 
+    # Modules a task adds on top of the pre-trained body (not pre-trained themselves): fine-tuning gives their
+    # parameters the head learning rate (`GPTTrainer`, `--head_lr_multiplier`).
+    task_head_modules: tuple[str, ...] = ()
+
     def save_pretrained(self, save_directory, *args, **kwargs):
-        self.config.auto_map = {**AUTO_MAP, **(getattr(self.config, "auto_map", None) or {})}
+        # every head in config.auto_map, so a folder copied to the Hub answers to all Auto classes under
+        # trust_remote_code=True, not only to the class that happened to be saved
+        self.config.auto_map = {**auto_map(), **(getattr(self.config, "auto_map", None) or {})}
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     @torch.no_grad()
@@ -374,6 +369,7 @@ class GPTHFTaskModel(GPTHFPreTrainedModel):
     """Shared body of the task heads: decoder, tied LM head (auxiliary loss), and extract-token pooling."""
 
     _tied_weights_keys = {"lm_head.weight": "transformer.wte.weight"}
+    task_head_modules = ("score",)
     # The task and LM losses are means over their own items, so the Trainer must do the gradient-accumulation
     # scaling (it would skip it for a model that normalises by `num_items_in_batch` itself).
     accepts_loss_kwargs = False
@@ -499,31 +495,30 @@ class GPTHFForSequenceClassification(GPTHFTaskModel):
         return self._combine(task_loss, lm_loss, logits, outputs)
 
     def _task_loss(self, logits, labels):
-        config = self.config
-        if config.problem_type is None:
-            if self.num_labels == 1:
-                config.problem_type = "regression"
-            elif labels.dtype in (torch.long, torch.int):
-                config.problem_type = "single_label_classification"
-            else:
-                config.problem_type = "multi_label_classification"
-        if config.problem_type == "regression":
-            if self.num_labels == 1:
-                return F.mse_loss(logits.view(-1), labels.to(logits.dtype).view(-1))
-            return F.mse_loss(logits, labels.to(logits.dtype))
-        if config.problem_type == "single_label_classification":
-            if labels.dtype.is_floating_point:
-                raise TypeError(
-                    f"single_label_classification expects integer class ids as labels, got dtype {labels.dtype}; "
-                    "pass torch.long labels, or set problem_type='multi_label_classification' for multi-hot floats."
-                )
-            return F.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
-        if labels.shape != logits.shape:
+        """transformers' sequence-classification loss (MSE, cross-entropy or BCE by `config.problem_type`), after
+        checks that say what a wrong label looks like."""
+        if self.config.problem_type is None:
+            # inferred from the first labels and kept in the config, as transformers' own heads do: the saved config
+            # then tells pipelines how to read the logits (raw scores, softmax or sigmoid)
+            self.config.problem_type = (
+                "regression" if self.num_labels == 1
+                else "single_label_classification" if labels.dtype in (torch.long, torch.int)
+                else "multi_label_classification"
+            )
+        problem_type = self.config.problem_type
+        if problem_type == "single_label_classification" and labels.dtype.is_floating_point:
+            raise TypeError(
+                f"single_label_classification expects integer class ids as labels, got dtype {labels.dtype}; "
+                "pass torch.long labels, or set problem_type='multi_label_classification' for multi-hot floats."
+            )
+        if problem_type == "multi_label_classification" and labels.shape != logits.shape:
             raise ValueError(
                 f"multi_label_classification expects multi-hot labels of shape {tuple(logits.shape)}, "
                 f"got {tuple(labels.shape)}."
             )
-        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+        if labels.dtype.is_floating_point:  # scores and multi-hot rows in the logits' dtype (bf16 under autocast)
+            labels = labels.to(logits.dtype)
+        return self.loss_function(labels, logits, self.config)
 
 
 class GPTHFForMultipleChoice(GPTHFTaskModel):
@@ -558,7 +553,38 @@ class GPTHFForMultipleChoice(GPTHFTaskModel):
         return self._combine(task_loss, lm_loss, logits, outputs)
 
 
+@dataclass(frozen=True)
+class Head:
+    model_class: type[GPTHFPreTrainedModel]
+    pipeline_tag: str  # the Hub's name for what the head does
+
+
+# The one table of heads, by the Auto class each answers to. gpt_hf/__init__ registers them with transformers,
+# save_pretrained writes them into config.auto_map, and the Hub card, conversion and fine-tuning look them up here.
+HEADS = {
+    "AutoModel": Head(GPTHFModel, "feature-extraction"),
+    "AutoModelForCausalLM": Head(GPTHFForCausalLM, "text-generation"),
+    "AutoModelForSequenceClassification": Head(GPTHFForSequenceClassification, "text-classification"),
+    "AutoModelForMultipleChoice": Head(GPTHFForMultipleChoice, "multiple-choice"),
+}
+for _auto_class, _head in HEADS.items():
+    _head.model_class.register_for_auto_class(_auto_class)  # save_pretrained then copies this file beside weights
+
+
+def auto_map() -> dict[str, str]:
+    """config.auto_map for a saved folder: the config and every head, as `module.Class` names."""
+    return {"AutoConfig": f"configuration_gpt_hf.{GPTHFConfig.__name__}",
+            **{auto_class: f"modeling_gpt_hf.{head.model_class.__name__}" for auto_class, head in HEADS.items()}}
+
+
+def head_of(architecture: str) -> tuple[str, Head] | None:
+    """(Auto class, head) for a class name as saved in config.architectures; None for a class not in the table."""
+    return next(((auto_class, head) for auto_class, head in HEADS.items()
+                 if head.model_class.__name__ == architecture), None)
+
+
 __all__ = [
+    "HEADS",
     "GPTHFPreTrainedModel",
     "GPTHFModel",
     "GPTHFForCausalLM",

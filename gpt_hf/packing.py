@@ -41,7 +41,11 @@ def tokenize_and_pack(dataset, tokenizer, block_size: int, num_proc: int | None 
 
 
 def collate_blocks(features: list[dict]) -> dict:
-    """Stack packed blocks; the labels are the inputs (the model shifts them)."""
+    """Stack packed blocks; the labels are the inputs (the model shifts them).
+
+    Not `DataCollatorForLanguageModeling(mlm=False)`: it sets every label equal to `pad_token_id` to -100, and
+    tokenizers converted from GPT-2 often pad with `<|endoftext|>`, so every document boundary would silently leave
+    the loss. Packed blocks are full: there is nothing to pad or mask."""
     import torch
 
     input_ids = torch.tensor([feature["input_ids"] for feature in features], dtype=torch.long)

@@ -92,8 +92,6 @@ class GPTTrainer(Trainer):
     """Trainer that logs perplexity (language models) or the task / auxiliary-LM parts of the loss (task heads),
     keeps the warmup proportionate on short runs, and can give the new task head a larger learning rate."""
 
-    HEAD_PREFIXES = ("score.",)  # parameters of the task heads' new layer
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._loss_parts: dict[str, list[torch.Tensor]] = {"task_loss": [], "lm_loss": []}
@@ -129,10 +127,14 @@ class GPTTrainer(Trainer):
             return super().create_optimizer(*([model] if model is not None else []))
         model = model if model is not None else self.model
         decay = set(self.get_decay_parameter_names(model))
+        head = task_head_parameter_names(model)
+        if not head:
+            logger.warning("--head_lr_multiplier %s has no effect: %s declares no task head modules "
+                           "(task_head_modules).", multiplier, type(model).__name__)
         groups: dict[tuple[bool, bool], list] = {}
         for name, parameter in model.named_parameters():
             if parameter.requires_grad:
-                groups.setdefault((name.startswith(self.HEAD_PREFIXES), name in decay), []).append(parameter)
+                groups.setdefault((name in head, name in decay), []).append(parameter)
         parameter_groups = [
             {"params": params, "weight_decay": self.args.weight_decay if decayed else 0.0,
              "lr": self.args.learning_rate * (multiplier if is_head else 1.0)}
@@ -149,6 +151,16 @@ class GPTTrainer(Trainer):
                         self.args.warmup_steps, fraction * 100, num_training_steps, fraction * 100)
             self.args.warmup_steps = fraction  # < 1 means a fraction of the run
         return super().create_scheduler(num_training_steps, optimizer)
+
+
+def task_head_parameter_names(model) -> set[str]:
+    """Names of the parameters in the modules the model declares as its task head (`task_head_modules`), also
+    when the model is wrapped (PEFT, DDP), whose parameter names carry a prefix."""
+    modules = getattr(model, "task_head_modules", None)
+    if modules is None and hasattr(model, "module"):  # DDP / DataParallel
+        modules = getattr(model.module, "task_head_modules", None)
+    segments = {f".{module}." for module in modules or ()}
+    return {name for name, _ in model.named_parameters() if any(s in f".{name}" for s in segments)}
 
 
 def check_max_length(max_length: int | None, n_positions: int, flag: str = "--max_length") -> int:

@@ -16,9 +16,13 @@ Pretraining (Trainer overhead vs a bare PyTorch loop, data preparation MB/s):
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gpt_hf.cli import entry_points
-from gpt_hf.benchmarking import (
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # the measurements: repo tooling, not
+# part of the installed package
+from measure import (  # noqa: E402
     MODELS,
     WORKLOADS,
     BenchConfig,

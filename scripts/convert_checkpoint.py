@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 
 from gpt_hf.cli import entry_points
-from gpt_hf.convert import HEADS, convert_checkpoint, save_converted
+from gpt_hf.convert import CONVERTIBLE_HEADS, convert_checkpoint, save_converted
 
 
 @dataclass
@@ -17,15 +17,15 @@ class ConvertArguments:
     output_dir: str = field(metadata={"help": "Where to write the gpt_hf model folder."})
     head: str = field(
         default="causal-lm",
-        metadata={"help": f"Model class to produce: one of {sorted(HEADS)}. 'multiple-choice' keeps the trained "
-                          "head of a DoubleHeadsModel."},
+        metadata={"help": f"Model class to produce: one of {sorted(CONVERTIBLE_HEADS)}. 'multiple-choice' keeps "
+                          "the trained head of a DoubleHeadsModel."},
     )
     revision: str | None = field(default=None, metadata={"help": "Hub revision (branch, tag or commit)."})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a non-empty output folder."})
 
     def __post_init__(self):
-        if self.head not in HEADS:
-            raise ValueError(f"--head {self.head!r} is not one of {sorted(HEADS)}.")
+        if self.head not in CONVERTIBLE_HEADS:
+            raise ValueError(f"--head {self.head!r} is not one of {sorted(CONVERTIBLE_HEADS)}.")
 
 
 def run(args: ConvertArguments) -> None:

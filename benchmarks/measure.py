@@ -1,4 +1,6 @@
-"""Side-by-side speed of gpt_hf against transformers' own GPT-1 (`openai-gpt`) and GPT-2 on one config.
+"""Developer tooling, not part of the installed package: the measurements behind `scripts/benchmark.py`.
+
+Side-by-side speed of gpt_hf against transformers' own GPT-1 (`openai-gpt`) and GPT-2 on one config.
 
 Each (model, workload) is measured in a fresh worker process, so peak memory is that workload's alone, and the
 rounds are interleaved (A B C, A B C, ...) so that drift in a shared machine's speed hits every model alike;
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .training import cpu_has_bf16_instructions
+from gpt_hf.training import cpu_has_bf16_instructions
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +58,8 @@ def build_model(name: str, cfg: BenchConfig):
     sizes = dict(n_layer=cfg.n_layer, n_embd=cfg.n_embd, n_head=cfg.n_head, n_positions=cfg.n_positions,
                  vocab_size=cfg.vocab_size)
     if library == "gpt_hf":
-        from .configuration_gpt_hf import GPTHFConfig
-        from .modeling_gpt_hf import GPTHFForCausalLM
+        from gpt_hf.configuration_gpt_hf import GPTHFConfig
+        from gpt_hf.modeling_gpt_hf import GPTHFForCausalLM
 
         return GPTHFForCausalLM._from_config(GPTHFConfig(**sizes, norm_position=layout), attn_implementation=attn)
     if library == "gpt2":
@@ -155,8 +157,8 @@ def run_worker(name: str, workload: str, cfg: BenchConfig) -> dict:
 
 
 def _worker_result(arguments: list[str]) -> dict:
-    """Run `python -m gpt_hf.benchmarking ARGUMENTS` and read the JSON line it prints last."""
-    done = subprocess.run([sys.executable, "-m", "gpt_hf.benchmarking", *arguments], capture_output=True, text=True)
+    """Run `python benchmarks/measure.py ARGUMENTS` and read the JSON line it prints last."""
+    done = subprocess.run([sys.executable, __file__, *arguments], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"Benchmark worker {arguments[:-1]} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -254,7 +256,7 @@ def run_tokenizer_benchmark(flavour: str, vocab_size: int, megabytes: float, rou
 
     from transformers import PreTrainedTokenizerFast
 
-    from .tasks import TaskTransform
+    from gpt_hf.tasks import TaskTransform
 
     workdir = Path(workdir)
     files = build_text_corpus(workdir, megabytes)
@@ -317,7 +319,7 @@ def measure_training_loop(loop: str, precision: str, cfg: BenchConfig, steps: in
     import datasets
     from transformers import TrainerCallback, get_cosine_schedule_with_warmup
 
-    from .training import GPTTrainer, GPTTrainingArguments
+    from gpt_hf.training import GPTTrainer, GPTTrainingArguments
 
     torch.manual_seed(0)
     model = build_model("gpt_hf-pre-eager", cfg)
@@ -340,7 +342,7 @@ def measure_training_loop(loop: str, precision: str, cfg: BenchConfig, steps: in
                 warmup_steps=0.1, dataloader_drop_last=True,
             )
             dataset = datasets.Dataset.from_dict({"input_ids": blocks.tolist()})
-            from .packing import collate_blocks
+            from gpt_hf.packing import collate_blocks
 
             trainer = GPTTrainer(model=model, args=args, train_dataset=dataset, data_collator=collate_blocks,
                                  callbacks=[StepClock()])
@@ -386,9 +388,9 @@ def run_data_preparation(megabytes: float, workdir, num_proc: int = 2, vocab_siz
 
     import datasets
 
-    from .data import load_text_dataset
-    from .packing import tokenize_and_pack
-    from .tokenization import train_tokenizer
+    from gpt_hf.data import load_text_dataset
+    from gpt_hf.packing import tokenize_and_pack
+    from gpt_hf.tokenization import train_tokenizer
 
     datasets.disable_caching()
     datasets.disable_progress_bars()
@@ -406,7 +408,7 @@ def run_data_preparation(megabytes: float, workdir, num_proc: int = 2, vocab_siz
     return {"corpus_mb": corpus_mb, "ours_mb_s": corpus_mb / ours, "encode_batch_mb_s": corpus_mb / reference}
 
 
-if __name__ == "__main__":  # worker entry: python -m gpt_hf.benchmarking [--loop LOOP] NAME WORKLOAD CONFIG_JSON
+if __name__ == "__main__":  # worker entry: python benchmarks/measure.py [--loop LOOP] NAME WORKLOAD CONFIG_JSON
     logging.disable(logging.WARNING)
     import transformers
 

@@ -1,0 +1,131 @@
+"""The shape of the house: imports flow one way, every head comes from the one table, a task type added from outside
+the package fine-tunes with no edit to gpt_hf."""
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+
+import gpt_hf
+from gpt_hf.modeling_gpt_hf import HEADS, auto_map
+from gpt_hf.training import task_head_parameter_names
+
+from conftest import tiny_config
+from test_finetuning import pretrained, run, sentiment_rows, write_csv  # noqa: F401 (a fixture among them)
+
+PACKAGE = Path(gpt_hf.__file__).resolve().parent
+
+
+def _package_imports(path: Path) -> set[str]:
+    """gpt_hf modules a file imports, at the top or inside functions (`from .x import`, `from . import x`,
+    `from gpt_hf.x import`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module.split(".")[0]} if node.module else {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gpt_hf."):
+            found.add(node.module.split(".")[1])
+    return found
+
+
+def test_no_module_imports_a_module_that_imports_it_back():
+    modules = {path.stem: path for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
+    modules |= {path.parent.name: path for path in PACKAGE.glob("*/__init__.py")}  # sub-packages (presets)
+    # a name that is no module (`from . import AUTO_CLASSES`) comes from the package's __init__, which imports
+    # half the package: a library module must not import it
+    graph = {name: {m if m in modules else "__init__" for m in _package_imports(path)}
+             for name, path in modules.items()}
+    importing_init = sorted(name for name, targets in graph.items() if "__init__" in targets)
+    assert not importing_init, f"{importing_init} import from gpt_hf/__init__.py"
+
+    def reaches(start, goal, seen=()):
+        return any(n == goal or (n not in seen and reaches(n, goal, (*seen, n))) for n in graph[start])
+
+    cycles = sorted(name for name in graph if reaches(name, name))
+    assert not cycles, f"modules on an import cycle: {cycles} ({ {n: sorted(graph[n]) for n in cycles} })"
+
+
+def test_every_head_is_registered_and_saved_from_the_one_table(tmp_path):
+    config = tiny_config()
+    for auto_name, head in HEADS.items():
+        assert getattr(transformers, auto_name).from_config(config).__class__ is head.model_class
+    head = HEADS["AutoModelForSequenceClassification"]
+    head.model_class(config).save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())["auto_map"]
+    assert saved == auto_map() and set(saved) == {"AutoConfig", *HEADS}
+    assert (tmp_path / "modeling_gpt_hf.py").is_file() and (tmp_path / "configuration_gpt_hf.py").is_file()
+
+
+def test_head_parameters_come_from_the_models_declaration_also_when_wrapped():
+    model = gpt_hf.GPTHFForSequenceClassification(tiny_config(num_labels=2))
+    assert task_head_parameter_names(model) == {"score.weight", "score.bias"}
+    assert task_head_parameter_names(gpt_hf.GPTHFForCausalLM(tiny_config())) == set()
+
+    class Wrapper(torch.nn.Module):  # DDP's shape: the model under `.module`, names prefixed
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+    assert task_head_parameter_names(Wrapper(model)) == {"module.score.weight", "module.score.bias"}
+
+    class Renamed(torch.nn.Module):  # a head under another name, declared by the model
+        task_head_modules = ("classifier",)
+
+        def __init__(self):
+            super().__init__()
+            self.body, self.classifier = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
+
+    assert task_head_parameter_names(Renamed()) == {"classifier.weight", "classifier.bias"}
+
+
+def test_a_task_type_registered_from_outside_fine_tunes_end_to_end(pretrained, tmp_path):
+    """A new task type (question first, then the passage, as an entailment-style pair) with its own check: one
+    register call, and scripts/finetune.py trains, evaluates, predicts and writes the card with it."""
+    from gpt_hf.task_types import TASK_TYPES, TaskType, register_task_type
+
+    checked = []
+
+    def check(raw):
+        checked.append(sorted(raw))
+        if any(not question.endswith("?") for question in raw["train"]["text_pair"]):
+            raise ValueError("every question must end with '?'")
+
+    register_task_type(TaskType("question_first", inputs=("text", "text_pair"), check=check,
+                                transform=lambda transform, passages, questions: transform.entailment(questions,
+                                                                                                      passages)))
+    try:
+        rows = [{**row, "question": "is it good?"} for row in sentiment_rows(48, 5)]
+        train = write_csv(tmp_path / "train.csv", rows)
+        test = write_csv(tmp_path / "test.csv", rows[:6])
+        out = tmp_path / "custom"
+        results, _ = run(pretrained, out, "--task", "question_first", "--train_file", train, "--test_file", test,
+                         "--text_column", "sentence", "--text_pair_column", "question", "--label_column",
+                         "sentiment")
+        assert checked == [["test", "train", "validation"]]
+        assert {"eval_accuracy", "test_accuracy"} <= set(results)
+        assert len((out / "predictions_test.tsv").read_text().splitlines()) == 7
+        assert "pipeline_tag: text-classification" in (out / "README.md").read_text()
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(out)
+        assert model.config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
+
+        bad = write_csv(tmp_path / "bad.csv", [{**row, "question": "no mark"} for row in rows])
+        with pytest.raises(ValueError, match="must end with"):
+            run(pretrained, tmp_path / "bad", "--task", "question_first", "--train_file", bad, "--text_column",
+                "sentence", "--text_pair_column", "question", "--label_column", "sentiment")
+        assert not (tmp_path / "bad").exists()
+    finally:
+        TASK_TYPES.pop("question_first", None)
+
+
+def test_task_type_specs_are_checked_when_built():
+    from gpt_hf.task_types import TaskType, register_task_type
+
+    with pytest.raises(ValueError, match="auto_class 'AutoModelForTokenClassification' is not one of"):
+        TaskType("tagging", ("text",), lambda t, x: x, auto_class="AutoModelForTokenClassification")
+    with pytest.raises(ValueError, match=r"inputs \('passage',\) must be"):
+        TaskType("reading", ("passage",), lambda t, x: x)
+    with pytest.raises(ValueError, match="already registered"):
+        register_task_type(TaskType("classification", ("text",), lambda t, x: x))
