@@ -18,6 +18,7 @@ import os
 import sys
 import sysconfig
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 _CHUNK_BYTES = 1 << 20
@@ -210,6 +211,71 @@ def _extract_builtin_corpus(stdlib: Path, min_chars: int) -> list[str]:
 
 _FILE_BUILDERS = {".txt": "text", ".text": "text", ".json": "json", ".jsonl": "json", ".csv": "csv",
                   ".parquet": "parquet"}
+# What one document is in a plain-text file -> datasets' text builder `sample_by`. JSON / CSV / parquet rows are
+# documents as they are. A --document_separator string overrides the unit.
+DOCUMENT_UNITS = {"paragraph": "paragraph", "line": "line", "file": "document"}
+
+
+def decode_separator(value: str) -> str:
+    """A separator as typed on a command line: backslash escapes (\\n, \\t, \\u2028) are read as the characters."""
+    try:
+        separator = codecs.decode(value.encode("latin-1", "backslashreplace"), "unicode_escape")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"--document_separator {value!r} has a broken backslash escape ({err.reason}).") from None
+    if not separator:
+        raise ValueError("--document_separator is empty; leave it out, or give the text between documents.")
+    return separator
+
+
+@dataclass(kw_only=True)
+class DocumentArguments:
+    """How plain-text files are cut into documents; every argument dataclass that reads text files extends it."""
+
+    document_unit: str = field(
+        default="paragraph", metadata={"help": f"What one document is in .txt files: {tuple(DOCUMENT_UNITS)} "
+                                               "(paragraph: text between blank lines). Rows of json / csv / parquet "
+                                               "files are documents. Documents are joined with <|endoftext|> and a "
+                                               "validation split takes whole documents."})
+    document_separator: str | None = field(
+        default=None, metadata={"help": "Text between documents in .txt files, e.g. '\\n%%\\n' (fortune files); "
+                                        "backslash escapes are read. Overrides --document_unit."})
+
+    def __post_init__(self):
+        if self.document_unit not in DOCUMENT_UNITS:
+            raise ValueError(f"--document_unit {self.document_unit!r} is not one of {tuple(DOCUMENT_UNITS)}.")
+        if self.document_separator is not None:
+            self.document_separator = decode_separator(self.document_separator)
+
+    @property
+    def document_options(self) -> dict:
+        """Keyword arguments for `load_text_dataset`."""
+        return {"document_unit": self.document_unit, "document_separator": self.document_separator}
+
+
+def _separated_documents(paths: list[str], separator: str, stamps: list):
+    """Documents between `separator`s, file by file, read in 1 MB pieces (memory: the longest document). `stamps`
+    (size, mtime) only key datasets' cache, so an edited file is read again."""
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            carry = ""
+            while chunk := handle.read(_CHUNK_BYTES):
+                pieces = (carry + chunk).split(separator)
+                carry = pieces.pop()
+                for piece in pieces:
+                    yield {"text": piece}
+            yield {"text": carry}
+
+
+def _load_plain_text(splits: dict[str, list[str]], document_unit: str, document_separator: str | None):
+    import datasets
+
+    if document_separator is None:
+        return datasets.load_dataset("text", data_files=splits, sample_by=DOCUMENT_UNITS[document_unit])
+    return datasets.DatasetDict({
+        split: datasets.Dataset.from_generator(
+            _separated_documents, gen_kwargs={"paths": paths, "separator": document_separator, "stamps": [
+                (os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]})
+        for split, paths in splits.items()})
 
 
 def load_text_dataset(
@@ -218,20 +284,28 @@ def load_text_dataset(
     dataset_name: str | None = None,
     dataset_config: str | None = None,
     text_column: str = "text",
-    validation_fraction: float = 0.05,
+    validation_fraction: float | None = 0.05,
     seed: int = 42,
     max_documents: int | None = None,
+    document_unit: str = "paragraph",
+    document_separator: str | None = None,
 ):
     """A `DatasetDict` with `train` and `validation` splits of documents in `text_column`.
 
     Source: local files (globs; txt / json / jsonl / csv / parquet), a `datasets` name + config, or — when neither is
-    given — the built-in corpus. Without a validation split or files, `validation_fraction` of the documents is held
-    out with `seed`. Raises `ValueError` for missing files, a missing text column or an empty dataset.
+    given — the built-in corpus. In plain-text files a document is a paragraph (text between blank lines; the
+    default), a line, or a whole file (`document_unit`), or the text between `document_separator`s; rows of the
+    other formats are documents. Blank documents are dropped. Without a validation split or files,
+    `validation_fraction` of the documents (whole documents, never pieces of one) is held out with `seed`;
+    `validation_fraction=None` returns the train split alone, every document in it.
+    Raises `ValueError` for missing files, a missing text column or an empty dataset.
     """
     import datasets
 
     if files is not None and dataset_name is not None:
         raise ValueError("Give local files or a dataset name, not both.")
+    if document_unit not in DOCUMENT_UNITS:
+        raise ValueError(f"--document_unit {document_unit!r} is not one of {tuple(DOCUMENT_UNITS)}.")
     if files is not None:
         paths = expand_files(files)
         splits = {"train": [str(p) for p in paths]}
@@ -249,7 +323,15 @@ def load_text_dataset(
             raise ValueError(f"The training files are empty: {splits['train']}.")
         builder = builders.pop()
         try:
-            raw = datasets.load_dataset(builder, data_files=splits)
+            if builder == "text":
+                raw = _load_plain_text(splits, document_unit, document_separator)
+                # newlines around a document are layout (the blank line before it, the file's last newline)
+                raw = raw.map(lambda batch: {"text": [text.strip("\r\n") for text in batch["text"]]}, batched=True,
+                              desc="Trimming documents")
+                raw = raw.filter(lambda batch: [bool(text.strip()) for text in batch["text"]], batched=True,
+                                 desc="Dropping blank documents")
+            else:
+                raw = datasets.load_dataset(builder, data_files=splits)
         except datasets.exceptions.DatasetGenerationError as err:
             raise ValueError(f"Could not read {splits} as {builder} files: {err.__cause__ or err}") from None
     elif dataset_name is not None:
@@ -270,12 +352,17 @@ def load_text_dataset(
     if len(train) == 0:
         raise ValueError("The training dataset is empty.")
     validation = raw.get("validation")
-    if validation is None:
-        train, validation = hold_out(train, validation_fraction, seed, what="documents",
-                                     fix="pass --validation_files, or give more text")
+    if validation is None and validation_fraction is None:  # every document wanted, no split (scoring a corpus)
+        splits = {"train": train}
+    else:
+        if validation is None:
+            train, validation = hold_out(train, validation_fraction, seed, what="documents",
+                                         fix="pass --validation_files, give more text, or cut it into smaller "
+                                             "documents (--document_unit line, --document_separator)")
+        splits = {"train": train, "validation": validation}
     rename = {text_column: "text"} if text_column != "text" else {}
     return datasets.DatasetDict({split: dataset.select_columns([text_column]).rename_columns(rename)
-                                 for split, dataset in (("train", train), ("validation", validation))})
+                                 for split, dataset in splits.items()})
 
 
 def hold_out(dataset, fraction: float, seed: int, what: str, fix: str):

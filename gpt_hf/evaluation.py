@@ -15,6 +15,7 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from .data import DocumentArguments
 from .loading import load_model_and_tokenizer
 from .tokenization import document_start_id, encode_texts
 
@@ -202,7 +203,7 @@ ACCEPTABILITY_VERBALISERS = (" no", " yes")  # label 0, label 1
 
 
 @dataclass
-class EvaluationArguments:
+class EvaluationArguments(DocumentArguments):
     model_name_or_path: str = field(metadata={"help": "A gpt_hf causal-LM folder (pretrained, fine-tuned, converted)."})
     perplexity_files: list[str] | None = field(
         default=None, metadata={"help": "Text files (globs) for perplexity; default: the built-in corpus's "
@@ -225,6 +226,7 @@ class EvaluationArguments:
     output_file: str | None = field(default=None, metadata={"help": "Also write the results JSON here."})
 
     def __post_init__(self):
+        super().__post_init__()
         unknown = sorted(set(self.tasks) - {"continuation", "acceptability"})
         if unknown:
             raise ValueError(f"Unknown evaluation task(s) {unknown}; choose from ['acceptability', 'continuation'].")
@@ -257,9 +259,11 @@ def run_evaluation(model, tokenizer, args: EvaluationArguments) -> dict:
     from .self_labelled import self_labelled_dataset
 
     results = {}
-    corpus = load_text_dataset(files=args.perplexity_files, validation_fraction=0.05, seed=42)
-    texts = list(corpus["validation"]["text"]) if args.perplexity_files is None else list(corpus["train"]["text"]) \
-        + list(corpus["validation"]["text"])
+    if args.perplexity_files is None:  # the built-in corpus: its held-out documents
+        texts = list(load_text_dataset(validation_fraction=0.05, seed=42)["validation"]["text"])
+    else:  # the user's files: every document
+        texts = list(load_text_dataset(files=args.perplexity_files, validation_fraction=None,
+                                       **args.document_options)["train"]["text"])
     results["perplexity"] = perplexity(model, tokenizer, texts, stride=args.stride, batch_size=args.batch_size)
 
     for task in args.tasks:

@@ -20,7 +20,7 @@ import transformers
 from transformers import set_seed
 
 from .checkpoints import crash_safe_checkpoints, remove_stale_checkpoints, resolve_resume_checkpoint
-from .data import hold_out
+from .data import DocumentArguments, hold_out
 from .hub import write_model_card
 from .labels import PREDICTION_KINDS, LabelInfo, check_labels, encode_labels
 from .loading import check_model_folder, load_model, load_tokenizer
@@ -39,7 +39,7 @@ PROBLEM_TYPES = tuple(PREDICTION_KINDS)  # the problem types transformers knows
 
 
 @dataclass
-class FinetuneDataArguments:
+class FinetuneDataArguments(DocumentArguments):
     task: str | None = field(default=None, metadata={"help": f"Task type: {tuple(TASK_TYPES)} (and any registered "
                                                               "with gpt_hf.task_types.register_task_type). Implied "
                                                               "by --benchmark."})
@@ -70,6 +70,7 @@ class FinetuneDataArguments:
         default=0.1, metadata={"help": "Share of training rows held out when there is no validation split."})
 
     def __post_init__(self):
+        super().__post_init__()
         if self.benchmark is not None:
             if self.benchmark in SELF_LABELLED_TASKS:
                 implied = SELF_LABELLED_TASKS[self.benchmark]
@@ -172,7 +173,8 @@ def load_task_dataset(data_args, seed: int):
         if data_args.corpus_files:
             from .data import load_text_dataset
 
-            corpus = load_text_dataset(files=data_args.corpus_files, validation_fraction=0.01, seed=seed)
+            corpus = load_text_dataset(files=data_args.corpus_files, validation_fraction=0.01, seed=seed,
+                                       **data_args.document_options)
             documents = list(corpus["train"]["text"]) + list(corpus["validation"]["text"])
         return self_labelled_dataset(data_args.benchmark, documents, seed=seed)
 

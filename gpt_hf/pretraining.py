@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
 from .configuration_gpt_hf import GPTHFConfig
 from .checkpoints import crash_safe_checkpoints, remove_stale_checkpoints, resolve_resume_checkpoint
-from .data import load_text_dataset
+from .data import DocumentArguments, load_text_dataset
 from .hub import write_model_card
 from .loading import check_model_folder, load_model, load_tokenizer, read_json_object
 from .modeling_gpt_hf import GPTHFForCausalLM
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class PretrainDataArguments:
+class PretrainDataArguments(DocumentArguments):
     train_files: list[str] | None = field(
         default=None, metadata={"help": "Local txt / json / jsonl / csv / parquet files or globs. Default: the "
                                         "built-in corpus (Python's documentation), when no --dataset_name either."})
@@ -50,6 +50,7 @@ class PretrainDataArguments:
         default="The", metadata={"help": "Prompt for the sample continuation logged at the end ('' to skip)."})
 
     def __post_init__(self):
+        super().__post_init__()
         if self.train_files is not None and self.dataset_name is not None:
             raise ValueError("Pass --train_files or --dataset_name, not both.")
         for name in ("preprocessing_num_workers", "max_train_documents", "tokenizer_vocab_size"):
@@ -138,6 +139,7 @@ def pretrain(model_args, data_args, training_args) -> dict:
         dataset_name=data_args.dataset_name, dataset_config=data_args.dataset_config,
         text_column=data_args.text_column, validation_fraction=data_args.validation_split_fraction,
         seed=training_args.seed, max_documents=data_args.max_train_documents,
+        **data_args.document_options,
     )
     with run_output_dir(training_args, bool(resume_value)) as work_dir:
         return _pretrain(model_args, data_args, training_args, raw, config, block_size, work_dir, output_dir.name)

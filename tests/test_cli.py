@@ -104,3 +104,17 @@ def test_errors_in_the_library_are_user_errors_and_others_keep_their_traceback()
     with pytest.raises(ValueError, match="invalid literal"):
         run_main((Arguments,), foreign_value_error, [])
     assert run_main((Arguments,), lambda args: None, []) == 0
+
+
+def test_document_options_on_every_script_that_reads_text_files():
+    """--document_unit / --document_separator come from one dataclass (data.DocumentArguments) and are checked when
+    parsed; a separator typed with backslash escapes is read as the characters."""
+    _, data, _ = parse_arguments(PRETRAIN_ARGUMENTS, ["--output_dir", "x", "--document_separator", r"\n%\n"])
+    assert data.document_separator == "\n%\n" and data.document_options["document_unit"] == "paragraph"
+    with pytest.raises(ValueError, match="--document_unit 'chapter' is not one of"):
+        parse_arguments(PRETRAIN_ARGUMENTS, ["--output_dir", "x", "--document_unit", "chapter"])
+    from gpt_hf.evaluation import EvaluationArguments
+    from gpt_hf.finetuning import FinetuneDataArguments
+
+    for arguments in (EvaluationArguments, FinetuneDataArguments):
+        assert {"document_unit", "document_separator"} <= set(arguments.__dataclass_fields__)

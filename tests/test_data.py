@@ -30,7 +30,7 @@ def test_local_files_of_every_type(tmp_path, suffix):
 
     path = tmp_path / f"docs.{suffix}"
     if suffix == "txt":
-        path.write_text("\n".join(DOCS), encoding="utf-8")
+        path.write_text("\n\n".join(DOCS), encoding="utf-8")  # paragraphs are the documents
     else:
         data = datasets.Dataset.from_dict({"body": DOCS})
         {"jsonl": data.to_json, "csv": data.to_csv, "parquet": data.to_parquet}[suffix](str(path))
@@ -62,10 +62,61 @@ def test_clear_errors(tmp_path):
         load_text_dataset(files=[str(tmp_path / "rows.jsonl"), str(tmp_path / "a.csv")])
     (tmp_path / "one.txt").write_text("A corpus of a single document.\n")
     with pytest.raises(ValueError, match=r"Cannot hold out a validation split of 5% from 1 documents: one side would "
-                                         r"be empty; pass --validation_files, or give more text"):
+                                         r"be empty; pass --validation_files, give more text, or cut it into smaller "
+                                         r"documents \(--document_unit line"):
         load_text_dataset(files=[str(tmp_path / "one.txt")])
+    whole = load_text_dataset(files=[str(tmp_path / "one.txt")], validation_fraction=None)  # scoring: no split
+    assert list(whole) == ["train"] and list(whole["train"]["text"]) == ["A corpus of a single document."]
     with pytest.raises(ValueError, match=r"validation fraction must be in \(0, 1\), got 1.5"):
         load_text_dataset(files=[str(tmp_path / "a.csv")], validation_fraction=1.5)
+
+
+FORTUNES = [f"Fortune {i}:\n  a saying on line one,\n  and its author on line two." for i in range(30)]
+
+
+@pytest.mark.parametrize("unit, write, expected", [
+    ("paragraph", lambda docs: "\n\n".join(docs) + "\n", FORTUNES),
+    ("paragraph", lambda docs: "\n\n\n".join(docs), FORTUNES),  # more blank lines: still one boundary
+    ("line", lambda docs: "\n".join(docs), [line for doc in FORTUNES for line in doc.split("\n")]),
+])
+def test_text_files_are_cut_into_documents_not_lines(tmp_path, unit, write, expected):
+    (tmp_path / "fortunes.txt").write_text(write(FORTUNES), encoding="utf-8")
+    loaded = load_text_dataset(files=[str(tmp_path / "fortunes.txt")], validation_fraction=0.2, seed=3,
+                               document_unit=unit)
+    train, validation = list(loaded["train"]["text"]), list(loaded["validation"]["text"])
+    assert sorted(text.strip("\n") for text in train + validation) == sorted(expected)
+    assert validation
+    if unit == "paragraph":  # the split takes whole documents: no fortune has lines on both sides
+        assert not {t.split(":")[0] for t in train} & {t.split(":")[0] for t in validation}
+
+
+def test_one_file_one_document_and_a_user_separator(tmp_path, monkeypatch):
+    for index, doc in enumerate(FORTUNES[:10]):
+        (tmp_path / f"doc{index}.txt").write_text(doc + "\n\n" + doc, encoding="utf-8")  # blank lines inside
+    loaded = load_text_dataset(files=[str(tmp_path / "doc*.txt")], validation_fraction=0.2, document_unit="file")
+    texts = list(loaded["train"]["text"]) + list(loaded["validation"]["text"])
+    assert sorted(texts) == sorted(doc + "\n\n" + doc for doc in FORTUNES[:10])
+
+    import gpt_hf.data
+
+    monkeypatch.setattr(gpt_hf.data, "_CHUNK_BYTES", 7)  # separators that straddle the reads
+    (tmp_path / "fortunes.dat").write_text("\n%\n".join(FORTUNES) + "\n%\n\n", encoding="utf-8")
+    (tmp_path / "fortunes.txt").write_bytes((tmp_path / "fortunes.dat").read_bytes())
+    from gpt_hf.data import decode_separator
+
+    loaded = load_text_dataset(files=[str(tmp_path / "fortunes.txt")], validation_fraction=0.2,
+                               document_separator=decode_separator("\\n%\\n"))
+    assert sorted(list(loaded["train"]["text"]) + list(loaded["validation"]["text"])) == sorted(FORTUNES)
+
+
+def test_document_options_are_checked(tmp_path):
+    from gpt_hf.data import decode_separator
+
+    with pytest.raises(ValueError, match="--document_unit 'chapter' is not one of"):
+        load_text_dataset(files=[str(tmp_path / "x.txt")], document_unit="chapter")
+    with pytest.raises(ValueError, match="--document_separator is empty"):
+        decode_separator("")
+    assert decode_separator("\\n\\u2014\\n") == "\n\u2014\n" and decode_separator("§") == "§"
 
 
 def test_packing_never_turns_special_strings_in_the_corpus_into_special_ids():

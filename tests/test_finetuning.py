@@ -47,7 +47,7 @@ def pretrained(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("corpus") / "prose.txt"
-    path.write_text("\n".join(prose(1, 60)), encoding="utf-8")
+    path.write_text("\n\n".join(prose(1, 60)), encoding="utf-8")  # paragraphs are documents
     return path
 
 

@@ -37,7 +37,7 @@ def corpus(tmp_path_factory) -> Path:
                      for _ in range(rng.randint(4, 10))]
         documents.append(" ".join(sentences))
     path = tmp_path_factory.mktemp("corpus") / "grammar.txt"
-    path.write_text("\n".join(documents), encoding="utf-8")
+    path.write_text("\n\n".join(documents), encoding="utf-8")  # paragraphs are documents
     return path
 
 
