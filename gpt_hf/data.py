@@ -274,7 +274,7 @@ def _load_plain_text(splits: dict[str, list[str]], document_unit: str, document_
     return datasets.DatasetDict({
         split: datasets.Dataset.from_generator(
             _separated_documents, gen_kwargs={"paths": paths, "separator": document_separator, "stamps": [
-                (os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]})
+                (stat.st_size, stat.st_mtime_ns) for stat in map(os.stat, paths)]})
         for split, paths in splits.items()})
 
 

@@ -86,7 +86,8 @@ class FinetuneDataArguments(DocumentArguments):
         if self.benchmark is None and self.dataset_name is None and self.train_file is None:
             raise ValueError("No data: pass --benchmark, --dataset_name or --train_file.")
         if self.benchmark is None:
-            unnamed = [INPUT_COLUMNS[column] for column in task_type.inputs if not self.user_columns()[column]]
+            named = self.user_columns()
+            unnamed = [INPUT_COLUMNS[column] for column in task_type.inputs if not named[column]]
             if unnamed:
                 raise ValueError(f"A {self.task} task reads the columns {task_type.inputs}: it needs "
                                  f"{' and '.join(unnamed)} (the column names in your data).")

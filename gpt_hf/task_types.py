@@ -53,10 +53,6 @@ class TaskType:
         if self.labels not in LABEL_FORMATS:
             raise ValueError(f"Task type {self.name!r}: labels {self.labels!r} is not one of {LABEL_FORMATS}.")
 
-    @property
-    def pipeline_tag(self) -> str:
-        return HEADS[self.auto_class].pipeline_tag
-
     def encode(self, transform: TaskTransform, batch: dict) -> dict:
         """Token rows for a `datasets` batch of normalised columns."""
         return self.transform(transform, *(batch[column] for column in self.inputs))
