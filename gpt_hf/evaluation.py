@@ -8,6 +8,7 @@ Rows are right-padded in batches; with causal attention padding after a row neve
 import json
 import math
 import random
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,35 +146,74 @@ def build_fewshot_prompt(query: str, demonstrations: list[tuple[str, str]], sepa
     return separator.join([*shots, query])
 
 
-def evaluate_multiple_choice(model, tokenizer, examples: list[MultipleChoiceExample], pool: list[MultipleChoiceExample],
-                             num_fewshot: int = 0, seed: int = 1234, separator: str = "\n\n", batch_size: int = 16,
-                             truncate_left: bool = False, show_progress: bool = True) -> dict:
-    """acc / acc_norm of log-likelihood scoring; k demonstrations per example drawn with `seed` from `pool` (a split
-    other than the evaluated one), each shown with its correct answer."""
+def score_examples(model, tokenizer, examples: list[MultipleChoiceExample], pool: list[MultipleChoiceExample],
+                   num_fewshot: int = 0, seed: int = 1234, separator: str = "\n\n", batch_size: int = 16,
+                   truncate_left: bool = False, show_progress: bool = True) -> list[list[float]]:
+    """Per example, the summed log-probability of each candidate after its k-shot prompt; k demonstrations per
+    example drawn with `seed` from `pool` (a split other than the evaluated one), each shown with its right answer."""
     if num_fewshot > len(pool):
         raise ValueError(f"num_fewshot={num_fewshot} is larger than the demonstration pool ({len(pool)} examples).")
     rng = random.Random(seed)
-    requests, owners = [], []
+    requests = []
     for index, example in enumerate(examples):
         if not example.candidates:
             raise ValueError(f"Example {index} has an empty candidate list.")
         shots = rng.sample(pool, num_fewshot)
         prompt = build_fewshot_prompt(example.prompt, [(s.prompt, s.candidates[s.label]) for s in shots], separator)
-        for candidate in example.candidates:
-            requests.append((prompt, candidate))
-            owners.append(index)
+        requests.extend((prompt, candidate) for candidate in example.candidates)
     scores = score_continuations(model, tokenizer, requests, batch_size, truncate_left, show_progress)
-    correct = correct_norm = 0
-    position = 0
+    chunks, position = [], 0
     for example in examples:
-        count = len(example.candidates)
-        chunk = scores[position: position + count]
-        position += count
+        chunks.append(scores[position: position + len(example.candidates)])
+        position += len(example.candidates)
+    return chunks
+
+
+def evaluate_multiple_choice(model, tokenizer, examples: list[MultipleChoiceExample], pool: list[MultipleChoiceExample],
+                             num_fewshot: int = 0, seed: int = 1234, separator: str = "\n\n", batch_size: int = 16,
+                             truncate_left: bool = False, show_progress: bool = True) -> dict:
+    """acc / acc_norm of log-likelihood scoring (`score_examples`)."""
+    scores = score_examples(model, tokenizer, examples, pool, num_fewshot, seed, separator, batch_size, truncate_left,
+                            show_progress)
+    correct = correct_norm = 0
+    for example, chunk in zip(examples, scores):
         normalised = [s / max(len(c), 1) for s, c in zip(chunk, example.candidates)]
-        correct += int(max(range(count), key=chunk.__getitem__) == example.label)
-        correct_norm += int(max(range(count), key=normalised.__getitem__) == example.label)
+        correct += int(max(range(len(chunk)), key=chunk.__getitem__) == example.label)
+        correct_norm += int(max(range(len(chunk)), key=normalised.__getitem__) == example.label)
     return {"acc": correct / len(examples), "acc_norm": correct_norm / len(examples), "examples": len(examples),
             "num_fewshot": num_fewshot}
+
+
+def template_examples(rows, template: str, choices: list[str], label_column: str,
+                      what: str = "the task file") -> list[MultipleChoiceExample]:
+    """Multiple-choice examples from labelled rows (lm-evaluation-harness style): the prompt is `template` filled
+    with the row's columns (`{column}`), the candidates are the `choices` (verbalisers, one per label), and the label
+    is the index of the right choice or the choice itself (surrounding spaces ignored)."""
+    columns = list(rows.column_names) if hasattr(rows, "column_names") else sorted(rows[0]) if rows else []
+    fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    missing = sorted(fields - set(columns))
+    if missing:
+        raise ValueError(f"--template names {missing}, which are not columns of {what}; its columns are {columns}.")
+    if label_column not in columns:
+        raise ValueError(f"--label_column {label_column!r} is not a column of {what}; its columns are {columns}.")
+    if len(choices) < 2:
+        raise ValueError(f"--choices needs at least two verbalisers (one per label), got {choices}.")
+    by_name = {choice.strip(): index for index, choice in enumerate(choices)}
+    examples = []
+    for index, row in enumerate(rows):
+        label = row[label_column]
+        if isinstance(label, str) and label.strip() in by_name:
+            label = by_name[label.strip()]
+        elif isinstance(label, str) and label.strip().isdigit():  # an index read as text (a string column)
+            label = int(label)
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(choices):
+            raise ValueError(f"Row {index} of {what} has label {row[label_column]!r}: give the index of the right "
+                             f"choice (0 to {len(choices) - 1}) or one of {sorted(by_name)}.")
+        examples.append(MultipleChoiceExample(template.format(**{name: row[name] for name in fields}), list(choices),
+                                              label))
+    if not examples:
+        raise ValueError(f"{what} has no rows.")
+    return examples
 
 
 def acceptability_by_threshold(model, tokenizer, calibration: list[tuple[str, int]], test: list[tuple[str, int]],
@@ -200,6 +240,11 @@ def acceptability_by_threshold(model, tokenizer, calibration: list[tuple[str, in
 
 ACCEPTABILITY_PROMPT = "{text}\nQuestion: is the sentence above well-formed English? Answer:"
 ACCEPTABILITY_VERBALISERS = (" no", " yes")  # label 0, label 1
+BUILTIN_TASKS = ("continuation", "acceptability")
+# The GPT-1 paper, section 5 (zero-shot behaviours): "For SST-2 (sentiment analysis), we append the token very to
+# each example and restrict the language model's output distribution to only the words positive and negative".
+SENTIMENT_TEMPLATE = "{text} very"
+SENTIMENT_CHOICES = (" negative", " positive")  # label 0, label 1
 
 
 @dataclass
@@ -208,9 +253,9 @@ class EvaluationArguments(DocumentArguments):
     perplexity_files: list[str] | None = field(
         default=None, metadata={"help": "Text files (globs) for perplexity; default: the built-in corpus's "
                                         "validation split."})
-    tasks: list[str] = field(
-        default_factory=lambda: ["continuation", "acceptability"],
-        metadata={"help": "Zero/few-shot tasks over the built-in self-labelled data: continuation, acceptability."})
+    tasks: list[str] | None = field(
+        default=None, metadata={"help": "Zero/few-shot tasks over the built-in self-labelled data: continuation, "
+                                        "acceptability (default: both, unless --task_file is given)."})
     num_fewshot: list[int] = field(default_factory=lambda: [0, 1, 4],
                                    metadata={"help": "Numbers of demonstrations k to evaluate."})
     max_examples: int = field(default=300, metadata={"help": "Examples per task (from the test split)."})
@@ -222,14 +267,51 @@ class EvaluationArguments(DocumentArguments):
     truncate_left: bool = field(
         default=True, metadata={"help": "Drop the oldest prompt tokens when a k-shot prompt exceeds the context "
                                         "(false: an error)."})
+    task_file: str | None = field(
+        default=None, metadata={"help": "Your own labelled file (csv / json / jsonl / parquet) to evaluate zero/few-"
+                                        "shot with --template and --choices; then the built-in tasks and perplexity "
+                                        "run only if asked for (--tasks, --perplexity_files)."})
+    template: str | None = field(
+        default=None, metadata={"help": "Prompt for each row of --task_file, with {column} placeholders, e.g. "
+                                        "'Review: {text}\\nSentiment:'."})
+    choices: list[str] | None = field(
+        default=None, metadata={"help": "Verbalisers, one per label in label order, e.g. ' negative' ' positive' "
+                                        "(leading spaces matter to BPE)."})
+    label_column: str = field(default="label", metadata={
+        "help": "Column of --task_file with the label: the index of the right choice, or the choice itself."})
+    fewshot_file: str | None = field(
+        default=None, metadata={"help": "Labelled file (same columns) to draw k-shot demonstrations from; needed "
+                                        "for --num_fewshot > 0 with --task_file."})
+    sentiment_heuristic: bool = field(
+        default=False, metadata={"help": "The GPT-1 paper's zero-shot sentiment heuristic on --task_file: append "
+                                         f"'{SENTIMENT_TEMPLATE[len('{text}'):]}' to the text and compare the "
+                                         "likelihoods of ' negative' (label 0) and ' positive' (label 1); sets "
+                                         "--template and --choices (--text_column names the text)."})
+    text_column: str = field(default="text", metadata={"help": "With --sentiment_heuristic: the text column."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Load the model's own code from its folder."})
     output_file: str | None = field(default=None, metadata={"help": "Also write the results JSON here."})
 
     def __post_init__(self):
         super().__post_init__()
-        unknown = sorted(set(self.tasks) - {"continuation", "acceptability"})
+        if self.tasks is None:
+            self.tasks = [] if self.task_file else list(BUILTIN_TASKS)
+        if self.sentiment_heuristic:
+            if self.template or self.choices:
+                raise ValueError("--sentiment_heuristic sets --template and --choices itself; give one or the other.")
+            self.template, self.choices = SENTIMENT_TEMPLATE.replace("{text}", "{" + self.text_column + "}"), \
+                list(SENTIMENT_CHOICES)
+        if self.task_file is not None:
+            if not self.template or not self.choices:
+                raise ValueError("--task_file needs --template and --choices (or --sentiment_heuristic true).")
+            if max(self.num_fewshot) > 0 and self.fewshot_file is None:
+                raise ValueError(f"--num_fewshot {max(self.num_fewshot)} with --task_file needs --fewshot_file (the "
+                                 "labelled rows to draw demonstrations from); or pass --num_fewshot 0.")
+        elif self.template or self.choices or self.fewshot_file or self.sentiment_heuristic:
+            raise ValueError("--template / --choices / --fewshot_file / --sentiment_heuristic apply to --task_file; "
+                             "give the file to evaluate.")
+        unknown = sorted(set(self.tasks) - set(BUILTIN_TASKS))
         if unknown:
-            raise ValueError(f"Unknown evaluation task(s) {unknown}; choose from ['acceptability', 'continuation'].")
+            raise ValueError(f"Unknown evaluation task(s) {unknown}; choose from {sorted(BUILTIN_TASKS)}.")
         if any(k < 0 for k in self.num_fewshot):
             raise ValueError(f"--num_fewshot values must be >= 0, got {self.num_fewshot}.")
         for name in ("max_examples", "batch_size"):
@@ -259,12 +341,15 @@ def run_evaluation(model, tokenizer, args: EvaluationArguments) -> dict:
     from .self_labelled import self_labelled_dataset
 
     results = {}
-    if args.perplexity_files is None:  # the built-in corpus: its held-out documents
-        texts = list(load_text_dataset(validation_fraction=0.05, seed=42)["validation"]["text"])
-    else:  # the user's files: every document
+    if args.task_file:  # read and check the user's file before any scoring
+        results.update(evaluate_task_file(model, tokenizer, args))
+    if args.perplexity_files is not None:  # the user's files: every document
         texts = list(load_text_dataset(files=args.perplexity_files, validation_fraction=None,
                                        **args.document_options)["train"]["text"])
-    results["perplexity"] = perplexity(model, tokenizer, texts, stride=args.stride, batch_size=args.batch_size)
+    elif not args.task_file:  # the built-in corpus: its held-out documents
+        texts = list(load_text_dataset(validation_fraction=0.05, seed=42)["validation"]["text"])
+    if args.perplexity_files is not None or not args.task_file:
+        results["perplexity"] = perplexity(model, tokenizer, texts, stride=args.stride, batch_size=args.batch_size)
 
     for task in args.tasks:
         data = self_labelled_dataset(task)
@@ -288,3 +373,19 @@ def run_evaluation(model, tokenizer, args: EvaluationArguments) -> dict:
                 model, tokenizer, examples, pool, num_fewshot=k, seed=args.seed, separator=args.separator,
                 batch_size=args.batch_size, truncate_left=args.truncate_left)
     return results
+
+
+def evaluate_task_file(model, tokenizer, args: EvaluationArguments) -> dict:
+    """Zero/few-shot accuracy on the user's labelled file with the template and verbalisers, for every k."""
+    from .data import load_table_files
+
+    files = {"test": args.task_file, **({"train": args.fewshot_file} if args.fewshot_file else {})}
+    tables = load_table_files(files, first_flag="--task_file")
+    examples = template_examples(tables["test"], args.template, args.choices, args.label_column, what=args.task_file)
+    examples = examples[: args.max_examples]
+    pool = template_examples(tables["train"], args.template, args.choices, args.label_column,
+                             what=args.fewshot_file) if args.fewshot_file else []
+    name = Path(args.task_file).stem
+    return {f"{name}/{k}-shot": evaluate_multiple_choice(
+        model, tokenizer, examples, pool, num_fewshot=k, seed=args.seed, separator=args.separator,
+        batch_size=args.batch_size, truncate_left=args.truncate_left) for k in args.num_fewshot}

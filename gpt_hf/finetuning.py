@@ -11,16 +11,18 @@ Ready-made benchmarks map their usual `datasets` shapes onto these; the built-in
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
 import numpy as np
+import torch
 import transformers
 from transformers import set_seed
 
 from .checkpoints import crash_safe_checkpoints, remove_stale_checkpoints, resolve_resume_checkpoint
-from .data import DocumentArguments, hold_out
+from .data import DocumentArguments, hold_out, load_table_files
 from .hub import write_model_card
 from .labels import PREDICTION_KINDS, LabelInfo, check_labels, encode_labels
 from .loading import check_model_folder, load_model, load_tokenizer
@@ -114,19 +116,41 @@ class FinetuneDataArguments(DocumentArguments):
                 "choices": list(self.choice_columns or [])}
 
 
+# The paper's fine-tuning recipe (section 4.1) was tuned for the 768-wide 117M model. The "scaled" recipe keeps it at
+# that width and scales the learning rate inversely with the width elsewhere (the muP rule for Adam on hidden
+# weights: narrower models take larger steps), and gives small data sets enough optimizer steps to move at all
+# (300 labels x 3 epochs at batch 32 is 30 steps). Evidence: docs/results.md, "Fine-tuning defaults".
+PAPER_WIDTH, PAPER_LEARNING_RATE, PAPER_EPOCHS = 768, 6.25e-5, 3.0
+MIN_FINETUNE_STEPS = 100
+RECIPES = ("scaled", "paper")
+
+TASK_METRIC = "task"  # --metric_for_best_model's default: the task type's own metric, resolved once labels are read
+
+
 @dataclass
 class FinetuneTrainingArguments(GPTTrainingArguments):
     """TrainingArguments with the paper's fine-tuning recipe as defaults."""
 
-    learning_rate: float = field(default=6.25e-5, metadata={"help": "Body learning rate (paper: 6.25e-5)."})
+    recipe: str = field(
+        default="scaled", metadata={"help": "Fine-tuning recipe for what you leave unset: 'paper' (lr 6.25e-5, 3 "
+                                            "epochs: chosen for the 768-wide 117M model) or 'scaled' (the paper's "
+                                            "at width 768; lr x 768 / n_embd for other widths, and enough epochs "
+                                            f"for {MIN_FINETUNE_STEPS} optimizer steps on small data sets)."})
+    learning_rate: float | None = field(
+        default=None, metadata={"help": "Body learning rate (default: from --recipe; paper: 6.25e-5)."})
     lr_scheduler_type: str = field(default="linear", metadata={"help": "Paper: linear decay."})
     warmup_steps: float = field(default=0.002, metadata={"help": "Paper: warmup over 0.2% of training."})
     short_run_warmup_fraction: float = field(default=0.0, metadata={"help": "Unused for fine-tuning."})
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Paper: batch 32."})
-    num_train_epochs: float = field(default=3.0, metadata={"help": "Paper: 3 epochs."})
+    num_train_epochs: float | None = field(default=None, metadata={"help": "Default: from --recipe (paper: 3)."})
     eval_strategy: str = field(default="epoch", metadata={"help": "Evaluate every epoch."})
     save_strategy: str = field(default="epoch", metadata={"help": "Checkpoint every epoch."})
     load_best_model_at_end: bool = field(default=True, metadata={"help": "Keep the best checkpoint."})
+    metric_for_best_model: str | None = field(
+        default=TASK_METRIC, metadata={"help": f"Validation metric that picks the kept checkpoint: '{TASK_METRIC}' = the "
+                                               "task's own (accuracy, F1, Pearson…; results.json names it), or any "
+                                               "eval metric name such as 'loss' (which includes the auxiliary LM "
+                                               "loss)."})
     save_total_limit: int | None = field(default=2, metadata={"help": "Complete checkpoints kept."})
     logging_steps: float = field(default=20, metadata={"help": "Log every N steps."})
     head_lr_multiplier: float = field(
@@ -135,9 +159,11 @@ class FinetuneTrainingArguments(GPTTrainingArguments):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.learning_rate <= 0:
+        if self.recipe not in RECIPES:
+            raise ValueError(f"--recipe {self.recipe!r} is not one of {RECIPES}.")
+        if self.learning_rate is not None and self.learning_rate <= 0:
             raise ValueError(f"--learning_rate must be > 0, got {self.learning_rate}.")
-        if self.max_steps <= 0 and self.num_train_epochs <= 0:
+        if self.max_steps <= 0 and self.num_train_epochs is not None and self.num_train_epochs <= 0:
             raise ValueError(f"--num_train_epochs must be > 0 (or give --max_steps), got {self.num_train_epochs}.")
         if self.head_lr_multiplier <= 0:
             raise ValueError(f"--head_lr_multiplier must be > 0, got {self.head_lr_multiplier}.")
@@ -153,9 +179,15 @@ class FinetuneModelArguments:
                                         "(0.5 for a folder saved by pretraining)."})
     classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout before the task head."})
     attn_implementation: str = field(default="sdpa", metadata={"help": "eager, sdpa or flash_attention_2."})
+    transfer_layers: int | None = field(
+        default=None, metadata={"help": "Keep the pretrained embeddings and the first N blocks, re-initialise the "
+                                        "rest (the paper's Figure 2, left). Default: every block."})
 
     def __post_init__(self):
         check_attn_implementation(self.attn_implementation)
+        if self.transfer_layers is not None and (self.transfer_layers < 0 or self.from_scratch):
+            raise ValueError(f"--transfer_layers must be >= 0 and needs pretrained weights (not --from_scratch), got "
+                             f"{self.transfer_layers}{' with --from_scratch' if self.from_scratch else ''}.")
         if self.aux_lm_weight is not None and self.aux_lm_weight < 0:
             raise ValueError(f"--aux_lm_weight must be >= 0 (0 turns the auxiliary LM loss off), got "
                              f"{self.aux_lm_weight}.")
@@ -186,24 +218,7 @@ def load_task_dataset(data_args, seed: int):
             raw["validation"] = raw.pop(spec.validation_split)
     elif data_args.train_file is not None:
         files = {"train": data_args.train_file, "validation": data_args.validation_file, "test": data_args.test_file}
-        files = {split: path for split, path in files.items() if path}
-        for path in files.values():
-            if not Path(path).is_file():
-                raise ValueError(f"Data file {path} does not exist.")
-        suffix = Path(data_args.train_file).suffix.lower().lstrip(".")
-        builder = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet"}.get(suffix)
-        if builder is None:
-            raise ValueError(f"Unsupported data file type .{suffix}; use csv, json, jsonl or parquet.")
-        other = sorted({Path(path).suffix.lower() for path in files.values()} - {f".{suffix}"})
-        if other:
-            raise ValueError(f"Data files must share one type; --train_file is .{suffix} but others are {other}.")
-        for split, path in files.items():
-            if Path(path).stat().st_size == 0:
-                raise ValueError(f"The {split} file {path} is empty.")
-        try:
-            raw = datasets.load_dataset(builder, data_files=files)
-        except (datasets.exceptions.DatasetGenerationError, ValueError, TypeError) as err:
-            raise ValueError(f"Could not read {files} as {builder} files: {err.__cause__ or err}") from None
+        raw = load_table_files({split: path for split, path in files.items() if path}, first_flag="--train_file")
     else:
         raw = datasets.load_dataset(data_args.dataset_name, data_args.dataset_config)
 
@@ -291,11 +306,32 @@ def build_task_model(model_args, task_type: TaskType, labels: LabelInfo, tokeniz
     else:
         model = load_model(auto, model_args.model_name_or_path, attn_implementation=model_args.attn_implementation,
                            **extra)
+    if model_args.transfer_layers is not None:
+        reinitialise_layers(model, model_args.transfer_layers)
     check_tokenizer_matches_config(tokenizer, model.config)
     if model.config.extract_token_id is None:
         raise ValueError(f"{model_args.model_name_or_path} has no extract_token_id; the task heads pool at it. Use a "
                          "model pretrained with a gpt_hf tokenizer (or set the task token ids in its config).")
     return model
+
+
+def reinitialise_layers(model, keep: int) -> list[int]:
+    """Re-initialise the blocks after the first `keep` (and a pre-LN model's final LayerNorm, which was trained on
+    the last block's output) with the model's own initialisation; the embeddings stay. Returns the indices reset."""
+    base = model.base_model
+    n_layer = len(base.h)
+    if keep > n_layer:
+        raise ValueError(f"--transfer_layers {keep} exceeds the model's {n_layer} layers; use 0 to {n_layer}.")
+    modules = [module for block in base.h[keep:] for module in block.modules()]
+    if keep < n_layer and isinstance(base.ln_f, torch.nn.LayerNorm):
+        modules.append(base.ln_f)
+    with torch.no_grad():
+        for module in modules:
+            for parameter in module.parameters(recurse=False):
+                # transformers' init functions skip tensors it marked as loaded from the checkpoint
+                parameter._is_hf_initialized = False
+            model._init_weights(module)
+    return list(range(keep, n_layer))
 
 
 def make_compute_metrics(labels: LabelInfo):
@@ -338,19 +374,20 @@ def finetune(model_args, data_args, training_args) -> dict:
     model = build_task_model(model_args, task_type, labels, tokenizer)
     transform = TaskTransform(tokenizer, max_length=check_max_length(data_args.max_length, model.config.n_positions))
     encoded = encode_task(raw, task_type, transform)
-    if training_args.metric_for_best_model is None:
+    if training_args.metric_for_best_model == TASK_METRIC:  # transformers would fall back to the loss instead
         metric = (BENCHMARKS[data_args.benchmark].metric if data_args.benchmark in BENCHMARKS
                   else default_metric(labels.kind))
         training_args.metric_for_best_model, training_args.greater_is_better = metric, True
 
+    recipe = resolve_recipe(training_args, model.config.n_embd, len(encoded["train"]))
     name = Path(training_args.output_dir).name
     with run_output_dir(training_args, resuming) as output_dir:
         return _train_and_save(model_args, data_args, training_args, model, tokenizer, encoded, labels, output_dir,
-                               name)
+                               name, recipe)
 
 
 def _train_and_save(model_args, data_args, training_args, model, tokenizer, encoded, labels, output_dir,
-                    model_name: str) -> dict:
+                    model_name: str, recipe: dict) -> dict:
     if training_args.process_index == 0 and not training_args.resume_from_checkpoint:
         remove_stale_checkpoints(output_dir)  # every check passed; old checkpoints would count in rotation
     trainer = GPTTrainer(
@@ -360,6 +397,7 @@ def _train_and_save(model_args, data_args, training_args, model, tokenizer, enco
     )
     trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(training_args.resume_from_checkpoint, output_dir))
     results = trainer.evaluate()
+    results.update(kept_checkpoint(trainer.state, training_args), recipe=recipe)
     if "test" in encoded:
         prediction = trainer.predict(encoded["test"], metric_key_prefix="test")
         if prediction.metrics and any(k.startswith("test_") and k != "test_loss" for k in prediction.metrics):
@@ -377,8 +415,11 @@ def _train_and_save(model_args, data_args, training_args, model, tokenizer, enco
             output_dir, model.config, model_name=model_name,
             description=f"Fine-tuned with gpt_hf for {name} ({data_args.task}).",
             training=(f"From {'scratch (random init)' if model_args.from_scratch else model_args.model_name_or_path}"
-                      f"; lr {training_args.learning_rate} (head x{training_args.head_lr_multiplier}), "
-                      f"batch {training_args.per_device_train_batch_size}, {training_args.num_train_epochs} epochs, "
+                      f"; recipe '{training_args.recipe}': lr {training_args.learning_rate:.3g} (head "
+                      f"x{training_args.head_lr_multiplier}), "
+                      f"batch {training_args.per_device_train_batch_size}, {training_args.num_train_epochs} epochs "
+                      f"(kept: epoch {results['epoch']:g}, the best by validation "
+                      f"{training_args.metric_for_best_model}), "
                       f"auxiliary LM weight {model.config.aux_lm_weight}."),
             auto_class=data_args.task_type.auto_class,
             results={k: v for k, v in results.items() if isinstance(v, float) and not k.endswith(
@@ -389,6 +430,38 @@ def _train_and_save(model_args, data_args, training_args, model, tokenizer, enco
         )
     logger.info("Results: %s", json.dumps({k: round(v, 4) for k, v in results.items() if isinstance(v, float)}))
     return results
+
+
+def resolve_recipe(training_args, n_embd: int, train_rows: int) -> dict:
+    """Fill in the learning rate and epochs the user left unset, by `training_args.recipe`; returns what was chosen
+    (for results.json and the model card)."""
+    given = {"learning_rate": training_args.learning_rate is not None,
+             "num_train_epochs": training_args.num_train_epochs is not None}
+    scaled = training_args.recipe == "scaled"
+    if not given["learning_rate"]:
+        training_args.learning_rate = PAPER_LEARNING_RATE * (PAPER_WIDTH / n_embd if scaled else 1.0)
+    if not given["num_train_epochs"]:
+        batch = training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps \
+            * max(training_args.world_size, 1)
+        steps_per_epoch = math.ceil(train_rows / batch)
+        training_args.num_train_epochs = max(PAPER_EPOCHS, math.ceil(MIN_FINETUNE_STEPS / steps_per_epoch)) \
+            if scaled else PAPER_EPOCHS
+    chosen = {"recipe": training_args.recipe, "learning_rate": training_args.learning_rate,
+              "num_train_epochs": training_args.num_train_epochs,
+              "given": sorted(name for name, was_given in given.items() if was_given)}
+    logger.info("Fine-tuning recipe: %s", chosen)
+    return chosen
+
+
+def kept_checkpoint(state, training_args) -> dict:
+    """Which epoch the saved model comes from: with `load_best_model_at_end` the best checkpoint by
+    `metric_for_best_model`, which need not be the last epoch (the Trainer's own `epoch` is the last one)."""
+    kept = {"trained_epochs": state.epoch, "metric_for_best_model": training_args.metric_for_best_model}
+    step = state.best_global_step if training_args.load_best_model_at_end else None
+    epochs = [entry["epoch"] for entry in state.log_history if entry.get("step") == step and "epoch" in entry]
+    kept["epoch"] = epochs[0] if epochs else state.epoch
+    kept["kept_step"] = step if epochs else state.global_step
+    return kept
 
 
 def write_predictions(path: Path, logits, labels: LabelInfo) -> None:

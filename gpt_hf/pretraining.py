@@ -9,22 +9,26 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
 from .configuration_gpt_hf import GPTHFConfig
 from .checkpoints import crash_safe_checkpoints, remove_stale_checkpoints, resolve_resume_checkpoint
-from .data import DocumentArguments, load_text_dataset
+from .data import DocumentArguments, load_text_dataset, load_text_stream
 from .hub import write_model_card
 from .loading import check_model_folder, load_model, load_tokenizer, read_json_object
 from .modeling_gpt_hf import GPTHFForCausalLM
-from .packing import collate_blocks, tokenize_and_pack
+from .packing import PackedStream, collate_blocks, tokenize_and_pack
 from .presets import PRESETS, config_from_preset
 from .saving import check_output_dir, run_output_dir
 from .tokenization import FLAVOURS, check_tokenizer_matches_config, special_token_ids, train_tokenizer
 from .training import GPTTrainer, check_max_length, format_summary, training_summary
 
 logger = logging.getLogger(__name__)
+
+
+STREAMING_TOKENIZER_DOCUMENTS = 100_000
 
 
 @dataclass
@@ -40,8 +44,22 @@ class PretrainDataArguments(DocumentArguments):
         default=0.05, metadata={"help": "Share of documents held out when the data has no validation split."})
     block_size: int | None = field(
         default=None, metadata={"help": "Tokens per training block (default and maximum: the model's n_positions)."})
-    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "num_proc for datasets.map."})
-    max_train_documents: int | None = field(default=None, metadata={"help": "Use only the first N documents."})
+    preprocessing_num_workers: int | None = field(
+        default=None, metadata={"help": "num_proc for datasets.map (map-style path). With --streaming, tokenising runs "
+                                        "in the DataLoader: use --dataloader_num_workers (up to one per file)."})
+    max_train_documents: int | None = field(
+        default=None, metadata={"help": "Use only N documents: the first N (with --streaming, spread over the files)."})
+    streaming: bool = field(
+        default=False, metadata={"help": "Read, tokenise and pack the corpus on the fly (datasets streaming): memory "
+                                         "and start-up time do not grow with the corpus, nothing is cached. Needs "
+                                         "--max_steps; resuming replays the consumed stream (no model compute)."})
+    shuffle_buffer_size: int = field(
+        default=10_000, metadata={"help": "With --streaming: documents in the seeded shuffle buffer."})
+    max_validation_documents: int = field(
+        default=1000, metadata={"help": "With --streaming: size of the fixed validation set, in whole documents."})
+    tokenizer_train_documents: int | None = field(
+        default=None, metadata={"help": "Train a new tokenizer on the first N training documents (default: all of "
+                                        "them; with --streaming, 100,000)."})
     tokenizer_flavour: str = field(
         default="bytelevel", metadata={"help": f"Flavour when a tokenizer is trained on the data: {FLAVOURS}."})
     tokenizer_vocab_size: int | None = field(
@@ -53,7 +71,8 @@ class PretrainDataArguments(DocumentArguments):
         super().__post_init__()
         if self.train_files is not None and self.dataset_name is not None:
             raise ValueError("Pass --train_files or --dataset_name, not both.")
-        for name in ("preprocessing_num_workers", "max_train_documents", "tokenizer_vocab_size"):
+        for name in ("preprocessing_num_workers", "max_train_documents", "tokenizer_vocab_size",
+                     "shuffle_buffer_size", "max_validation_documents", "tokenizer_train_documents"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
         if not 0.0 < self.validation_split_fraction < 1.0:
@@ -62,6 +81,16 @@ class PretrainDataArguments(DocumentArguments):
             raise ValueError(f"--block_size must be >= 2, got {self.block_size}.")
         if self.tokenizer_flavour not in FLAVOURS:
             raise ValueError(f"--tokenizer_flavour {self.tokenizer_flavour!r} is not one of {FLAVOURS}.")
+        if self.streaming and self.tokenizer_train_documents is None:
+            self.tokenizer_train_documents = STREAMING_TOKENIZER_DOCUMENTS
+
+    @property
+    def source_options(self) -> dict:
+        """Keyword arguments shared by `load_text_dataset` and `load_text_stream`."""
+        return dict(files=self.train_files, validation_files=self.validation_files, dataset_name=self.dataset_name,
+                    dataset_config=self.dataset_config, text_column=self.text_column,
+                    validation_fraction=self.validation_split_fraction, max_documents=self.max_train_documents,
+                    **self.document_options)
 
 
 def resolve_model_config(model_args) -> GPTHFConfig:
@@ -96,8 +125,12 @@ def prepare_tokenizer(model_args, data_args, raw_datasets, training_args, config
     vocab_size = data_args.tokenizer_vocab_size
     if vocab_size is None and model_args.model_name_or_path is None:
         vocab_size = config.vocab_size
+    documents = raw_datasets["train"]
+    if data_args.tokenizer_train_documents is not None:
+        documents = documents.take(data_args.tokenizer_train_documents) if data_args.streaming else \
+            documents.select(range(min(data_args.tokenizer_train_documents, len(documents))))
     tokenizer, summary = train_tokenizer(
-        dataset=raw_datasets["train"], flavour=data_args.tokenizer_flavour, vocab_size=vocab_size,
+        dataset=documents, flavour=data_args.tokenizer_flavour, vocab_size=vocab_size,
         model_max_length=config.n_positions, show_progress=training_args.local_process_index == 0,
     )
     logger.info("Tokenizer trained on the training split: %s", summary)
@@ -134,13 +167,18 @@ def pretrain(model_args, data_args, training_args) -> dict:
     block_size = check_max_length(data_args.block_size, config.n_positions, flag="--block_size")
     set_seed(training_args.seed)
 
-    raw = load_text_dataset(
-        files=data_args.train_files, validation_files=data_args.validation_files,
-        dataset_name=data_args.dataset_name, dataset_config=data_args.dataset_config,
-        text_column=data_args.text_column, validation_fraction=data_args.validation_split_fraction,
-        seed=training_args.seed, max_documents=data_args.max_train_documents,
-        **data_args.document_options,
-    )
+    if data_args.streaming:
+        if training_args.max_steps <= 0:
+            raise ValueError("--streaming needs --max_steps: a stream has no length, so the Trainer cannot count "
+                             "epochs.")
+        raw = load_text_stream(**data_args.source_options, seed=training_args.seed,
+                               max_validation_documents=data_args.max_validation_documents)
+        shards, workers = raw["train"].num_shards, training_args.dataloader_num_workers
+        if workers > shards:  # each DataLoader worker reads whole shards (files): the rest would find none
+            raise ValueError(f"--dataloader_num_workers {workers} exceeds the stream's {shards} shards (one per "
+                             f"file); use at most {shards}, or split the corpus into more files.")
+    else:
+        raw = load_text_dataset(**data_args.source_options, seed=training_args.seed)
     with run_output_dir(training_args, bool(resume_value)) as work_dir:
         return _pretrain(model_args, data_args, training_args, raw, config, block_size, work_dir, output_dir.name)
 
@@ -164,7 +202,7 @@ def _pretrain(model_args, data_args, training_args, raw, config, block_size: int
             if trained:
                 tokenizer.save_pretrained(output_dir)
     with training_args.main_process_first(desc="tokenising"):
-        blocks = tokenize_and_pack(raw, tokenizer, block_size, num_proc=data_args.preprocessing_num_workers)
+        blocks = pack_splits(raw, tokenizer, block_size, data_args, training_args)
 
     trainer = GPTTrainer(
         model=model,
@@ -201,6 +239,21 @@ def _pretrain(model_args, data_args, training_args, raw, config, block_size: int
         (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     logger.info(format_summary(summary))
     return summary
+
+
+def pack_splits(raw, tokenizer, block_size: int, data_args, training_args) -> dict:
+    """Blocks for the Trainer: Arrow-cached datasets (map-style), or an endless `PackedStream` for training plus a
+    small packed validation set (streaming; the stream's first block is read now, so too little text fails here)."""
+    if not data_args.streaming:
+        return tokenize_and_pack(raw, tokenizer, block_size, num_proc=data_args.preprocessing_num_workers)
+    if data_args.preprocessing_num_workers is not None:
+        logger.warning("--preprocessing_num_workers applies to the map-style path; with --streaming, tokenising runs "
+                       "in the DataLoader: use --dataloader_num_workers.")
+    train = PackedStream(raw["train"], tokenizer, block_size, seed=training_args.seed,
+                         shuffle_buffer_size=data_args.shuffle_buffer_size)
+    train.check_not_empty()
+    validation = tokenize_and_pack(datasets.DatasetDict(validation=raw["validation"]), tokenizer, block_size)
+    return {"train": train, **validation}
 
 
 def sample_continuation(model, tokenizer, prompt: str, seed: int, max_new_tokens: int = 40) -> str:

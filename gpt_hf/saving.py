@@ -10,6 +10,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .checkpoints import checkpoint_step
+
 logger = logging.getLogger(__name__)
 
 
@@ -51,7 +53,8 @@ def run_output_dir(training_args, resuming: bool):
     Replacing a non-empty folder (--overwrite_output_dir): the run writes into a staging folder beside it, which
     replaces the old folder only when the run has finished, so the old run's files (predictions, results, logs)
     never mix with the new run's and a failed run leaves the old folder as it was. Otherwise the run writes in place
-    (its checkpoints are there to resume from); a folder the run created and left empty is removed on failure."""
+    (its checkpoints are there to resume from); a folder the run created is removed on failure unless it holds a
+    checkpoint (what a failure before the first checkpoint leaves, e.g. a tokenizer, is not a usable run)."""
     path = Path(training_args.output_dir)
     replacing = not resuming and path.is_dir() and any(path.iterdir())
     existed = path.exists()
@@ -65,8 +68,8 @@ def run_output_dir(training_args, resuming: bool):
     except BaseException:
         if is_main and replacing:
             shutil.rmtree(target, ignore_errors=True)
-        elif is_main and not existed and path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
+        elif is_main and not existed and path.is_dir() and not any(map(checkpoint_step, path.iterdir())):
+            shutil.rmtree(path, ignore_errors=True)
         raise
     finally:
         training_args.output_dir = str(path)

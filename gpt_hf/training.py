@@ -5,6 +5,7 @@ shortens warmup for short runs, and the run summary. Crash-safe checkpoints live
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -84,6 +85,12 @@ class GPTTrainingArguments(TrainingArguments):
                 "bf16 was asked for on a CPU without bf16 instructions (AVX512-BF16 / AMX; this one: %s): PyTorch "
                 "emulates bf16 there, and training runs about 15x slower than in fp32 (measured: 44 vs 687 tokens/s; "
                 "docs/benchmarks.md). Drop --bf16 on this machine.", torch.backends.cpu.get_cpu_capability())
+        fsdp = self.fsdp or os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"  # flag or accelerate
+        if fsdp and (self.use_cpu or not torch.accelerator.is_available()):
+            # accelerate selects FSDP only for accelerator devices: on CPU the run would silently be plain DDP
+            raise ValueError("FSDP (--fsdp, or an accelerate FSDP config) needs GPUs or another accelerator: "
+                             "accelerate applies it only there, and on CPU the run would silently be plain DDP. Drop "
+                             "it on this machine (torchrun / accelerate launch without it run DDP).")
         if not 0.0 <= self.short_run_warmup_fraction < 1.0:
             raise ValueError(f"short_run_warmup_fraction must be in [0, 1), got {self.short_run_warmup_fraction}.")
 

@@ -11,6 +11,8 @@ Tokenizers:
     python scripts/benchmark.py --suite tokenizer --corpus_mb 50 --rounds 3
 Pretraining (Trainer overhead vs a bare PyTorch loop, data preparation MB/s):
     python scripts/benchmark.py --suite pretrain --corpus_mb 50 --rounds 3
+Scaling of the pretraining data path with the corpus (docs/scaling.md), map-style vs streaming:
+    python scripts/benchmark.py --suite scaling --sizes_mb 20 200 1000 --workers 1 2
 """
 
 import sys
@@ -33,6 +35,9 @@ from measure import (  # noqa: E402
     run_tokenizer_benchmark,
     run_trainer_overhead,
 )
+from scaling import format_scaling_table, run_scaling  # noqa: E402
+
+SUITES = ("model", "tokenizer", "pretrain", "scaling")
 
 
 @dataclass
@@ -44,17 +49,29 @@ class BenchmarkArguments:
     workloads: list[str] = field(default_factory=lambda: list(WORKLOADS),
                                  metadata={"help": f"Workloads, from {WORKLOADS}."})
     rounds: int = field(default=3, metadata={"help": "Interleaved rounds; medians are reported."})
-    suite: str = field(default="model", metadata={"help": "'model' (training / generation), 'tokenizer' or "
-                                                           "'pretrain' (Trainer overhead, data preparation)."})
+    suite: str = field(default="model", metadata={"help": "'model' (training / generation), 'tokenizer', "
+                                                           "'pretrain' (Trainer overhead, data preparation) or "
+                                                           "'scaling' (data path vs corpus size)."})
     tokenizer_flavour: str = field(default="bytelevel", metadata={"help": "Tokenizer suite: flavour to train."})
     tokenizer_vocab_size: int = field(default=32000, metadata={"help": "Tokenizer suite: vocabulary size."})
     corpus_mb: float = field(default=50.0, metadata={"help": "Tokenizer suite: corpus size in MB."})
+    sizes_mb: list[float] = field(default_factory=lambda: [20.0, 200.0, 1000.0],
+                                  metadata={"help": "Scaling suite: corpus sizes in MB."})
+    workers: list[int] = field(default_factory=lambda: [1, 2], metadata={
+        "help": "Scaling suite: --preprocessing_num_workers (map-style) / --dataloader_num_workers (streaming)."})
+    paths: list[str] = field(default_factory=lambda: ["map-style", "streaming"],
+                             metadata={"help": "Scaling suite: data paths to measure (map-style, streaming)."})
+    workdir: str | None = field(default=None, metadata={"help": "Scaling suite: folder for the corpora and caches "
+                                                                "(default: a temporary folder; needs ~4x the "
+                                                                "largest size free)."})
 
     def __post_init__(self):
         if self.rounds < 1:
             raise ValueError(f"--rounds must be >= 1, got {self.rounds}.")
-        if self.suite not in ("model", "tokenizer", "pretrain"):
-            raise ValueError(f"--suite must be 'model', 'tokenizer' or 'pretrain', got {self.suite!r}.")
+        if self.suite not in SUITES:
+            raise ValueError(f"--suite must be one of {SUITES}, got {self.suite!r}.")
+        if min(self.workers) < 1 or min(self.sizes_mb) <= 0:
+            raise ValueError(f"--workers must be >= 1 and --sizes_mb > 0, got {self.workers} and {self.sizes_mb}.")
 
 
 def run(args: BenchmarkArguments, cfg: BenchConfig) -> None:
@@ -73,6 +90,10 @@ def run(args: BenchmarkArguments, cfg: BenchConfig) -> None:
             prep = run_data_preparation(args.corpus_mb, workdir)
         print(f"\nData preparation of {prep['corpus_mb']:.0f} MB (load + tokenise + pack, num_proc=2): "
               f"{prep['ours_mb_s']:.1f} MB/s; raw encode_batch: {prep['encode_batch_mb_s']:.1f} MB/s")
+        return
+    if args.suite == "scaling":
+        with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
+            print(format_scaling_table(run_scaling(args.sizes_mb, args.workers, Path(workdir), args.paths)))
         return
     rows = run_benchmark(cfg, args.models, args.workloads, args.rounds)
     print(format_table(rows))

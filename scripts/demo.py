@@ -4,9 +4,11 @@
 2. pretraining on the built-in corpus (Python's documentation) with scripts/configs/tiny.json: a tokenizer is
    trained on the fly, then the Trainer runs with checkpoints and writes a model card;
 3. fine-tuning on the four built-in self-labelled tasks (all four of the paper's input transformations);
-4. zero- and few-shot evaluation (k = 0, 1, 4) and perplexity;
-5. a generated sample;
-6. a Hub folder built without uploading, reloaded in a clean process through `trust_remote_code=True` with gpt_hf
+4. the data-efficiency study on one of them: pre-trained vs from scratch vs TF-IDF at 100 and 800 labels, 2 seeds,
+   with the default (scaled) fine-tuning recipe, ending with its verdict;
+5. zero- and few-shot evaluation (k = 0, 1, 4) and perplexity;
+6. a generated sample;
+7. a Hub folder built without uploading, reloaded in a clean process through `trust_remote_code=True` with gpt_hf
    not importable.
 """
 
@@ -28,6 +30,7 @@ from gpt_hf.generation import GenerationArguments, generate_texts
 from gpt_hf.hub import build_hub_folder
 from gpt_hf.pretraining import PretrainDataArguments, pretrain
 from gpt_hf.self_labelled import TASKS
+from gpt_hf.study import StudyArguments, run_study
 from gpt_hf.training import GPTTrainingArguments, ModelArguments
 
 logger = logging.getLogger("demo")
@@ -98,6 +101,10 @@ def run(args: DemoArguments) -> None:
                                                   f"perplexity {summary['eval_perplexity']:.1f}"))
 
     rows += finetune_builtin_tasks(pretrained, output)
+    study = run_study(StudyArguments(output_dir=str(output / "study"), pretrained=str(pretrained),
+                                     label_counts=["100", "800"], seeds=[0, 1], overwrite_output_dir=True),
+                      FinetuneDataArguments(benchmark="acceptability", max_eval_samples=200, max_length=64))
+    rows.append(("data-efficiency study (acceptability)", f"{study['verdict']} Table and plot: {output / 'study'}"))
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -166,3 +166,40 @@ def test_packing_joins_documents_with_eos_into_full_blocks():
     assert batch["input_ids"].shape == (3, 16) and batch["labels"] is batch["input_ids"]
     with pytest.raises(ValueError, match="fewer than 4096 tokens"):
         tokenize_and_pack(splits, tokenizer, block_size=4096)
+
+
+@pytest.mark.parametrize("separator", [None, "\n%\n"])
+def test_streaming_split_takes_whole_documents_and_never_shares_one(tmp_path, separator):
+    from gpt_hf.data import load_text_stream
+
+    path = tmp_path / "fortunes.txt"
+    path.write_text((separator or "\n\n").join(FORTUNES) + "\n", encoding="utf-8")
+    stream = load_text_stream(files=[str(path)], validation_fraction=0.2, seed=3, document_separator=separator)
+    train = [row["text"] for row in stream["train"]]
+    validation = list(stream["validation"]["text"])
+    assert validation and not set(train) & set(validation)
+    assert sorted(train + validation) == sorted(FORTUNES)  # whole documents, each on one side
+    assert [row["text"] for row in stream["train"]] == train  # the same split on every pass
+    capped = load_text_stream(files=[str(path)], validation_fraction=0.5, max_validation_documents=3, seed=3,
+                              document_separator=separator)
+    assert len(capped["validation"]) == 3
+    with pytest.raises(ValueError, match=r"No validation document: the stream holds out 0.01% of its documents"):
+        load_text_stream(files=[str(tmp_path / "fortunes.txt")], validation_fraction=0.0001, seed=3)
+
+
+def test_packed_stream_is_endless_reshuffled_each_epoch_and_covers_the_documents():
+    import datasets
+
+    from gpt_hf.packing import PackedStream
+
+    tokenizer = train_tokenizer(texts=DOCS, flavour="bytelevel", vocab_size=300, show_progress=False)[0]
+    documents = datasets.Dataset.from_dict({"text": DOCS}).to_iterable_dataset(num_shards=4)
+    stream = PackedStream(documents, tokenizer, block_size=16, seed=0, shuffle_buffer_size=8)
+    first, second = (list(stream.epoch(epoch)) for epoch in (0, 1))
+    assert first != second and first == list(stream.epoch(0))  # seeded, and a new order each epoch
+    stream_tokens = sum(len(tokenizer(d, add_special_tokens=False)["input_ids"]) + 1 for d in DOCS)
+    assert stream_tokens - 16 < 16 * len(first) <= stream_tokens  # every document, one tail dropped
+    import itertools
+
+    endless = list(itertools.islice(iter(stream), 3 * len(first)))
+    assert endless[: len(first)] == first and endless[len(first): 2 * len(first)] == second

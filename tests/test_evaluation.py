@@ -302,3 +302,80 @@ def test_generate_and_evaluate_scripts(lm, tmp_path):
     assert {"perplexity", "continuation/0-shot", "continuation/1-shot", "acceptability/1-shot",
             "acceptability/gpt1_threshold_zero_shot"} <= set(results)
     assert 0.0 <= results["continuation/1-shot"]["acc_norm"] <= 1.0
+
+
+def hand_loglikelihood(model, tokenizer, prompt: str, continuation: str) -> float:
+    """log p(continuation | prompt), token by token, from one forward pass of the plain model."""
+    context = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    target = tokenizer(continuation, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([context + target])
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(ids).logits[0], dim=-1)
+    return sum(logprobs[len(context) - 1 + i, token].item() for i, token in enumerate(target))
+
+
+def write_rows(path: Path, rows: list[dict]) -> str:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+def test_template_and_verbalisers_score_the_hand_computed_log_likelihood(lm, tmp_path):
+    model, tokenizer, _ = lm
+    from gpt_hf.evaluation import EvaluationArguments, run_evaluation, score_examples, template_examples
+
+    rows = [{"sentence": "The parser reads", "name": "file", "answer": "yes"},
+            {"sentence": "A socket closes", "name": "server", "answer": "0"}]
+    task = write_rows(tmp_path / "task.jsonl", rows)
+    template, choices = "{sentence} the {name}. Ok?", [" no", " yes"]
+    import datasets
+
+    examples = template_examples(datasets.Dataset.from_list(rows), template, choices, "answer")
+    assert [e.prompt for e in examples] == ["The parser reads the file. Ok?", "A socket closes the server. Ok?"]
+    assert [e.label for e in examples] == [1, 0]  # the choice by name, or its index
+    scores = score_examples(model, tokenizer, examples, [], show_progress=False)
+    expected = [[hand_loglikelihood(model, tokenizer, e.prompt, c) for c in choices] for e in examples]
+    assert scores == [pytest.approx(row, abs=1e-4) for row in expected]
+
+    # the same through scripts/evaluate.py's arguments: acc is the argmax of the hand-computed scores
+    fewshot = write_rows(tmp_path / "train.jsonl", [{"sentence": "Each thread", "name": "lock", "answer": "1"}] * 3)
+    args = EvaluationArguments(model_name_or_path="unused", task_file=task, template=template, choices=choices,
+                               label_column="answer", fewshot_file=fewshot, num_fewshot=[0, 2])
+    results = run_evaluation(model, tokenizer, args)
+    assert set(results) == {"task/0-shot", "task/2-shot"}  # no built-in task or perplexity unless asked
+    hits = [max(range(2), key=row.__getitem__) == e.label for row, e in zip(expected, examples)]
+    assert results["task/0-shot"]["acc"] == sum(hits) / 2
+
+
+def test_gpt1_sentiment_heuristic_compares_positive_and_negative_after_very(lm, tmp_path):
+    model, tokenizer, _ = lm
+    from gpt_hf.evaluation import EvaluationArguments, run_evaluation
+
+    rows = [{"review": "The parser reads the file", "label": "positive"}, {"review": "A socket closes", "label": "0"}]
+    args = EvaluationArguments(model_name_or_path="unused", task_file=write_rows(tmp_path / "sst.jsonl", rows),
+                               sentiment_heuristic=True, text_column="review", num_fewshot=[0])
+    assert (args.template, args.choices) == ("{review} very", [" negative", " positive"])
+    results = run_evaluation(model, tokenizer, args)
+    labels = [1, 0]
+    predictions = [int(hand_loglikelihood(model, tokenizer, row["review"] + " very", " positive")
+                       > hand_loglikelihood(model, tokenizer, row["review"] + " very", " negative")) for row in rows]
+    assert results["sst/0-shot"]["acc"] == sum(p == y for p, y in zip(predictions, labels)) / 2
+
+
+@pytest.mark.parametrize("extra, rows, match", [
+    ({}, [{"text": "x", "label": 2}], r"Row 0 of .* has label 2: give the index of the right choice \(0 to 1\)"),
+    ({}, [{"text": "x", "label": "maybe"}], r"has label 'maybe'.* or one of \['no', 'yes'\]"),
+    ({"template": "{body}?"}, [{"text": "x", "label": 0}], r"--template names \['body'\], which are not columns"),
+    ({"label_column": "gold"}, [{"text": "x", "label": 0}], r"--label_column 'gold' is not a column"),
+])
+def test_template_evaluation_errors_name_the_problem(lm, tmp_path, extra, rows, match):
+    from gpt_hf.evaluation import EvaluationArguments, run_evaluation
+
+    options = {"template": "{text}?", "choices": [" no", " yes"], **extra}
+    args = EvaluationArguments(model_name_or_path="unused", task_file=write_rows(tmp_path / "t.jsonl", rows),
+                               num_fewshot=[0], **options)
+    with pytest.raises(ValueError, match=match):
+        run_evaluation(lm[0], lm[1], args)
+    with pytest.raises(ValueError, match="--num_fewshot 1 with --task_file needs --fewshot_file"):
+        EvaluationArguments(model_name_or_path="unused", task_file="t.jsonl", num_fewshot=[1], **options)
+    with pytest.raises(ValueError, match="apply to --task_file"):
+        EvaluationArguments(model_name_or_path="unused", template="{text}")

@@ -100,9 +100,31 @@ def test_classification_with_string_labels_saves_reloads_and_predicts(pretrained
     assert classifier("good great fine")[0]["label"] in {"negative", "neutral", "positive"}
     card = (out / "README.md").read_text()
     assert "eval_accuracy" in card and f"base_model: {pretrained}" in card
-    state = json.loads(next(out.glob("checkpoint-*/trainer_state.json")).read_text())
+    state = json.loads(max(out.glob("checkpoint-*/trainer_state.json"), key=lambda p: p.stat().st_mtime).read_text())
     logged = [entry for entry in state["log_history"] if "task_loss" in entry]
     assert logged and all("lm_loss" in entry for entry in logged)
+    # the kept model is the best by the task's metric (not the loss transformers would pick), and its epoch is told
+    assert results["metric_for_best_model"] == "accuracy" and state["best_metric"] == max(
+        entry["eval_accuracy"] for entry in state["log_history"] if "eval_accuracy" in entry)
+    kept = next(entry for entry in state["log_history"] if entry.get("step") == state["best_global_step"])
+    assert results["epoch"] == kept["epoch"] and results["trained_epochs"] == 2.0
+    assert results["eval_accuracy"] == pytest.approx(state["best_metric"])
+    assert f"kept: epoch {kept['epoch']:g}, the best by validation accuracy" in card
+
+
+def test_kept_epoch_is_the_best_checkpoints_not_the_last():
+    from types import SimpleNamespace
+
+    from gpt_hf.finetuning import kept_checkpoint
+
+    state = SimpleNamespace(epoch=3.0, global_step=30, best_global_step=10, log_history=[
+        {"eval_accuracy": 0.72, "epoch": 1.0, "step": 10}, {"eval_accuracy": 0.70, "epoch": 2.0, "step": 20},
+        {"eval_accuracy": 0.71, "epoch": 3.0, "step": 30}])
+    args = SimpleNamespace(load_best_model_at_end=True, metric_for_best_model="accuracy")
+    assert kept_checkpoint(state, args) == {"epoch": 1.0, "kept_step": 10, "trained_epochs": 3.0,
+                                            "metric_for_best_model": "accuracy"}
+    args.load_best_model_at_end = False
+    assert kept_checkpoint(state, args)["epoch"] == 3.0
 
 
 def test_regression_and_multi_label(pretrained, tmp_path):
@@ -174,8 +196,23 @@ def test_finetune_recipe_defaults(tmp_path):
     from gpt_hf.finetuning import FinetuneTrainingArguments
 
     args = FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
-    assert (args.learning_rate, args.per_device_train_batch_size, args.num_train_epochs, args.warmup_steps,
-            str(args.lr_scheduler_type.value)) == (6.25e-5, 32, 3.0, 0.002, "linear")
+    assert (args.recipe, args.per_device_train_batch_size, args.warmup_steps, str(args.lr_scheduler_type.value)) \
+        == ("scaled", 32, 0.002, "linear")
+    from gpt_hf.finetuning import resolve_recipe
+
+    def chosen(width, rows, recipe="scaled", **given):
+        values = FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", recipe=recipe,
+                                           **given)
+        return resolve_recipe(values, width, rows)
+
+    paper = {"learning_rate": 6.25e-5, "num_train_epochs": 3.0}
+    assert chosen(768, 10_000).items() >= paper.items()  # the paper's recipe at the paper's width and data size
+    assert chosen(128, 10_000, recipe="paper").items() >= paper.items()
+    small = chosen(128, 300)  # 128 wide: 6x the rate; 300 rows at batch 32: 10 steps an epoch -> 10 epochs
+    assert small["learning_rate"] == pytest.approx(3.75e-4) and small["num_train_epochs"] == 10
+    assert chosen(128, 300, learning_rate=1e-4) == {"recipe": "scaled", "learning_rate": 1e-4,
+                                                    "num_train_epochs": 10, "given": ["learning_rate"]}
+    assert (args.metric_for_best_model, args.greater_is_better) == ("task", True)  # resolved to the task's metric
     model_args, _, _ = finetune_script.parse(["--model_name_or_path", "x", "--benchmark", "acceptability",
                                               "--output_dir", str(tmp_path)])
     assert (model_args.aux_lm_weight, model_args.classifier_dropout) == (None, 0.1)  # None: the folder's value
@@ -340,3 +377,30 @@ def test_model_and_tokenizer_folders_are_checked_first(pretrained, tmp_path):
     with pytest.raises(ValueError, match=r"Model folder /nonexistent/model does not exist"):
         run("/nonexistent/model", tmp_path / "out", *common)
     assert not (tmp_path / "out").exists()
+
+
+def test_transfer_layers_reinitialises_exactly_the_later_blocks(pretrained):
+    import transformers
+
+    from gpt_hf.finetuning import FinetuneModelArguments, build_task_model
+    from gpt_hf.labels import LabelInfo
+    from gpt_hf.task_types import TASK_TYPES
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(pretrained)
+    saved = gpt_hf.GPTHFForCausalLM.from_pretrained(pretrained).state_dict()
+    labels = LabelInfo(problem_type="single_label_classification", num_labels=2, id2label=None)
+    for keep in (0, 1, 2):
+        args = FinetuneModelArguments(model_name_or_path=str(pretrained), transfer_layers=keep)
+        model = build_task_model(args, TASK_TYPES["classification"], labels, tokenizer)
+        for name, value in model.transformer.state_dict().items():
+            pretrained_value = saved[f"transformer.{name}"]
+            layer = int(name.split(".")[1]) if name.startswith("h.") else None
+            if layer is not None and layer >= keep and not name.endswith((".bias", "ln_1.weight", "ln_2.weight")):
+                assert not torch.equal(value, pretrained_value), (keep, name)  # re-initialised
+            elif layer is None or layer < keep:
+                assert torch.equal(value, pretrained_value), (keep, name)  # transferred (embeddings always)
+    with pytest.raises(ValueError, match="--transfer_layers 3 exceeds the model's 2 layers; use 0 to 2"):
+        build_task_model(FinetuneModelArguments(model_name_or_path=str(pretrained), transfer_layers=3),
+                         TASK_TYPES["classification"], labels, tokenizer)
+    with pytest.raises(ValueError, match="needs pretrained weights"):
+        FinetuneModelArguments(model_name_or_path=str(pretrained), transfer_layers=1, from_scratch=True)

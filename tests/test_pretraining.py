@@ -1,5 +1,5 @@
 """scripts/pretrain.py end to end on a tiny model and a small corpus made here: learning, exact resume, crash-safe
-checkpoints, multi-process equivalence, outputs and early errors."""
+checkpoints, streaming, outputs and early errors. Multi-process runs: test_distributed.py."""
 
 import json
 import math
@@ -18,46 +18,14 @@ from safetensors.torch import load_file
 from gpt_hf.checkpoints import CHECKPOINT_COMPLETE, last_complete_checkpoint
 from gpt_hf.training import GPTTrainer
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "pretrain.py"
-sys.path.insert(0, str(ROOT / "scripts"))
-import pretrain as pretrain_script  # noqa: E402
+from conftest import ROOT, SCRIPTS, flags, run_pretraining
 
-NO_DROPOUT = {"resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0}
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    """Documents from a small grammar: learnable structure, so the loss can fall far below unigram entropy."""
-    rng = random.Random(0)
-    nouns, verbs, adjectives = ["cat", "dog", "bird", "fish", "fox"], ["sees", "likes", "chases"], ["red", "big", "old"]
-    documents = []
-    for _ in range(150):
-        sentences = [f"the {rng.choice(adjectives)} {rng.choice(nouns)} {rng.choice(verbs)} the {rng.choice(nouns)} ."
-                     for _ in range(rng.randint(4, 10))]
-        documents.append(" ".join(sentences))
-    path = tmp_path_factory.mktemp("corpus") / "grammar.txt"
-    path.write_text("\n\n".join(documents), encoding="utf-8")  # paragraphs are documents
-    return path
-
-
-def flags(corpus, output_dir, *extra, overrides=None):
-    return ["--train_files", str(corpus), "--output_dir", str(output_dir), "--config_name", "tiny",
-            "--config_overrides", json.dumps({"n_positions": 32, **(overrides or {})}),
-            "--tokenizer_vocab_size", "300", "--block_size", "32", "--per_device_train_batch_size", "8",
-            "--use_cpu", "--report_to", "none", "--logging_steps", "10", "--sample_prompt", "the", *extra]
-
-
-def run_in_process(argv):
-    model_args, data_args, training_args = pretrain_script.parse(argv)
-    from gpt_hf.pretraining import pretrain
-
-    return pretrain(model_args, data_args, training_args)
+SCRIPT = SCRIPTS / "pretrain.py"
 
 
 def test_loss_falls_well_below_unigram_entropy(corpus, tmp_path):
     out = tmp_path / "run"
-    summary = run_in_process(flags(corpus, out, "--max_steps", "250", "--learning_rate", "3e-3",
+    summary = run_pretraining(flags(corpus, out, "--max_steps", "250", "--learning_rate", "3e-3",
                                    "--eval_strategy", "steps", "--eval_steps", "125"))
     from transformers import AutoTokenizer
 
@@ -104,7 +72,7 @@ def test_resume_reproduces_the_uninterrupted_run(corpus, tmp_path):
     # dropout stays on: the RNG state must be restored too
     common = ("--max_steps", "20", "--save_steps", "10", "--learning_rate", "1e-3", "--seed", "7")
     full = tmp_path / "full"
-    run_in_process(flags(corpus, full, *common))
+    run_pretraining(flags(corpus, full, *common))
     resumed = tmp_path / "resumed"
     resumed.mkdir()
     # "stop at step 10": start a new run from the uninterrupted run's step-10 checkpoint
@@ -113,7 +81,7 @@ def test_resume_reproduces_the_uninterrupted_run(corpus, tmp_path):
     import shutil
 
     shutil.copytree(full / "checkpoint-10", resumed / "checkpoint-10")
-    run_in_process(flags(corpus, resumed, *common, "--resume_from_checkpoint", "last"))
+    run_pretraining(flags(corpus, resumed, *common, "--resume_from_checkpoint", "last"))
     expected, actual = load_file(str(full / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
     assert expected.keys() == actual.keys()
     for key in expected:
@@ -158,38 +126,64 @@ def test_sigkill_while_saving_leaves_the_previous_checkpoint_usable(corpus, tmp_
                             text=True, check=True, env={**os.environ, "HF_HOME": str(tmp_path / "hf")})
     assert loaded.stdout.strip() == "GPTHFForCausalLM"
 
-    summary = run_in_process(argv + ["--resume_from_checkpoint", "last"])
+    summary = run_pretraining(argv + ["--resume_from_checkpoint", "last"])
     assert summary["steps"] == 30
     assert not (out / "checkpoint-20").exists() or (out / "checkpoint-20" / CHECKPOINT_COMPLETE).exists()
     assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-30"]  # save_total_limit=1 on complete ones
 
 
-def losses(output_dir: Path) -> list[float]:
-    state = json.loads(next(output_dir.glob("checkpoint-*/trainer_state.json")).read_text())
-    return [entry["loss"] for entry in state["log_history"] if "loss" in entry]
+KILL_AT_STEP = textwrap.dedent(
+    """
+    import os, signal, sys
+    sys.path.insert(0, sys.argv[1])
+    from transformers import Trainer
+    original = Trainer.training_step
+    def kill_at_step(self, *args, **kwargs):
+        if self.state.global_step >= int(sys.argv[2]):  # mid-epoch, after the last checkpoint
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(self, *args, **kwargs)
+    Trainer.training_step = kill_at_step
+    import pretrain
+    pretrain.main(sys.argv[3:])
+    """
+)
 
 
-def test_two_process_torchrun_matches_one_process(corpus, tmp_path):
-    from gpt_hf.tokenization import train_tokenizer
+def test_streaming_resume_after_sigkill_gives_the_uninterrupted_weights(corpus, tmp_path):
+    # 40 documents make ~9 steps an epoch: the run crosses epoch boundaries (a new shuffle each), is killed mid-epoch
+    # at step 15 and resumes from step 10; dropout stays on, so the RNG state must come back too
+    common = ("--streaming", "true", "--max_train_documents", "40", "--shuffle_buffer_size", "16",
+              "--max_steps", "20", "--save_steps", "10", "--learning_rate", "1e-3", "--seed", "5")
+    full = tmp_path / "full"
+    summary = run_pretraining(flags(corpus, full, *common))
+    assert summary["steps"] == 20 and math.isfinite(summary["eval_loss"])
+    killed = tmp_path / "killed"
+    argv = flags(corpus, killed, *common)
+    died = subprocess.run([sys.executable, "-c", KILL_AT_STEP, str(SCRIPTS), "15", *argv], capture_output=True,
+                          text=True)
+    assert died.returncode == -9, died.stderr[-2000:]
+    assert last_complete_checkpoint(killed) == killed / "checkpoint-10"
+    run_pretraining(argv + ["--resume_from_checkpoint", "last"])
+    expected, actual = load_file(str(full / "model.safetensors")), load_file(str(killed / "model.safetensors"))
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], atol=1e-6, rtol=0, msg=key)
+    # and the stream is not a replay of one epoch: a run with another seed sees other batches
+    other = run_pretraining(flags(corpus, tmp_path / "other", *common[:-1], "6"))
+    assert other["train_loss"] != summary["train_loss"]
 
-    tokenizer, _ = train_tokenizer(files=corpus, flavour="bytelevel", vocab_size=300, show_progress=False,
-                                   model_max_length=32)
-    tokenizer.save_pretrained(tmp_path / "tok")
-    common = ["--tokenizer_name_or_path", str(tmp_path / "tok"), "--max_steps", "8", "--logging_steps", "1",
-              "--save_steps", "8", "--learning_rate", "1e-3", "--seed", "3"]
-    single = tmp_path / "single"
-    run_in_process(flags(corpus, single, *common, overrides=NO_DROPOUT))
-    double = tmp_path / "double"
-    argv = flags(corpus, double, *common, overrides=NO_DROPOUT)
-    argv[argv.index("--per_device_train_batch_size") + 1] = "4"  # 2 processes x 4 = the same global batch of 8
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HOME": str(tmp_path / "hf")}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                           "--master_port", "29533", str(SCRIPT), *argv, "--ddp_backend", "gloo"],
-                          capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    one, two = losses(single), losses(double)
-    assert len(one) == len(two) == 8
-    assert max(abs(a - b) for a, b in zip(one, two)) <= 1e-4, (one, two)
+
+def test_streaming_needs_max_steps_and_enough_text(corpus, tmp_path):
+    with pytest.raises(ValueError, match="--streaming needs --max_steps"):
+        run_pretraining(flags(corpus, tmp_path / "a", "--streaming", "true"))
+    with pytest.raises(ValueError, match=r"--dataloader_num_workers 2 exceeds the stream's 1 shards \(one per file\)"):
+        run_pretraining(flags(corpus, tmp_path / "a", "--streaming", "true", "--max_steps", "5",
+                              "--dataloader_num_workers", "2"))
+    short = tmp_path / "short.txt"
+    short.write_text("the cat sees the dog .\n\nthe fox .\n")
+    argv = flags(short, tmp_path / "b", "--streaming", "true", "--max_steps", "5", "--validation_files", str(corpus))
+    with pytest.raises(ValueError, match="training stream holds fewer than 32 tokens"):
+        run_pretraining(argv)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 @pytest.mark.parametrize(
@@ -210,7 +204,7 @@ def test_bad_input_fails_before_training_and_writes_nothing(corpus, tmp_path, ex
             index = argv.index(flag)
             del argv[index: index + 2]
     with pytest.raises(ValueError, match=match):
-        run_in_process(argv + extra)
+        run_pretraining(argv + extra)
     assert not out.exists()
 
 
@@ -228,7 +222,7 @@ def test_tokenizer_that_does_not_match_the_model_is_refused(corpus, tmp_path):
     argv = flags(corpus, tmp_path / "out", "--max_steps", "5")
     del argv[argv.index("--config_name"): argv.index("--config_name") + 4]  # drop --config_name/--config_overrides
     with pytest.raises(ValueError, match=r"tokenizer has 300 tokens but config.vocab_size=99"):
-        run_in_process(argv + ["--model_name_or_path", str(model_dir), "--tokenizer_name_or_path", str(tmp_path / "tok")])
+        run_pretraining(argv + ["--model_name_or_path", str(model_dir), "--tokenizer_name_or_path", str(tmp_path / "tok")])
     assert not (tmp_path / "out").exists()
 
 
@@ -237,7 +231,7 @@ def test_existing_output_folder_needs_overwrite(corpus, tmp_path):
     out.mkdir()
     (out / "keep.txt").write_text("x")
     with pytest.raises(ValueError, match="is not empty; pass --overwrite_output_dir"):
-        run_in_process(flags(corpus, out, "--max_steps", "5"))
+        run_pretraining(flags(corpus, out, "--max_steps", "5"))
 
 
 @pytest.mark.parametrize(
@@ -249,7 +243,7 @@ def test_existing_output_folder_needs_overwrite(corpus, tmp_path):
     ids=["bf16-accumulation-checkpointing", "torch-compile"],
 )
 def test_training_options_users_expect(corpus, tmp_path, options):
-    summary = run_in_process(flags(corpus, tmp_path / "run", "--max_steps", "6", "--save_strategy", "no", *options))
+    summary = run_pretraining(flags(corpus, tmp_path / "run", "--max_steps", "6", "--save_strategy", "no", *options))
     assert summary["steps"] == 6 and math.isfinite(summary["train_loss"])
     accumulation = 2 if "--gradient_accumulation_steps" in options else 1
     assert summary["tokens_seen"] == 6 * 8 * 32 * accumulation
@@ -268,6 +262,6 @@ def test_overwriting_a_folder_drops_the_earlier_runs_checkpoints(corpus, tmp_pat
     stale = out / "checkpoint-900"
     stale.mkdir(parents=True)
     (stale / CHECKPOINT_COMPLETE).write_text("{}")
-    run_in_process(flags(corpus, out, "--max_steps", "4", "--save_steps", "2", "--save_total_limit", "1",
+    run_pretraining(flags(corpus, out, "--max_steps", "4", "--save_steps", "2", "--save_total_limit", "1",
                          "--overwrite_output_dir", "true"))
     assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-4"]

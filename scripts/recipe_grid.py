@@ -1,0 +1,39 @@
+"""Is the default fine-tuning recipe good at every model size? The default ('scaled') recipe against a learning-rate
+grid (everything else the recipe's) and from scratch, on built-in tasks, for each pretrained folder; prints a
+Markdown table with the default's distance to the best of the grid (docs/results.md, "Fine-tuning defaults").
+
+    python scripts/recipe_grid.py --pretrained outputs/tiny-pretrained outputs/small-pretrained --seeds 0 1
+"""
+
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gpt_hf.cli import entry_points
+from gpt_hf.study import recipe_grid, recipe_table
+
+
+@dataclass
+class RecipeGridArguments:
+    pretrained: list[str] = field(metadata={"help": "Pretrained folders, one per model size."})
+    benchmarks: list[str] = field(default_factory=lambda: ["acceptability", "continuation"],
+                                  metadata={"help": "Built-in tasks."})
+    learning_rates: list[float] = field(default_factory=lambda: [6.25e-5, 2.5e-4, 1e-3, 4e-3],
+                                        metadata={"help": "The grid (the paper's 6.25e-5 first)."})
+    seeds: list[int] = field(default_factory=lambda: [0, 1], metadata={"help": "Fine-tuning seeds."})
+    train_samples: int = field(default=300, metadata={"help": "Labelled training rows (few labels)."})
+    eval_samples: int = field(default=300, metadata={"help": "Validation and test rows."})
+
+
+def run(args: RecipeGridArguments) -> None:
+    with tempfile.TemporaryDirectory() as work:
+        rows = recipe_grid(args.pretrained, args.benchmarks, args.learning_rates, args.seeds, args.train_samples,
+                           args.eval_samples, Path(work))
+    print(recipe_table(rows))
+
+
+parse, main = entry_points((RecipeGridArguments,), run)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Multi-process training on CPU over gloo: DDP with torchrun on one node and on two simulated nodes (the Trainer
+path of scripts/pretrain.py), and FSDP2 sharding of the model with checkpoints that survive kill -9."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import NO_DROPOUT, ROOT, SCRIPTS, flags, run_pretraining, tiny_config
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def losses(output_dir: Path) -> list[float]:
+    state = json.loads(next(output_dir.glob("checkpoint-*/trainer_state.json")).read_text())
+    return [entry["loss"] for entry in state["log_history"] if "loss" in entry]
+
+
+def test_two_processes_on_one_node_and_on_two_nodes_match_one_process_also_streaming(corpus, tmp_path):
+    from gpt_hf.tokenization import train_tokenizer
+
+    tokenizer, _ = train_tokenizer(files=corpus, flavour="bytelevel", vocab_size=300, show_progress=False,
+                                   model_max_length=32)
+    tokenizer.save_pretrained(tmp_path / "tok")
+    common = ["--tokenizer_name_or_path", str(tmp_path / "tok"), "--max_steps", "8", "--logging_steps", "1",
+              "--save_steps", "8", "--learning_rate", "1e-3", "--seed", "3"]
+    run_pretraining(flags(corpus, tmp_path / "single", *common, overrides=NO_DROPOUT))
+
+    def argv(name):
+        values = flags(corpus, tmp_path / name, *common, overrides=NO_DROPOUT) + ["--ddp_backend", "gloo"]
+        values[values.index("--per_device_train_batch_size") + 1] = "4"  # 2 processes x 4 = the global batch of 8
+        return values
+
+    env = {**ENV, "HF_HOME": str(tmp_path / "hf")}
+    one_node = subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", "29533",
+                               str(SCRIPTS / "pretrain.py"), *argv("one-node")],
+                              capture_output=True, text=True, env=env, timeout=600)
+    assert one_node.returncode == 0, one_node.stderr[-3000:]
+    # two "nodes" of one process each, meeting at a c10d rendezvous on this machine (README: multi-node)
+    nodes = [subprocess.Popen([*TORCHRUN, "--nnodes", "2", "--node_rank", str(rank), "--nproc_per_node", "1",
+                               "--rdzv_backend", "c10d", "--rdzv_endpoint", "127.0.0.1:29544", "--rdzv_id", "test",
+                               str(SCRIPTS / "pretrain.py"), *argv("two-nodes")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+             for rank in (0, 1)]
+    errors = [node.communicate(timeout=600)[1] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], errors[0][-3000:] + errors[1][-3000:]
+    single, double, spread = (losses(tmp_path / name) for name in ("single", "one-node", "two-nodes"))
+    assert len(single) == len(double) == len(spread) == 8
+    assert max(abs(a - b) for a, b in zip(single, double)) <= 1e-4, (single, double)
+    assert max(abs(a - b) for a, b in zip(double, spread)) <= 1e-4, (double, spread)
+
+    # streaming: the main process reads the stream and hands each process its share of every batch
+    streaming = ["--streaming", "true", "--shuffle_buffer_size", "32"]
+    run_pretraining(flags(corpus, tmp_path / "stream-single", *common, *streaming, overrides=NO_DROPOUT))
+    stream_two = subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", "29535",
+                                 str(SCRIPTS / "pretrain.py"), *argv("stream-two"), *streaming],
+                                capture_output=True, text=True, env=env, timeout=600)
+    assert stream_two.returncode == 0, stream_two.stderr[-3000:]
+    one, two = losses(tmp_path / "stream-single"), losses(tmp_path / "stream-two")
+    assert len(one) == len(two) == 8 and max(abs(a - b) for a, b in zip(one, two)) <= 1e-4, (one, two)
+
+
+def test_fsdp_on_cpu_is_refused_rather_than_silently_ddp(tmp_path):
+    from gpt_hf.training import GPTTrainingArguments
+
+    with pytest.raises(ValueError, match="FSDP .* needs GPUs or another accelerator: accelerate applies it only there"):
+        GPTTrainingArguments(output_dir=str(tmp_path), use_cpu=True, fsdp="full_shard",
+                             fsdp_config={"transformer_layer_cls_to_wrap": ["GPTHFBlock"]})
+
+
+def run_fsdp(output_dir: Path, steps: int, save_every: int, kill_at: int = -1, port: int = 29561):
+    return subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", str(port),
+                           str(ROOT / "tests" / "fsdp_worker.py"), str(output_dir), str(steps), str(save_every),
+                           str(kill_at)], capture_output=True, text=True, env=ENV, timeout=600)
+
+
+def test_fsdp2_two_cpu_processes_match_one_process_and_resume_after_sigkill(tmp_path):
+    import fsdp_worker
+    from gpt_hf import GPTHFForCausalLM
+
+    torch.manual_seed(0)
+    model = GPTHFForCausalLM(tiny_config())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    expected_losses = []
+    for step in range(6):  # the same global batches in one process, without FSDP
+        rows = fsdp_worker.batch(step)
+        loss = model(input_ids=rows, labels=rows).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        expected_losses.append(loss.item())
+
+    done = run_fsdp(tmp_path / "sharded", steps=6, save_every=3)
+    assert done.returncode == 0, done.stderr[-3000:]
+    sharded_losses = json.loads((tmp_path / "sharded" / "losses.json").read_text())
+    assert max(abs(a - b) for a, b in zip(expected_losses, sharded_losses)) <= 1e-4, (expected_losses, sharded_losses)
+    final = load_file(str(tmp_path / "sharded" / "final" / "model.safetensors"))  # one file, gathered from shards
+    for name, value in model.state_dict().items():
+        if name in final:
+            torch.testing.assert_close(final[name], value, atol=1e-5, rtol=1e-4, msg=name)
+
+    killed = tmp_path / "killed"
+    died = run_fsdp(killed, steps=6, save_every=3, kill_at=4, port=29562)  # after checkpoint-3, mid-way to 6
+    assert died.returncode != 0 and not (killed / "final").exists()
+    assert (killed / "checkpoint-3" / ".metadata").is_file() and not (killed / "checkpoint-6").exists()
+    resumed = run_fsdp(killed, steps=6, save_every=3, port=29563)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert json.loads((killed / "losses.json").read_text()) == pytest.approx(sharded_losses, abs=1e-6)
+    for name, value in load_file(str(killed / "final" / "model.safetensors")).items():
+        torch.testing.assert_close(value, final[name], atol=1e-6, rtol=0, msg=name)
+
+    # the gathered folder is an ordinary remote-code model
+    loader = ("import sys; sys.modules['gpt_hf'] = None\n"
+              "from transformers import AutoModelForCausalLM\n"
+              "print(type(AutoModelForCausalLM.from_pretrained(sys.argv[1], trust_remote_code=True)).__name__)")
+    loaded = subprocess.run([sys.executable, "-c", loader, str(killed / "final")], capture_output=True, text=True,
+                            env={**ENV, "HF_HOME": str(tmp_path / "hf")})
+    assert loaded.stdout.strip() == "GPTHFForCausalLM", loaded.stderr[-2000:]

@@ -1,0 +1,62 @@
+"""The data-efficiency study end to end on a tiny labelled file: every (label count, seed, method) run, the files it
+writes, the baseline on the same rows, and the verdict."""
+
+import csv
+import sys
+
+import pytest
+
+from conftest import SCRIPTS
+from test_finetuning import pretrained, sentiment_rows, write_csv  # noqa: F401 (a fixture among them)
+
+sys.path.insert(0, str(SCRIPTS))
+import data_efficiency  # noqa: E402
+
+
+def test_study_compares_pretrained_scratch_and_tfidf_and_writes_a_verdict(pretrained, tmp_path):
+    train = write_csv(tmp_path / "train.csv", sentiment_rows(48, 0))
+    dev = write_csv(tmp_path / "dev.csv", sentiment_rows(16, 1))
+    test = write_csv(tmp_path / "test.csv", sentiment_rows(24, 2))
+    out = tmp_path / "study"
+    study, data = data_efficiency.parse([
+        "--pretrained", str(pretrained), "--task", "classification", "--train_file", train, "--validation_file", dev,
+        "--test_file", test, "--text_column", "sentence", "--label_column", "sentiment", "--label_counts", "12", "all",
+        "--seeds", "0", "1", "--num_train_epochs", "1", "--learning_rate", "1e-3", "--output_dir", str(out)])
+    from gpt_hf.study import run_study
+
+    result = run_study(study, data)
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 2 * 2 * 3  # label counts x seeds x methods
+    assert {(int(r["labels"]), r["method"]) for r in rows} == {
+        (count, method) for count in (12, 48) for method in ("pre-trained", "from scratch",
+                                                            "TF-IDF + logistic regression")}
+    assert all(0.0 <= float(r["score"]) <= 1.0 for r in rows)
+    assert (out / "accuracy_vs_labels.png").read_bytes()[:4] == b"\x89PNG"
+    table = (out / "results.md").read_text()
+    assert "| 12 |" in table and "| 48 |" in table and result["verdict"] in table
+    assert result["verdict"].startswith("Verdict (accuracy, pre-trained minus from scratch): Pre-training")
+    assert "points at 12 labels (seed spread" in result["verdict"] and "vs TF-IDF" in result["verdict"]
+    # with every row, both seeds' baselines see the same rows (in another order): the same score
+    full = [float(r["score"]) for r in rows if r["method"].startswith("TF-IDF") and r["labels"] == "48"]
+    assert len(full) == 2 and full[0] == pytest.approx(full[1], abs=1e-6)
+
+
+def test_verdict_counts_a_gain_only_beyond_the_seed_spread():
+    from gpt_hf.study import verdict_line
+
+    summary = {(100, "pre-trained"): (0.70, 0.01, 3), (100, "from scratch"): (0.60, 0.02, 3),
+               (1000, "pre-trained"): (0.80, 0.03, 3), (1000, "from scratch"): (0.78, 0.02, 3)}
+    line = verdict_line(summary, "accuracy")
+    assert "helps on this data at some label counts only" in line
+    assert "+10.0 points at 100 labels (seed spread 3.0)" in line and "+2.0 points at 1000 labels (seed spread 5.0)" \
+        in line
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--benchmark", "acceptability"], "Give --pretrained .* or --pretrain_files .*, exactly one"),
+    (["--benchmark", "acceptability", "--pretrain_files", "x.txt"], "--pretrain_files needs --pretrain_recipe"),
+    (["--benchmark", "acceptability", "--pretrained", "x", "--label_counts", "ten"], "positive numbers or 'all'"),
+])
+def test_study_arguments_are_checked(tmp_path, argv, match):
+    with pytest.raises(ValueError, match=match):
+        data_efficiency.parse(argv + ["--output_dir", str(tmp_path / "o")])
