@@ -129,7 +129,8 @@ TASK_METRIC = "task"  # --metric_for_best_model's default: the task type's own m
 
 @dataclass
 class FinetuneTrainingArguments(GPTTrainingArguments):
-    """TrainingArguments with the paper's fine-tuning recipe as defaults."""
+    """TrainingArguments with the paper's fine-tuning recipe as defaults; `--recipe scaled` (`resolve_recipe`) scales
+    its learning rate and epochs to the model and the data."""
 
     recipe: str = field(
         default="scaled", metadata={"help": "Fine-tuning recipe for what you leave unset: 'paper' (lr 6.25e-5, 3 "
