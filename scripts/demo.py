@@ -1,4 +1,4 @@
-"""The whole pipeline on a fresh offline CPU machine (~6 minutes on 2 cores), ending with a summary table:
+"""The whole pipeline on a fresh offline CPU machine (20-30 minutes on 2 cores), ending with a summary table:
 
 1. parity: tiny GPT-1 / GPT-2 models from transformers' own classes, converted, give the same logits and tokens;
 2. pretraining on the built-in corpus (Python's documentation) with scripts/configs/tiny.json: a tokenizer is
