@@ -225,13 +225,18 @@ DOCUMENT_UNITS = {"paragraph": "paragraph", "line": "line", "file": "document"}
 
 def decode_separator(value: str) -> str:
     """A separator as typed on a command line: backslash escapes (\\n, \\t, \\u2028) are read as the characters."""
-    try:
-        separator = codecs.decode(value.encode("latin-1", "backslashreplace"), "unicode_escape")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"--document_separator {value!r} has a broken backslash escape ({err.reason}).") from None
+    separator = read_escapes(value, "--document_separator")
     if not separator:
         raise ValueError("--document_separator is empty; leave it out, or give the text between documents.")
     return separator
+
+
+def read_escapes(value: str, flag: str) -> str:
+    """Text typed on a command line with backslash escapes (\\n, \\t, \\u2028) read as the characters they name."""
+    try:
+        return codecs.decode(value.encode("latin-1", "backslashreplace"), "unicode_escape")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{flag} {value!r} has a broken backslash escape ({err.reason}).") from None
 
 
 @dataclass(kw_only=True)

@@ -16,7 +16,7 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from .data import DocumentArguments
+from .data import DocumentArguments, read_escapes
 from .loading import load_model_and_tokenizer
 from .tokenization import document_start_id, encode_texts
 
@@ -300,6 +300,8 @@ class EvaluationArguments(DocumentArguments):
                 raise ValueError("--sentiment_heuristic sets --template and --choices itself; give one or the other.")
             self.template, self.choices = SENTIMENT_TEMPLATE.replace("{text}", "{" + self.text_column + "}"), \
                 list(SENTIMENT_CHOICES)
+        if self.template is not None:  # typed on a command line: '\n' means a newline, as in lm-evaluation-harness
+            self.template = read_escapes(self.template, "--template")
         if self.task_file is not None:
             if not self.template or not self.choices:
                 raise ValueError("--task_file needs --template and --choices (or --sentiment_heuristic true).")

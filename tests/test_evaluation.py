@@ -379,3 +379,6 @@ def test_template_evaluation_errors_name_the_problem(lm, tmp_path, extra, rows, 
         EvaluationArguments(model_name_or_path="unused", task_file="t.jsonl", num_fewshot=[1], **options)
     with pytest.raises(ValueError, match="apply to --task_file"):
         EvaluationArguments(model_name_or_path="unused", template="{text}")
+    typed = EvaluationArguments(model_name_or_path="unused", task_file="t.jsonl", template=r"Q: {text}\nA:",
+                                choices=[" no", " yes"], num_fewshot=[0])
+    assert typed.template == "Q: {text}\nA:"  # a backslash-n typed on the command line is a newline
