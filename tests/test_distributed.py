@@ -3,6 +3,7 @@ path of scripts/pretrain.py), and FSDP2 sharding of the model with checkpoints t
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,14 @@ from safetensors.torch import load_file
 from conftest import NO_DROPOUT, ROOT, SCRIPTS, flags, run_pretraining, tiny_config
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+
+
+def free_port() -> str:
+    """A port nobody listens on now, so that test runs side by side on one machine do not meet at the same one."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
+
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
@@ -38,13 +47,14 @@ def test_two_processes_on_one_node_and_on_two_nodes_match_one_process_also_strea
         return values
 
     env = {**ENV, "HF_HOME": str(tmp_path / "hf")}
-    one_node = subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", "29533",
+    one_node = subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", free_port(),
                                str(SCRIPTS / "pretrain.py"), *argv("one-node")],
                               capture_output=True, text=True, env=env, timeout=600)
     assert one_node.returncode == 0, one_node.stderr[-3000:]
     # two "nodes" of one process each, meeting at a c10d rendezvous on this machine (README: multi-node)
+    endpoint = f"127.0.0.1:{free_port()}"
     nodes = [subprocess.Popen([*TORCHRUN, "--nnodes", "2", "--node_rank", str(rank), "--nproc_per_node", "1",
-                               "--rdzv_backend", "c10d", "--rdzv_endpoint", "127.0.0.1:29544", "--rdzv_id", "test",
+                               "--rdzv_backend", "c10d", "--rdzv_endpoint", endpoint, "--rdzv_id", "test",
                                str(SCRIPTS / "pretrain.py"), *argv("two-nodes")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
              for rank in (0, 1)]
@@ -58,7 +68,7 @@ def test_two_processes_on_one_node_and_on_two_nodes_match_one_process_also_strea
     # streaming: the main process reads the stream and hands each process its share of every batch
     streaming = ["--streaming", "true", "--shuffle_buffer_size", "32"]
     run_pretraining(flags(corpus, tmp_path / "stream-single", *common, *streaming, overrides=NO_DROPOUT))
-    stream_two = subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", "29535",
+    stream_two = subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", free_port(),
                                  str(SCRIPTS / "pretrain.py"), *argv("stream-two"), *streaming],
                                 capture_output=True, text=True, env=env, timeout=600)
     assert stream_two.returncode == 0, stream_two.stderr[-3000:]
@@ -74,8 +84,8 @@ def test_fsdp_on_cpu_is_refused_rather_than_silently_ddp(tmp_path):
                              fsdp_config={"transformer_layer_cls_to_wrap": ["GPTHFBlock"]})
 
 
-def run_fsdp(output_dir: Path, steps: int, save_every: int, kill_at: int = -1, port: int = 29561):
-    return subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", str(port),
+def run_fsdp(output_dir: Path, steps: int, save_every: int, kill_at: int = -1):
+    return subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", free_port(),
                            str(ROOT / "tests" / "fsdp_worker.py"), str(output_dir), str(steps), str(save_every),
                            str(kill_at)], capture_output=True, text=True, env=ENV, timeout=600)
 
@@ -106,10 +116,10 @@ def test_fsdp2_two_cpu_processes_match_one_process_and_resume_after_sigkill(tmp_
             torch.testing.assert_close(final[name], value, atol=1e-5, rtol=1e-4, msg=name)
 
     killed = tmp_path / "killed"
-    died = run_fsdp(killed, steps=6, save_every=3, kill_at=4, port=29562)  # after checkpoint-3, mid-way to 6
+    died = run_fsdp(killed, steps=6, save_every=3, kill_at=4)  # after checkpoint-3, mid-way to 6
     assert died.returncode != 0 and not (killed / "final").exists()
     assert (killed / "checkpoint-3" / ".metadata").is_file() and not (killed / "checkpoint-6").exists()
-    resumed = run_fsdp(killed, steps=6, save_every=3, port=29563)
+    resumed = run_fsdp(killed, steps=6, save_every=3)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads((killed / "losses.json").read_text()) == pytest.approx(sharded_losses, abs=1e-6)
     for name, value in load_file(str(killed / "final" / "model.safetensors")).items():
