@@ -189,7 +189,7 @@ def template_examples(rows, template: str, choices: list[str], label_column: str
     """Multiple-choice examples from labelled rows (lm-evaluation-harness style): the prompt is `template` filled
     with the row's columns (`{column}`), the candidates are the `choices` (verbalisers, one per label), and the label
     is the index of the right choice or the choice itself (surrounding spaces ignored)."""
-    columns = list(rows.column_names) if hasattr(rows, "column_names") else sorted(rows[0]) if rows else []
+    columns = list(rows.column_names)  # a datasets.Dataset
     fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
     missing = sorted(fields - set(columns))
     if missing:

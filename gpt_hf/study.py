@@ -59,6 +59,18 @@ class StudyArguments:
             raise ValueError("--seeds needs at least one seed.")
 
 
+def _training_args(output_dir: Path, seed: int, **recipe) -> FinetuneTrainingArguments:
+    """What every fine-tuning run of a study shares: CPU, no logging, the seed for data and weights, one checkpoint."""
+    return FinetuneTrainingArguments(output_dir=str(output_dir), use_cpu=True, report_to="none", seed=seed,
+                                     data_seed=seed, save_total_limit=1, disable_tqdm=True, overwrite_output_dir=True,
+                                     **recipe)
+
+
+def held_out_score(results: dict) -> float:
+    """The test score by the metric that picked the kept checkpoint (the task's own, by default)."""
+    return results[f"test_{results['metric_for_best_model']}"]
+
+
 def tfidf_baseline(train, test, kind: str, num_labels: int, seed: int) -> float | None:
     """The default metric of TF-IDF (word 1-2 grams) + logistic regression on the rows' text columns; None for tasks
     it does not apply to (multiple choice, regression)."""
@@ -153,11 +165,9 @@ def _finetune_once(pretrained: str, scratch: bool, train_file: str, files: dict,
         FinetuneDataArguments(task=data_args.task, train_file=train_file, validation_file=files["validation"],
                               test_file=files["test"], max_length=data_args.max_length,
                               problem_type=data_args.problem_type, **columns),
-        FinetuneTrainingArguments(output_dir=str(output_dir), use_cpu=True, report_to="none", seed=seed,
-                                  data_seed=seed, save_total_limit=1, disable_tqdm=True, **recipe),
+        _training_args(output_dir, seed, **recipe),
     )
-    metric = next(key for key in (f"test_{results.get('metric_for_best_model')}", "test_accuracy") if key in results)
-    return results[metric]
+    return held_out_score(results)
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -244,13 +254,9 @@ def layer_transfer_curve(pretrained: str, benchmarks: list[str], seeds: list[int
                     FinetuneModelArguments(model_name_or_path=pretrained, transfer_layers=layers),
                     FinetuneDataArguments(benchmark=benchmark, **{k: v for k, v in recipe.items() if k in (
                         "max_train_samples", "max_eval_samples", "max_length")}),
-                    FinetuneTrainingArguments(output_dir=str(work / f"{benchmark}-{layers}-{seed}"), use_cpu=True,
-                                              report_to="none", seed=seed, data_seed=seed, save_total_limit=1,
-                                              disable_tqdm=True, overwrite_output_dir=True,
-                                              **{k: v for k, v in recipe.items() if k in (
-                                                  "learning_rate", "num_train_epochs")}))
-                rows.append({"task": benchmark, "layers": layers, "seed": seed,
-                             "score": results[f"test_{results['metric_for_best_model']}"]})
+                    _training_args(work / f"{benchmark}-{layers}-{seed}", seed, **{
+                        k: v for k, v in recipe.items() if k in ("learning_rate", "num_train_epochs")}))
+                rows.append({"task": benchmark, "layers": layers, "seed": seed, "score": held_out_score(results)})
                 logger.info("Figure 2 left: %s, %d layers, seed %d: %.3f", benchmark, layers, seed, rows[-1]["score"])
     return rows
 
@@ -338,14 +344,12 @@ def recipe_grid(pretrained: list[str], benchmarks: list[str], learning_rates: li
                         FinetuneModelArguments(model_name_or_path=folder, from_scratch=scratch),
                         FinetuneDataArguments(benchmark=benchmark, max_train_samples=train_samples,
                                               max_eval_samples=eval_samples, max_length=64),
-                        FinetuneTrainingArguments(output_dir=str(work / f"{size}-{benchmark}-{name}-{seed}"),
-                                                  use_cpu=True, report_to="none", seed=seed, data_seed=seed,
-                                                  save_total_limit=1, disable_tqdm=True, overwrite_output_dir=True,
-                                                  learning_rate=learning_rate))
+                        _training_args(work / f"{size}-{benchmark}-{name}-{seed}", seed,
+                                       learning_rate=learning_rate))
                     rows.append({"size": size, "task": benchmark, "variant": name, "seed": seed,
                                  "learning_rate": results["recipe"]["learning_rate"],
                                  "epochs": results["recipe"]["num_train_epochs"],
-                                 "score": results[f"test_{results['metric_for_best_model']}"]})
+                                 "score": held_out_score(results)})
                     logger.info("Recipe grid: %s", rows[-1])
     return rows
 
