@@ -48,6 +48,7 @@ class BenchConfig:
     train_steps: int = 5
     new_tokens: int = 128
     prompt_tokens: int = 16
+    generate_batch_size: int = 1  # prompts decoded together in the generate workload
     device: str = "cpu"
     compile: bool = False
 
@@ -81,7 +82,8 @@ def measure(name: str, workload: str, cfg: BenchConfig) -> dict:
     """Run one workload on one model in this process; returns tokens/s and peak memory (MiB)."""
     torch.manual_seed(0)
     model = build_model(name, cfg).to(cfg.device)
-    if cfg.compile:
+    compiled_generate = cfg.compile and workload == "generate"
+    if cfg.compile and not compiled_generate:
         model.forward = torch.compile(model.forward)
     generator = torch.Generator().manual_seed(0)
     batch = torch.randint(0, cfg.vocab_size, (cfg.batch_size, cfg.n_positions), generator=generator).to(cfg.device)
@@ -115,8 +117,15 @@ def measure(name: str, workload: str, cfg: BenchConfig) -> dict:
         tokens = batch.numel()
     else:
         model.eval()
-        prompt = batch[:1, : cfg.prompt_tokens]
-        kwargs = dict(max_new_tokens=cfg.new_tokens, min_new_tokens=cfg.new_tokens, do_sample=False, pad_token_id=0)
+        prompt = batch[: cfg.generate_batch_size, : cfg.prompt_tokens]
+        kwargs = dict(max_new_tokens=cfg.new_tokens, min_new_tokens=cfg.new_tokens, do_sample=False, pad_token_id=0,
+                      attention_mask=torch.ones_like(prompt))
+        if compiled_generate:  # transformers' own compiled decoding: static cache + one compiled step
+            if name == "openai-gpt":
+                raise ValueError("openai-gpt has no KV cache, so no compiled decoding; leave it out with --compile.")
+            from gpt_hf.generation import compiled_decoding
+
+            kwargs.update(cache_implementation="static", compile_config=compiled_decoding(model))
         with torch.no_grad():
             model.generate(prompt, **{**kwargs, "max_new_tokens": 8, "min_new_tokens": 8})
             _sync(cfg.device)
@@ -124,7 +133,7 @@ def measure(name: str, workload: str, cfg: BenchConfig) -> dict:
             model.generate(prompt, **kwargs)
             _sync(cfg.device)
             seconds = time.perf_counter() - start
-        tokens = cfg.new_tokens
+        tokens = cfg.new_tokens * prompt.shape[0]
 
     if cfg.device.startswith("cuda"):
         peak = torch.cuda.max_memory_allocated() / 2**20

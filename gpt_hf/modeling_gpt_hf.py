@@ -26,6 +26,7 @@ from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_gpt_hf import GPTHFConfig
+from .decoding_gpt_hf import GPTHFVocabHead, grow_in_place
 
 # Activations with a fused PyTorch kernel. "gelu_new" is the tanh approximation written out in Python in transformers
 # (eight elementwise kernels); F.gelu(approximate="tanh") computes the same function in one.
@@ -250,6 +251,7 @@ class GPTHFModel(GPTHFPreTrainedModel):
             inputs_embeds = self.wte(input_ids)
         if use_cache and past_key_values is None:
             past_key_values = DynamicCache(config=self.config)
+        grow_in_place(past_key_values, self.config.n_positions)  # no torch.cat of the whole cache per token
 
         past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
         seq_length = inputs_embeds.shape[1]
@@ -289,7 +291,7 @@ class GPTHFForCausalLM(GPTHFPreTrainedModel, GenerationMixin):
     def __init__(self, config: GPTHFConfig):
         super().__init__(config)
         self.transformer = GPTHFModel(config)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head = GPTHFVocabHead(config.n_embd, config.vocab_size, bias=False)
         self.post_init()
 
     @can_return_tuple
