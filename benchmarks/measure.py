@@ -127,7 +127,9 @@ def measure(name: str, workload: str, cfg: BenchConfig) -> dict:
 
             kwargs.update(cache_implementation="static", compile_config=compiled_decoding(model))
         with torch.no_grad():
-            model.generate(prompt, **{**kwargs, "max_new_tokens": 8, "min_new_tokens": 8})
+            # warm-up; a compiled step is compiled for the static cache's length, so warm up at the full length
+            model.generate(prompt, **(kwargs if compiled_generate else {**kwargs, "max_new_tokens": 8,
+                                                                       "min_new_tokens": 8}))
             _sync(cfg.device)
             start = time.perf_counter()
             model.generate(prompt, **kwargs)

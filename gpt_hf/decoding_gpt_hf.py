@@ -9,7 +9,7 @@ copied O(1) times. Everything else — the `Cache` API, beam-search reordering, 
 offloading — is `DynamicLayer`'s: those replace `keys` / `values` with new tensors, and the next update adopts them
 into a fresh buffer.
 
-2. `GPTHFVocabHead`, the LM head: on CPU, for the few rows of a decoding step, the faster of the two orientations of
+2. `GPTHFVocabHead`, the LM head: on CPU, for the few rows of a batched decoding step, the faster of the two orientations of
 the same matrix product (equal up to float rounding).
 
 Remote-code safe: imports only torch and transformers (save_pretrained copies it beside `modeling_gpt_hf.py`).
@@ -21,18 +21,19 @@ import torch
 from torch import nn
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
-# Rows up to which the LM head uses the (W h^T)^T orientation on CPU (see GPTHFVocabHead).
-_VOCAB_HEAD_SMALL_ROWS = 32
+# Rows (batch x new tokens) for which the LM head uses the (W h^T)^T orientation on CPU (see GPTHFVocabHead).
+_VOCAB_HEAD_ROWS = range(2, 33)
 
 
 class GPTHFVocabHead(nn.Linear):
-    """The LM head (an nn.Linear: same weights, hooks, PEFT and quantisation as ever). On CPU with few rows — a
-    decoding step — it computes (W h^T)^T instead of h W^T: the same product, but MKL's kernel for that orientation
-    was 1.7-2.7x faster at 4-8 rows, 1.3x at 32, equal at 1 (vocab 8192 and 40,478, one thread; docs/benchmarks.md)."""
+    """The LM head (an nn.Linear: same weights, hooks, PEFT and quantisation as ever). On CPU with 2-32 rows — a
+    batched decoding step — it computes (W h^T)^T instead of h W^T: the same product, but MKL's kernel for that
+    orientation ran 1.2-2.6x faster there (vocab 8192 x 384 and 40,478 x 768, weights out of cache, 2 threads, AMD
+    EPYC), and not faster at 1 row, which keeps h W^T."""
 
     def forward(self, hidden_states):
         rows = hidden_states.numel() // hidden_states.shape[-1]
-        if hidden_states.device.type != "cpu" or rows > _VOCAB_HEAD_SMALL_ROWS or self.bias is not None:
+        if hidden_states.device.type != "cpu" or rows not in _VOCAB_HEAD_ROWS or self.bias is not None:
             return super().forward(hidden_states)
         logits = torch.mm(self.weight, hidden_states.reshape(rows, -1).T).T  # (V, rows) -> (rows, V)
         return logits.contiguous().view(*hidden_states.shape[:-1], -1)
@@ -42,6 +43,8 @@ _MIN_CAPACITY = 64  # positions a cache layer allocates at first
 
 
 class GrowingCacheLayer(DynamicLayer):
+    """A `DynamicLayer` whose `update` writes into spare capacity instead of concatenating (module docstring)."""
+
     def __init__(self, max_length: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.max_length = max_length  # the model's context: capacity never grows past it
@@ -50,10 +53,9 @@ class GrowingCacheLayer(DynamicLayer):
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
-        if torch.compiler.is_compiling() or (torch.is_grad_enabled() and (key_states.requires_grad
-                                                                          or value_states.requires_grad)):
-            # in-place writes into a buffer autograd has saved would fail in backward; compiled graphs use
-            # transformers' static cache for decoding anyway
+        if _tracing() or (torch.is_grad_enabled() and (key_states.requires_grad or value_states.requires_grad)):
+            # in-place writes into a buffer autograd has saved would fail in backward; compiled and exported graphs
+            # decode with transformers' static cache anyway
             return super().update(key_states, value_states, *args, **kwargs)
         start = self.get_seq_length()
         end = start + key_states.shape[-2]
@@ -85,7 +87,7 @@ class GrowingCacheLayer(DynamicLayer):
         if self.max_length is not None:
             capacity = max(min(capacity, self.max_length), end)
         *batch, _, head_dim = key_states.shape
-        # torch.empty: on CPU the pages of unused capacity are never touched, so they cost no memory
+        # torch.empty: on CPU (Linux) the untouched pages of a large buffer's spare capacity take no memory
         keys = key_states.new_empty((*batch, capacity, head_dim))
         values = value_states.new_empty((*batch, capacity, value_states.shape[-1]))
         if start:
@@ -98,11 +100,15 @@ class GrowingCacheLayer(DynamicLayer):
         super().reset()
 
 
+def _tracing() -> bool:
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+
 def grow_in_place(cache: Cache | None, max_length: int) -> None:
     """Give a transformers `DynamicCache` (the one `generate` builds, or one a user made) growing layers: only layers
     that hold nothing yet are replaced, so no cached state changes. Offloading caches and other cache types are
     left alone."""
-    if type(cache) is not DynamicCache or cache.offloading or torch.compiler.is_compiling():
+    if type(cache) is not DynamicCache or cache.offloading or _tracing():
         return
     for index, layer in enumerate(cache.layers):
         if type(layer) is DynamicLayer and not layer.is_initialized:

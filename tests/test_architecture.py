@@ -56,7 +56,8 @@ def test_every_head_is_registered_and_saved_from_the_one_table(tmp_path):
     head.model_class(config).save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())["auto_map"]
     assert saved == auto_map() and set(saved) == {"AutoConfig", *HEADS}
-    assert (tmp_path / "modeling_gpt_hf.py").is_file() and (tmp_path / "configuration_gpt_hf.py").is_file()
+    for name in ("modeling_gpt_hf.py", "configuration_gpt_hf.py", "decoding_gpt_hf.py"):  # the remote code
+        assert (tmp_path / name).is_file(), name
 
 
 def test_head_parameters_come_from_the_models_declaration_also_when_wrapped():
