@@ -9,8 +9,8 @@ copied O(1) times. Everything else — the `Cache` API, beam-search reordering, 
 offloading — is `DynamicLayer`'s: those replace `keys` / `values` with new tensors, and the next update adopts them
 into a fresh buffer.
 
-2. `GPTHFVocabHead`, the LM head: on CPU, for the few rows of a batched decoding step, the faster of the two orientations of
-the same matrix product (equal up to float rounding).
+2. `GPTHFVocabHead`, the LM head: on CPU, for the few rows of a batched decoding step, the faster of the two
+orientations of the same matrix product (equal up to float rounding).
 
 Remote-code safe: imports only torch and transformers (save_pretrained copies it beside `modeling_gpt_hf.py`).
 """

@@ -38,9 +38,9 @@ _FUSED_ACTIVATIONS = {
 }
 
 
-# Measured on a 2-core CPU (training step, fused vs plain loss): 10 % faster at width 384 (vocab 8192), 21 % slower
-# at width 128 (vocab 4096), where the chunking overhead outweighs the small logits it avoids.
-_CHUNKED_LOSS_MIN_WIDTH = 256
+# The chunked loss buys memory, not speed (a 2-core CPU step: 21 % slower with it at width 128 / vocab 4096, 10 % faster
+# to 3 % slower at 384 / 8192): used once the fp32 logits take this much (gpt1 preset, batch 8 x 512: 663 MB).
+_CHUNKED_LOSS_MIN_LOGITS_BYTES = 2**28
 
 
 def causal_lm_loss(hidden_states, lm_head_weight, labels, num_items_in_batch=None, ignore_index: int = -100):
@@ -51,12 +51,12 @@ def causal_lm_loss(hidden_states, lm_head_weight, labels, num_items_in_batch=Non
     targets = F.pad(labels, (0, 1), value=ignore_index)[..., 1:].to(hidden_states.device)  # (..., T), shifted
     hidden = hidden_states.reshape(-1, hidden_states.shape[-1])  # (N, C)
     weight = lm_head_weight.to(hidden.dtype) if torch.is_autocast_enabled(hidden.device.type) else lm_head_weight
-    if hasattr(F, "linear_cross_entropy") and hidden.shape[-1] >= _CHUNKED_LOSS_MIN_WIDTH:
+    if hasattr(F, "linear_cross_entropy") and 4 * hidden.shape[0] * weight.shape[0] >= _CHUNKED_LOSS_MIN_LOGITS_BYTES:
         # under torch.compile the op needs allow_retain_graph (it warns, and breaks the graph, otherwise)
         options = nn.LinearCrossEntropyOptions(allow_retain_graph=torch.compiler.is_compiling())
         loss = F.linear_cross_entropy(hidden, weight, targets.reshape(-1), ignore_index=ignore_index,
                                       reduction="sum", options=options)
-    else:  # narrow models (or torch < 2.13): the plain path, whose logits are small there
+    else:  # small logits (or torch < 2.13): the plain path
         logits = F.linear(hidden, weight).float()
         loss = F.cross_entropy(logits, targets.reshape(-1), ignore_index=ignore_index, reduction="sum")
     if num_items_in_batch is None:
@@ -64,6 +64,9 @@ def causal_lm_loss(hidden_states, lm_head_weight, labels, num_items_in_batch=Non
     if torch.is_tensor(num_items_in_batch):
         num_items_in_batch = num_items_in_batch.to(loss.device)
     return loss / num_items_in_batch
+
+
+_STORED_ATTENTION_BUDGET = 2**30  # bytes of attention tensors a CPU training step keeps before recomputing them
 
 
 def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
@@ -102,13 +105,14 @@ class GPTHFAttention(nn.Module):
             key, value = past_key_values.update(key, value, self.layer_idx)  # (B, nh, S, hs)
 
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
-            self.config._attn_implementation, eager_attention_forward
-        )
+            self.config._attn_implementation, eager_attention_forward)
         dropout = self.attention_dropout if self.training else 0.0
-        if dropout > 0 and query.device.type == "cpu" and torch.is_grad_enabled() and not torch.compiler.is_compiling():
-            # On CPU no fused attention kernel supports dropout: sdpa falls back to the math path, which keeps the
-            # (B, nh, T, T) scores, probabilities and dropout mask for backward (~3.6 GB for the gpt1 preset at
-            # batch 8 x 512). Recompute them in backward instead (same RNG state, same result): only q, k, v stay.
+        stored_bytes = self.config.n_layer * 12 * query.shape[:-1].numel() * key.shape[-2]  # 3 fp32 (B, nh, T, S)
+        if dropout > 0 and query.device.type == "cpu" and torch.is_grad_enabled() \
+                and not torch.compiler.is_compiling() and stored_bytes > _STORED_ATTENTION_BUDGET:
+            # On CPU no attention kernel supports dropout: sdpa's math path keeps the scores, probabilities and dropout
+            # mask for backward (3.6 GB at the gpt1 preset, batch 8 x 512). Past the budget, recompute them in
+            # backward (same RNG state and result; only q, k, v stay); below it storing is faster (1.09x per step).
             attn_output, attn_weights = checkpoint(
                 attention_interface, self, query, key, value, attention_mask, dropout=dropout, scaling=self.scaling,
                 use_reentrant=False, **kwargs)

@@ -128,12 +128,13 @@ def test_labels_give_the_shifted_next_token_loss(norm_position):
 
 @pytest.fixture
 def chunked_loss(monkeypatch):
-    """Make the tiny model take torch's chunked linear_cross_entropy (normally kept for widths >= 256); count calls."""
+    """Make the tiny model take torch's chunked linear_cross_entropy (normally kept for logits of 256 MiB and more);
+    count calls."""
     from gpt_hf import modeling_gpt_hf
 
     calls = []
     original = torch.nn.functional.linear_cross_entropy
-    monkeypatch.setattr(modeling_gpt_hf, "_CHUNKED_LOSS_MIN_WIDTH", 0)
+    monkeypatch.setattr(modeling_gpt_hf, "_CHUNKED_LOSS_MIN_LOGITS_BYTES", 0)
     monkeypatch.setattr(torch.nn.functional, "linear_cross_entropy",
                         lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
     return calls
@@ -405,6 +406,7 @@ def test_attention_recomputed_in_backward_on_cpu_gives_the_same_loss_and_gradien
 
     model = causal_lm("pre", attn_pdrop=0.3).train()  # attention dropout on: the recomputed path
     ids = random_ids(2, 16)
+    monkeypatch.setattr(modeling_gpt_hf, "_STORED_ATTENTION_BUDGET", 0)  # the tiny model's attention is far below
 
     def loss_and_grads():
         torch.manual_seed(1)
@@ -417,3 +419,20 @@ def test_attention_recomputed_in_backward_on_cpu_gives_the_same_loss_and_gradien
     assert_close(recomputed, stored)
     for a, b in zip(recomputed_grads, stored_grads):
         assert_close(a, b)
+
+
+@pytest.mark.parametrize("budget, recomputed", [(0, True), (2**30, False)])
+def test_attention_is_recomputed_only_past_the_stored_attention_budget(monkeypatch, budget, recomputed):
+    from gpt_hf import modeling_gpt_hf
+
+    calls = []
+    monkeypatch.setattr(modeling_gpt_hf, "_STORED_ATTENTION_BUDGET", budget)
+    monkeypatch.setattr(modeling_gpt_hf, "checkpoint", lambda fn, *args, use_reentrant, **kwargs: calls.append(fn)
+                        or fn(*args, **kwargs))
+    model = causal_lm("pre", attn_pdrop=0.3).train()
+    ids = random_ids(2, 16)
+    model(ids, labels=ids).loss.backward()
+    assert len(calls) == (model.config.n_layer if recomputed else 0)
+    with torch.no_grad():
+        model(ids, labels=ids)  # nothing is kept for backward: never recomputed
+    assert len(calls) == (model.config.n_layer if recomputed else 0)
