@@ -121,8 +121,6 @@ def measure(name: str, workload: str, cfg: BenchConfig) -> dict:
         kwargs = dict(max_new_tokens=cfg.new_tokens, min_new_tokens=cfg.new_tokens, do_sample=False, pad_token_id=0,
                       attention_mask=torch.ones_like(prompt))
         if compiled_generate:  # transformers' own compiled decoding: static cache + one compiled step
-            if name == "openai-gpt":
-                raise ValueError("openai-gpt has no KV cache, so no compiled decoding; leave it out with --compile.")
             from gpt_hf.generation import compiled_decoding
 
             kwargs.update(cache_implementation="static", compile_config=compiled_decoding(model))
@@ -180,6 +178,9 @@ def run_benchmark(cfg: BenchConfig, models: list[str], workloads: list[str], rou
     unknown = sorted(set(models) - set(MODELS)) + sorted(set(workloads) - set(WORKLOADS))
     if unknown:
         raise ValueError(f"Unknown models/workloads {unknown}; models: {sorted(MODELS)}, workloads: {WORKLOADS}.")
+    if cfg.compile and "generate" in workloads and "openai-gpt" in models:
+        raise ValueError("openai-gpt has no KV cache, so no compiled decoding: leave it out of --models with --compile "
+                         "true and --workloads generate.")
     if cfg.device == "cpu" and "train-bf16" in workloads and not cpu_has_bf16_instructions():
         logger.warning("Skipping train-bf16: this CPU (%s) has no bf16 instructions, so bf16 there is emulated and "
                        "no one would train that way.", torch.backends.cpu.get_cpu_capability())

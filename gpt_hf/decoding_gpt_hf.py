@@ -3,11 +3,11 @@
 1. `GrowingCacheLayer`, the key/value cache layer gpt_hf decodes with instead of transformers' `DynamicLayer`.
 `DynamicLayer.update` concatenates the whole cache with each new token (`torch.cat`), so decoding S tokens copies
 O(S^2) key/value entries per layer and allocates a fresh buffer every step (batch-8 decoding on CPU: 1.04x faster
-without it at 144 tokens, 1.14x at 496; docs/benchmarks.md). `GrowingCacheLayer` writes new positions into spare capacity and returns views
-(B, nh, :S, hs) of its buffers; capacity doubles when full (capped at the model's context), so each position is
-copied O(1) times. Everything else — the `Cache` API, beam-search reordering, cropping, batch selection,
-offloading — is `DynamicLayer`'s: those replace `keys` / `values` with new tensors, and the next update adopts them
-into a fresh buffer.
+without it at 144 tokens, 1.14x at 496; docs/benchmarks.md). `GrowingCacheLayer` writes new positions into spare
+capacity and returns views (B, nh, :S, hs) of its buffers; capacity doubles when full (capped at the model's
+context), so each position is copied O(1) times. Everything else — the `Cache` API, beam-search reordering,
+cropping, batch selection, offloading — is `DynamicLayer`'s: those replace `keys` / `values` with new tensors, and
+the next update adopts them into a fresh buffer.
 
 2. `GPTHFVocabHead`, the LM head: on CPU, for the few rows of a batched decoding step, the faster of the two
 orientations of the same matrix product (equal up to float rounding).

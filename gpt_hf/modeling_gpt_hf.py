@@ -107,9 +107,9 @@ class GPTHFAttention(nn.Module):
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward)
         dropout = self.attention_dropout if self.training else 0.0
-        stored_bytes = self.config.n_layer * 12 * query.shape[:-1].numel() * key.shape[-2]  # 3 fp32 (B, nh, T, S)
-        if dropout > 0 and query.device.type == "cpu" and torch.is_grad_enabled() \
-                and not torch.compiler.is_compiling() and stored_bytes > _STORED_ATTENTION_BUDGET:
+        dropout_on_cpu = dropout > 0 and query.device.type == "cpu" and torch.is_grad_enabled()  # 3 fp32 (B, nh, T, S):
+        if dropout_on_cpu and not torch.compiler.is_compiling() \
+                and self.config.n_layer * 12 * query.shape[:-1].numel() * key.shape[-2] > _STORED_ATTENTION_BUDGET:
             # On CPU no attention kernel supports dropout: sdpa's math path keeps the scores, probabilities and dropout
             # mask for backward (3.6 GB at the gpt1 preset, batch 8 x 512). Past the budget, recompute them in
             # backward (same RNG state and result; only q, k, v stay); below it storing is faster (1.09x per step).

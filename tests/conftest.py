@@ -30,6 +30,12 @@ def tiny_config(**overrides) -> gpt_hf.GPTHFConfig:
     return gpt_hf.GPTHFConfig(**values)
 
 
+def causal_lm(norm_position="post", attn_implementation="sdpa", **overrides) -> gpt_hf.GPTHFForCausalLM:
+    """The tiny config as a causal LM in eval mode."""
+    config = tiny_config(norm_position=norm_position, **overrides)
+    return gpt_hf.GPTHFForCausalLM._from_config(config, attn_implementation=attn_implementation).eval()
+
+
 def random_ids(*shape, generator_seed: int = 0, high: int = PAD) -> torch.Tensor:
     """Ordinary (non-special) token ids."""
     generator = torch.Generator().manual_seed(generator_seed)

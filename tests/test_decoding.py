@@ -7,14 +7,10 @@ from torch.nn import functional as F
 from torch.testing import assert_close
 from transformers.cache_utils import DynamicCache, DynamicLayer
 
-from gpt_hf import GPTHFForCausalLM, decoding_gpt_hf, modeling_gpt_hf
+from gpt_hf import decoding_gpt_hf, modeling_gpt_hf
 from gpt_hf.decoding_gpt_hf import GPTHFVocabHead, GrowingCacheLayer
 
-from conftest import PAD, random_ids, tiny_config
-
-
-def causal_lm(**overrides):
-    return GPTHFForCausalLM._from_config(tiny_config(norm_position="pre", **overrides)).eval()
+from conftest import PAD, causal_lm, random_ids
 
 
 GENERATE_MODES = {
@@ -28,7 +24,7 @@ GENERATE_MODES = {
 
 @pytest.mark.parametrize("mode", GENERATE_MODES)
 def test_generate_equals_the_concatenating_cache(mode, monkeypatch):
-    model = causal_lm()
+    model = causal_lm("pre")
     prompt = torch.cat([torch.full((1, 3), PAD), random_ids(1, 5, generator_seed=1)], dim=1)
     prompt = torch.cat([prompt, random_ids(1, 8, generator_seed=2)])  # one left-padded row, one full row
     mask = torch.ones_like(prompt)
@@ -52,7 +48,7 @@ def test_generate_equals_the_concatenating_cache(mode, monkeypatch):
 
 
 def test_generate_and_cached_forward_use_growing_layers():
-    model = causal_lm()
+    model = causal_lm("pre")
     out = model(random_ids(2, 5), use_cache=True)
     assert all(type(layer) is GrowingCacheLayer for layer in out.past_key_values.layers)
     user_cache = DynamicCache(config=model.config)  # a cache the user made: upgraded while it is empty
@@ -64,7 +60,7 @@ def test_generate_and_cached_forward_use_growing_layers():
 
 
 def test_filled_cache_layers_are_left_alone():
-    model = causal_lm()
+    model = causal_lm("pre")
     cache = DynamicCache(config=model.config)
     key = torch.randn(1, 4, 3, 8)
     for index in range(model.config.n_layer):
@@ -75,7 +71,7 @@ def test_filled_cache_layers_are_left_alone():
 
 
 def test_long_decoding_across_capacity_growth_matches_the_full_forward():
-    model = causal_lm(n_positions=200)
+    model = causal_lm("pre", n_positions=200)
     ids = random_ids(2, 160)
     with torch.no_grad():
         full = model(ids).logits
@@ -114,12 +110,12 @@ def test_layer_adopts_tensors_that_replaced_its_views():
 
 
 def test_cache_that_autograd_needs_falls_back_to_concatenation():
-    model = causal_lm().train()
+    model = causal_lm("pre").train()
     ids = random_ids(2, 12)
     first = model(ids[:, :6], use_cache=True)
     rest = model(ids[:, 6:], past_key_values=first.past_key_values, use_cache=True)
     (first.logits.sum() + rest.logits.sum()).backward()  # an in-place buffer write would break this backward
-    reference = causal_lm().train()
+    reference = causal_lm("pre").train()
     reference.load_state_dict(model.state_dict())
     reference(ids).logits.sum().backward()
     for (name, a), b in zip(reference.named_parameters(), model.parameters()):
@@ -138,5 +134,5 @@ def test_vocab_head_equals_the_linear_layer(rows):
 
 
 def test_model_lm_head_is_the_vocab_head_tied_to_the_embedding():
-    model = causal_lm()
+    model = causal_lm("pre")
     assert isinstance(model.lm_head, GPTHFVocabHead) and model.lm_head.weight is model.transformer.wte.weight

@@ -6,16 +6,11 @@ import torch
 from torch.testing import assert_close
 
 import gpt_hf
-from gpt_hf import GPTHFForCausalLM, GPTHFForMultipleChoice, GPTHFForSequenceClassification, GPTHFModel
+from gpt_hf import GPTHFForMultipleChoice, GPTHFForSequenceClassification, GPTHFModel
 
-from conftest import DELIM, EXTRACT, PAD, START, random_ids, tiny_config
+from conftest import DELIM, EXTRACT, PAD, START, causal_lm, random_ids, tiny_config
 
 LAYOUTS = ["post", "pre"]
-
-
-def causal_lm(norm_position="post", attn_implementation="sdpa", **overrides):
-    config = tiny_config(norm_position=norm_position, **overrides)
-    return GPTHFForCausalLM._from_config(config, attn_implementation=attn_implementation).eval()
 
 
 @pytest.mark.parametrize("norm_position", LAYOUTS)
