@@ -326,11 +326,14 @@ def plot_figure2(transfer: list[dict], zero_shot: list[dict], path: Path) -> Non
 
 
 def recipe_grid(pretrained: list[str], benchmarks: list[str], learning_rates: list[float], seeds: list[int],
-                train_samples: int, eval_samples: int, work: Path) -> list[dict]:
+                train_samples: int, eval_samples: int, work: Path, rows_file: Path | None = None) -> list[dict]:
     """Fine-tune every pretrained folder on every built-in task with the default recipe and with each learning rate
-    of the grid (everything else the recipe's), and from scratch with the default recipe; one row per run."""
+    of the grid (everything else the recipe's), and from scratch with the default recipe; one row per run. With
+    `rows_file` (JSON lines), runs already recorded there are not run again and new ones are appended as they finish,
+    so a grid can be extended with more seeds or learning rates, or resumed after an interruption."""
     from .configuration_gpt_hf import GPTHFConfig
 
+    finished = {_grid_cell(row): row for row in read_grid_rows(rows_file)} if rows_file else {}
     rows = []
     for folder in pretrained:
         config = GPTHFConfig.from_pretrained(folder)
@@ -340,6 +343,10 @@ def recipe_grid(pretrained: list[str], benchmarks: list[str], learning_rates: li
         for benchmark in benchmarks:
             for name, learning_rate, scratch in variants:
                 for seed in seeds:
+                    cell = (size, benchmark, name, seed, train_samples, eval_samples)
+                    if cell in finished:
+                        rows.append(finished[cell])
+                        continue
                     results = finetune(
                         FinetuneModelArguments(model_name_or_path=folder, from_scratch=scratch),
                         FinetuneDataArguments(benchmark=benchmark, max_train_samples=train_samples,
@@ -347,25 +354,85 @@ def recipe_grid(pretrained: list[str], benchmarks: list[str], learning_rates: li
                         _training_args(work / f"{size}-{benchmark}-{name}-{seed}", seed,
                                        learning_rate=learning_rate))
                     rows.append({"size": size, "task": benchmark, "variant": name, "seed": seed,
+                                 "train_samples": train_samples, "eval_samples": eval_samples,
                                  "learning_rate": results["recipe"]["learning_rate"],
                                  "epochs": results["recipe"]["num_train_epochs"],
                                  "score": held_out_score(results)})
                     logger.info("Recipe grid: %s", rows[-1])
+                    if rows_file:
+                        with open(rows_file, "a") as file:
+                            file.write(json.dumps(rows[-1]) + "\n")
     return rows
 
 
+def _grid_cell(row: dict) -> tuple:
+    return row["size"], row["task"], row["variant"], row["seed"], row["train_samples"], row["eval_samples"]
+
+
+def read_grid_rows(rows_file: Path) -> list[dict]:
+    """The runs recorded in a recipe grid's rows file (none if it does not exist yet)."""
+    if not Path(rows_file).exists():
+        return []
+    return [json.loads(line) for line in Path(rows_file).read_text().splitlines() if line.strip()]
+
+
 def recipe_table(rows: list[dict]) -> str:
-    """Markdown: per (size, task), the mean test score of each variant, and the default's distance to the best."""
-    lines = ["| size | task | variant | learning rate | epochs | test score (%) |", "|---|---|---|---|---|---|"]
+    """Markdown: per (size, task), the mean test score of each variant (default, the grid by learning rate, from
+    scratch), and the default's distance to the best of the grid, paired by seed: the best mean of several noisy
+    means is optimistic, so the table gives the standard error of the per-seed differences beside it."""
+    lines = ["| size | task | variant | learning rate | epochs | seeds | test score (%) |",
+             "|---|---|---|---|---|---|---|"]
     for size, task in dict.fromkeys((r["size"], r["task"]) for r in rows):
         group = [r for r in rows if (r["size"], r["task"]) == (size, task)]
-        means = {}
-        for variant in dict.fromkeys(r["variant"] for r in group):
-            runs = [r for r in group if r["variant"] == variant]
-            means[variant] = statistics.mean(100 * r["score"] for r in runs)
-            spread = statistics.stdev(100 * r["score"] for r in runs) if len(runs) > 1 else 0.0
-            lines.append(f"| {size} | {task} | {variant} | {runs[0]['learning_rate']:.3g} | {runs[0]['epochs']:g} | "
-                         f"{means[variant]:.1f} ± {spread:.1f} |")
-        best = max(value for variant, value in means.items() if not variant.endswith("scratch"))
-        lines.append(f"| {size} | {task} | **default − best of grid** | | | **{means['default'] - best:+.1f}** |")
+        scores = {}  # variant -> {seed: score %}
+        for row in sorted(group, key=lambda r: (r["variant"].endswith("scratch"), r["variant"] != "default",
+                                                 r["learning_rate"])):
+            scores.setdefault(row["variant"], {})[row["seed"]] = 100 * row["score"]
+        for variant, by_seed in scores.items():
+            first = next(r for r in group if r["variant"] == variant)
+            spread = statistics.stdev(by_seed.values()) if len(by_seed) > 1 else 0.0
+            lines.append(f"| {size} | {task} | {variant} | {first['learning_rate']:.3g} | {first['epochs']:g} | "
+                         f"{len(by_seed)} | {statistics.mean(by_seed.values()):.1f} ± {spread:.1f} |")
+        best = max((v for v in scores if not v.endswith("scratch")), key=lambda v: statistics.mean(scores[v].values()))
+        seeds = sorted(scores["default"].keys() & scores[best].keys())
+        differences = [scores["default"][seed] - scores[best][seed] for seed in seeds]
+        error = statistics.stdev(differences) / len(differences) ** 0.5 if len(differences) > 1 else 0.0
+        lines.append(f"| {size} | {task} | **default − best of grid** ({best}) | | | {len(seeds)} paired | "
+                     f"**{statistics.mean(differences):+.1f}** ± {error:.1f} s.e. |")
     return "\n".join(lines)
+
+
+def plot_recipe_grid(rows: list[dict], path: Path) -> None:
+    """Test score against the learning rate, one line per (size, task), mean ± spread over seeds; the default
+    recipe's learning rate starred, from scratch (default recipe) dotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8.4, 4))
+    for size, task in dict.fromkeys((r["size"], r["task"]) for r in rows):
+        group = [r for r in rows if (r["size"], r["task"]) == (size, task)]
+        grid = [r for r in group if r["variant"].startswith("lr ")]
+        rates = sorted({r["learning_rate"] for r in grid})
+        scores = [[100 * r["score"] for r in grid if r["learning_rate"] == rate] for rate in rates]
+        line = axis.errorbar(rates, [statistics.mean(s) for s in scores],
+                             yerr=[statistics.stdev(s) if len(s) > 1 else 0.0 for s in scores],
+                             marker="o", capsize=3, label=f"{size} {task}")
+        colour = line[0].get_color()
+        default = [r for r in group if r["variant"] == "default"]
+        if default:
+            axis.plot(default[0]["learning_rate"], statistics.mean(100 * r["score"] for r in default), marker="*",
+                      markersize=16, color=colour, linestyle="none", label=f"{size} default recipe")
+        scratch = [100 * r["score"] for r in group if r["variant"].endswith("scratch")]
+        if scratch:
+            axis.axhline(statistics.mean(scratch), color=colour, linestyle=":", label=f"{size} from scratch")
+    axis.set_xscale("log")
+    axis.set_xlabel("fine-tuning learning rate (body; the head x10)")
+    axis.set_ylabel("test score (%)")
+    axis.set_title("The default recipe against a learning-rate grid")
+    axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+

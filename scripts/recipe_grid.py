@@ -3,6 +3,8 @@ grid (everything else the recipe's) and from scratch, on built-in tasks, for eac
 Markdown table with the default's distance to the best of the grid (docs/results.md, "Fine-tuning defaults").
 
     python scripts/recipe_grid.py --pretrained outputs/tiny-pretrained outputs/small-pretrained --seeds 0 1
+    # with --rows_file, finished runs are kept and skipped: add seeds later, and the table covers them all
+    python scripts/recipe_grid.py --pretrained outputs/tiny-pretrained --seeds 2 3 --rows_file grid.jsonl
 """
 
 import sys
@@ -11,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpt_hf.cli import entry_points
-from gpt_hf.study import recipe_grid, recipe_table
+from gpt_hf.study import plot_recipe_grid, read_grid_rows, recipe_grid, recipe_table
 
 
 @dataclass
@@ -24,13 +26,20 @@ class RecipeGridArguments:
     seeds: list[int] = field(default_factory=lambda: [0, 1], metadata={"help": "Fine-tuning seeds."})
     train_samples: int = field(default=300, metadata={"help": "Labelled training rows (few labels)."})
     eval_samples: int = field(default=300, metadata={"help": "Validation and test rows."})
+    rows_file: str | None = field(
+        default=None, metadata={"help": "JSON lines of finished runs: runs recorded there are not run again, new ones "
+                                        "are appended as they finish, and the table covers every run in the file."})
+    plot: str | None = field(default=None, metadata={"help": "Also draw score against learning rate (a PNG path)."})
 
 
 def run(args: RecipeGridArguments) -> None:
     with tempfile.TemporaryDirectory() as work:
         rows = recipe_grid(args.pretrained, args.benchmarks, args.learning_rates, args.seeds, args.train_samples,
-                           args.eval_samples, Path(work))
+                           args.eval_samples, Path(work), Path(args.rows_file) if args.rows_file else None)
+    rows = read_grid_rows(Path(args.rows_file)) if args.rows_file else rows
     print(recipe_table(rows))
+    if args.plot:
+        plot_recipe_grid(rows, Path(args.plot))
 
 
 parse, main = entry_points((RecipeGridArguments,), run)

@@ -60,3 +60,40 @@ def test_verdict_counts_a_gain_only_beyond_the_seed_spread():
 def test_study_arguments_are_checked(tmp_path, argv, match):
     with pytest.raises(ValueError, match=match):
         data_efficiency.parse(argv + ["--output_dir", str(tmp_path / "o")])
+
+
+def test_recipe_grid_skips_recorded_runs_and_pairs_the_default_with_the_best_by_seed(pretrained, tmp_path, monkeypatch):
+    import gpt_hf.study as study
+
+    calls = []
+
+    def fake_finetune(model_args, data_args, training_args):  # a known score surface: best at lr 1e-3
+        calls.append((model_args.from_scratch, training_args.learning_rate, training_args.seed,
+                      data_args.max_train_samples))
+        learning_rate = training_args.learning_rate or 5e-4  # the "default"
+        score = 0.9 - 100 * abs(learning_rate - 1e-3) + 0.01 * training_args.seed - 0.2 * model_args.from_scratch
+        return {"recipe": {"learning_rate": learning_rate, "num_train_epochs": 10},
+                "metric_for_best_model": "accuracy", "test_accuracy": score}
+
+    monkeypatch.setattr(study, "finetune", fake_finetune)
+    rows_file = tmp_path / "grid.jsonl"
+    grid = ([str(pretrained)], ["acceptability"])
+    first = study.recipe_grid(*grid, [1e-3], [0, 1], 300, 300, tmp_path, rows_file)
+    assert len(first) == len(calls) == 3 * 2  # (default, lr 1e-3, from scratch) x 2 seeds
+    calls.clear()
+    rows = study.recipe_grid(*grid, [1e-3, 2e-3], [0, 1, 2], 300, 300, tmp_path, rows_file)
+    assert len(rows) == 4 * 3 and len(calls) == 3 + 3  # only seed 2 of the old variants and the new lr ran
+    assert {(scratch, lr) for scratch, lr, _, _ in calls} == {(False, None), (False, 1e-3), (True, None), (False, 2e-3)}
+    assert study.read_grid_rows(rows_file) == first + [row for row in rows if row not in first]
+    calls.clear()
+    study.recipe_grid(*grid, [], [0], 100, 300, tmp_path, rows_file)  # other training rows: not the same runs
+    assert [train for *_, train in calls] == [100, 100]
+
+    table = study.recipe_table([row for row in study.read_grid_rows(rows_file) if row["train_samples"] == 300])
+    lines = table.splitlines()
+    assert [line.split(" | ")[2] for line in lines[2:7]] == [
+        "default", "lr 0.001", "lr 0.002", "default, from scratch", "**default − best of grid** (lr 0.001)"]
+    assert "| 3 | 86.0 ± 1.0 |" in lines[2] and "| 3 | 91.0 ± 1.0 |" in lines[3]
+    assert lines[6].endswith("| 3 paired | **-5.0** ± 0.0 s.e. |")  # the same 5 points at every seed
+    study.plot_recipe_grid(study.read_grid_rows(rows_file), tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
