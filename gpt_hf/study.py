@@ -373,7 +373,17 @@ def read_grid_rows(rows_file: Path) -> list[dict]:
     """The runs recorded in a recipe grid's rows file (none if it does not exist yet)."""
     if not Path(rows_file).exists():
         return []
-    return [json.loads(line) for line in Path(rows_file).read_text().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(Path(rows_file).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+            _grid_cell(rows[-1])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{rows_file}, line {number}, is not a recipe grid run ({error}): {line[:80]!r}. Give "
+                             "--rows_file a file written by scripts/recipe_grid.py, or a new path.") from None
+    return rows
 
 
 def recipe_table(rows: list[dict]) -> str:
@@ -393,6 +403,8 @@ def recipe_table(rows: list[dict]) -> str:
             spread = statistics.stdev(by_seed.values()) if len(by_seed) > 1 else 0.0
             lines.append(f"| {size} | {task} | {variant} | {first['learning_rate']:.3g} | {first['epochs']:g} | "
                          f"{len(by_seed)} | {statistics.mean(by_seed.values()):.1f} ± {spread:.1f} |")
+        if "default" not in scores:
+            continue
         best = max((v for v in scores if not v.endswith("scratch")), key=lambda v: statistics.mean(scores[v].values()))
         seeds = sorted(scores["default"].keys() & scores[best].keys())
         differences = [scores["default"][seed] - scores[best][seed] for seed in seeds]
@@ -435,4 +447,3 @@ def plot_recipe_grid(rows: list[dict], path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
-

@@ -31,6 +31,14 @@ class RecipeGridArguments:
                                         "are appended as they finish, and the table covers every run in the file."})
     plot: str | None = field(default=None, metadata={"help": "Also draw score against learning rate (a PNG path)."})
 
+    def __post_init__(self):  # before hours of fine-tuning, not after
+        for name in ("rows_file", "plot"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).resolve().parent.is_dir():
+                raise ValueError(f"--{name} {path}: its folder does not exist; create it or give another path.")
+        if self.rows_file:
+            read_grid_rows(Path(self.rows_file))  # a file that is not a grid's fails now
+
 
 def run(args: RecipeGridArguments) -> None:
     with tempfile.TemporaryDirectory() as work:

@@ -97,3 +97,14 @@ def test_recipe_grid_skips_recorded_runs_and_pairs_the_default_with_the_best_by_
     assert lines[6].endswith("| 3 paired | **-5.0** ± 0.0 s.e. |")  # the same 5 points at every seed
     study.plot_recipe_grid(study.read_grid_rows(rows_file), tmp_path / "grid.png")
     assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_recipe_grid_arguments_fail_before_any_run(tmp_path):
+    import recipe_grid
+
+    with pytest.raises(ValueError, match=r"--plot .*missing/grid.png: its folder does not exist"):
+        recipe_grid.parse(["--pretrained", "x", "--plot", str(tmp_path / "missing" / "grid.png")])
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"size": "2x64", "task": "acceptability"}\n')
+    with pytest.raises(ValueError, match=r"rows.jsonl, line 1, is not a recipe grid run \('variant'\)"):
+        recipe_grid.parse(["--pretrained", "x", "--rows_file", str(rows)])
