@@ -107,12 +107,12 @@ class GPTHFAttention(nn.Module):
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward)
         dropout = self.attention_dropout if self.training else 0.0
-        dropout_on_cpu = dropout > 0 and query.device.type == "cpu" and torch.is_grad_enabled()  # 3 fp32 (B, nh, T, S):
-        if dropout_on_cpu and not torch.compiler.is_compiling() \
-                and self.config.n_layer * 12 * query.shape[:-1].numel() * key.shape[-2] > _STORED_ATTENTION_BUDGET:
+        if dropout > 0 and query.is_cpu and torch.is_grad_enabled() and not torch.compiler.is_compiling() \
+                and self.config.n_layer * 3 * 4 * query.shape[:-1].numel() * key.shape[-2] > _STORED_ATTENTION_BUDGET:
             # On CPU no attention kernel supports dropout: sdpa's math path keeps the scores, probabilities and dropout
-            # mask for backward (3.6 GB at the gpt1 preset, batch 8 x 512). Past the budget, recompute them in
-            # backward (same RNG state and result; only q, k, v stay); below it storing is faster (1.09x per step).
+            # mask (3 fp32 (B, nh, T, S) per layer) for backward: 3.6 GB at the gpt1 preset, batch 8 x 512. Past the
+            # budget, recompute them in backward (same RNG state and result; only q, k, v stay); below it storing is
+            # faster (1.09x per step).
             attn_output, attn_weights = checkpoint(
                 attention_interface, self, query, key, value, attention_mask, dropout=dropout, scaling=self.scaling,
                 use_reentrant=False, **kwargs)

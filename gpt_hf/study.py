@@ -386,22 +386,30 @@ def read_grid_rows(rows_file: Path) -> list[dict]:
     return rows
 
 
+def _grid_variants(rows: list[dict]) -> dict[tuple, dict[str, dict]]:
+    """(size, task) -> variant -> its learning rate, epochs and {seed: score %}; variants in table order: the
+    default, the grid by learning rate, from scratch."""
+    groups = {key: {} for key in dict.fromkeys((r["size"], r["task"]) for r in rows)}  # in the rows' order
+    for row in sorted(rows, key=lambda r: (r["variant"].endswith("scratch"), r["variant"] != "default",
+                                           r["learning_rate"])):
+        variant = groups[row["size"], row["task"]].setdefault(
+            row["variant"], {"learning_rate": row["learning_rate"], "epochs": row["epochs"], "scores": {}})
+        variant["scores"][row["seed"]] = 100 * row["score"]
+    return groups
+
+
 def recipe_table(rows: list[dict]) -> str:
     """Markdown: per (size, task), the mean test score of each variant (default, the grid by learning rate, from
     scratch), and the default's distance to the best of the grid, paired by seed: the best mean of several noisy
     means is optimistic, so the table gives the standard error of the per-seed differences beside it."""
     lines = ["| size | task | variant | learning rate | epochs | seeds | test score (%) |",
              "|---|---|---|---|---|---|---|"]
-    for size, task in dict.fromkeys((r["size"], r["task"]) for r in rows):
-        group = [r for r in rows if (r["size"], r["task"]) == (size, task)]
-        scores = {}  # variant -> {seed: score %}
-        for row in sorted(group, key=lambda r: (r["variant"].endswith("scratch"), r["variant"] != "default",
-                                                 r["learning_rate"])):
-            scores.setdefault(row["variant"], {})[row["seed"]] = 100 * row["score"]
-        for variant, by_seed in scores.items():
-            first = next(r for r in group if r["variant"] == variant)
+    for (size, task), variants in _grid_variants(rows).items():
+        scores = {name: variant["scores"] for name, variant in variants.items()}
+        for name, variant in variants.items():
+            by_seed = scores[name]
             spread = statistics.stdev(by_seed.values()) if len(by_seed) > 1 else 0.0
-            lines.append(f"| {size} | {task} | {variant} | {first['learning_rate']:.3g} | {first['epochs']:g} | "
+            lines.append(f"| {size} | {task} | {name} | {variant['learning_rate']:.3g} | {variant['epochs']:g} | "
                          f"{len(by_seed)} | {statistics.mean(by_seed.values()):.1f} ± {spread:.1f} |")
         if "default" not in scores:
             continue
@@ -423,22 +431,20 @@ def plot_recipe_grid(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(8.4, 4))
-    for size, task in dict.fromkeys((r["size"], r["task"]) for r in rows):
-        group = [r for r in rows if (r["size"], r["task"]) == (size, task)]
-        grid = [r for r in group if r["variant"].startswith("lr ")]
-        rates = sorted({r["learning_rate"] for r in grid})
-        scores = [[100 * r["score"] for r in grid if r["learning_rate"] == rate] for rate in rates]
-        line = axis.errorbar(rates, [statistics.mean(s) for s in scores],
+    for (size, task), variants in _grid_variants(rows).items():
+        grid = [variant for name, variant in variants.items() if name.startswith("lr ")]
+        scores = [list(variant["scores"].values()) for variant in grid]
+        line = axis.errorbar([variant["learning_rate"] for variant in grid], [statistics.mean(s) for s in scores],
                              yerr=[statistics.stdev(s) if len(s) > 1 else 0.0 for s in scores],
                              marker="o", capsize=3, label=f"{size} {task}")
         colour = line[0].get_color()
-        default = [r for r in group if r["variant"] == "default"]
-        if default:
-            axis.plot(default[0]["learning_rate"], statistics.mean(100 * r["score"] for r in default), marker="*",
-                      markersize=16, color=colour, linestyle="none", label=f"{size} default recipe")
-        scratch = [100 * r["score"] for r in group if r["variant"].endswith("scratch")]
-        if scratch:
-            axis.axhline(statistics.mean(scratch), color=colour, linestyle=":", label=f"{size} from scratch")
+        if "default" in variants:
+            axis.plot(variants["default"]["learning_rate"], statistics.mean(variants["default"]["scores"].values()),
+                      marker="*", markersize=16, color=colour, linestyle="none", label=f"{size} default recipe")
+        for name, variant in variants.items():
+            if name.endswith("scratch"):
+                axis.axhline(statistics.mean(variant["scores"].values()), color=colour, linestyle=":",
+                             label=f"{size} from scratch")
     axis.set_xscale("log")
     axis.set_xlabel("fine-tuning learning rate (body; the head x10)")
     axis.set_ylabel("test score (%)")
