@@ -1,22 +1,68 @@
 # Set-up paths for a fresh machine. torch==2.13.0 is installed before the project so that pip does not pull the
-# CUDA build of torch on CPU-only machines.
+# CUDA build of torch on CPU-only machines. Every environment installs the project against a constraints file:
+#   constraints/lock.txt    the exact versions the whole suite passed with (what `make demo` / `make test` install)
+#   constraints/lowest.txt  the lowest versions pyproject.toml declares (transformers 5.4, ...): the model,
+#                           generation, save/load and tokenizer tests run there too, and folders cross between the two
+# `make test-latest` installs the newest releases the declared ranges allow, so a breaking release shows the day it
+# appears; `make lock` then adopts what passed there as the new lock.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+LOWEST := .venv-lowest
+LATEST := .venv-latest
+TORCH := torch==2.13.0
+# The tests that must pass on every release of the declared range (the full suite runs on the lock).
+RANGE_TESTS := tests/test_modeling.py tests/test_generation.py tests/test_save_load.py tests/test_compatibility.py \
+	tests/test_cross_version.py tests/test_convert.py tests/test_tokenization.py
 
-$(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev]"
-	touch $@
-
-.PHONY: install test demo bench
-install: $(VENV)/.installed
+# $(call venv,DIR,PIP_ARGUMENTS): a fresh environment with torch first, then the project and its test tools.
+define venv
+	rm -rf $(1)
+	python3 -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet $(TORCH)
+	$(1)/bin/python -m pip install --quiet $(2) -e ".[dev]"
+endef
 
 # pytest exits 5 when it collects no test: treat that as a failure of the suite, with a message.
-test: $(VENV)/.installed
-	$(PY) -m pytest -q; rc=$$?; \
+define pytest
+	$(1) -m pytest -q $(2); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+endef
+
+$(VENV)/.installed: pyproject.toml constraints/lock.txt
+	$(call venv,$(VENV),-c constraints/lock.txt)
+	touch $@
+
+$(LOWEST)/.installed: pyproject.toml constraints/lowest.txt
+	$(call venv,$(LOWEST),-c constraints/lowest.txt)
+	touch $@
+
+.PHONY: install test test-lock test-range test-lowest test-latest lock demo bench
+install: $(VENV)/.installed
+
+# What CI runs: the whole suite on the lock, then the range tests on the lowest declared versions (with folders
+# saved under one and loaded under the other).
+test: test-lock test-range
+
+test-lock: $(VENV)/.installed
+	$(call pytest,$(PY),)
+
+test-range: $(VENV)/.installed $(LOWEST)/.installed
+	$(call pytest,GPT_HF_OTHER_PYTHON=$(PY) $(LOWEST)/bin/python,$(RANGE_TESTS))
+
+# The whole suite on the lowest declared versions (by hand, when a floor moves).
+test-lowest: $(LOWEST)/.installed
+	$(call pytest,$(LOWEST)/bin/python,)
+
+# The newest releases the declared ranges allow, not the lock: run it to see a new release's effect.
+test-latest: $(LOWEST)/.installed
+	$(call venv,$(LATEST),--upgrade --upgrade-strategy eager)
+	$(LATEST)/bin/python -m pip list --format=freeze | grep -iE '^(transformers|tokenizers|datasets|accelerate|huggingface.hub|torch)=='
+	$(call pytest,GPT_HF_OTHER_PYTHON=$(LOWEST)/bin/python $(LATEST)/bin/python,)
+
+# Adopt the environment test-latest built (after it passed) as the new lock.
+lock:
+	$(LATEST)/bin/python -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/' > constraints/lock.txt
 
 demo: $(VENV)/.installed
 	$(PY) scripts/demo.py

@@ -48,7 +48,7 @@ class GPTHFConfig(PreTrainedConfig):
 
     model_type = "gpt_hf"
     # Trainer.predict keeps only the logits of the task heads' outputs
-    keys_to_ignore_at_inference = ["past_key_values", "task_loss", "lm_loss"]
+    keys_to_ignore_at_inference = ["past_key_values", "cache", "task_loss", "lm_loss"]  # the cache: both names
     attribute_map = {
         "hidden_size": "n_embd",
         "num_hidden_layers": "n_layer",

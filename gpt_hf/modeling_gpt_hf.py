@@ -1,19 +1,24 @@
 """The gpt_hf model family: GPT-1 (post-LN) and GPT-2 (pre-LN) decoders with an LM head and the paper's task heads.
 
 Remote-code safe: imports only torch, transformers and the sibling configuration module, so this file and
-`configuration_gpt_hf.py` can be copied into a Hub repository and loaded with `trust_remote_code=True`.
+`configuration_gpt_hf.py` can be copied into a Hub repository and loaded with `trust_remote_code=True`. A copied file
+runs against whatever transformers its user has, so it uses only names transformers documents for custom models (the
+`Cache` methods, `create_causal_mask`, the attention-function registry, the output classes, `GenerationMixin`,
+`PreTrainedModel` hooks) and adapts to the two renames seen within the declared range by reading the running
+release's own signatures: the key/value cache is `past_key_values` up to 5.23 and `cache` from 5.24 (see `_CACHE`).
 
 Shapes: B batch, T new tokens, S = past + T keys, C = n_embd, nh heads, hs = C // nh head size, V vocab.
 """
 
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
-from transformers import GenerationMixin, PreTrainedModel
+from transformers import GenerationMixin, PreTrainedModel, __version__ as transformers_version
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache, DynamicCache
@@ -22,11 +27,29 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import ModelOutput, can_return_tuple
-from transformers.utils.generic import merge_with_config_defaults
-from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_gpt_hf import GPTHFConfig
-from .decoding_gpt_hf import GPTHFVocabHead, grow_in_place
+
+# The oldest transformers this file runs on: from 5.4 neither the causal mask nor the static cache needs
+# `cache_position`. Older releases get one clear error instead of wrong cached decoding.
+MIN_TRANSFORMERS = (5, 4)
+if tuple(int(part) for part in transformers_version.split(".")[:2]) < MIN_TRANSFORMERS:
+    _floor = ".".join(map(str, MIN_TRANSFORMERS))
+    raise ImportError(f"gpt_hf models need transformers>={_floor},<6; this is transformers {transformers_version}: "
+                      f"pip install -U 'transformers>={_floor},<6'")
+
+# The key/value cache's name, as the running transformers spells it: `generate` passes it to `forward` and reads it
+# back from the output classes under this name ("past_key_values" up to 5.23, "cache" from 5.24).
+_CACHE = "cache" if "cache" in {field.name for field in fields(CausalLMOutputWithPast)} else "past_key_values"
+_MASK_CACHE = "cache" if "cache" in inspect.signature(create_causal_mask).parameters else "past_key_values"
+
+
+def _one_cache(past_key_values: Cache | None, cache: Cache | None) -> Cache | None:
+    """The cache under either name (callers written for either release keep working)."""
+    if past_key_values is not None and cache is not None and past_key_values is not cache:
+        raise ValueError("Pass the key/value cache once, as cache= or past_key_values=, not both.")
+    return cache if cache is not None else past_key_values
+
 
 # Activations with a fused PyTorch kernel. "gelu_new" is the tanh approximation written out in Python in transformers
 # (eight elementwise kernels); F.gelu(approximate="tanh") computes the same function in one.
@@ -97,12 +120,12 @@ class GPTHFAttention(nn.Module):
         self.c_proj.is_residual_projection = True  # read by _init_weights
         self.resid_dropout = nn.Dropout(config.resid_pdrop)
 
-    def forward(self, hidden_states, attention_mask=None, past_key_values: Cache | None = None, **kwargs):
+    def forward(self, hidden_states, attention_mask=None, cache: Cache | None = None, **kwargs):
         B, T, C = hidden_states.shape
         qkv = self.c_attn(hidden_states).view(B, T, 3, self.n_head, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, nh, T, hs)
-        if past_key_values is not None:
-            key, value = past_key_values.update(key, value, self.layer_idx)  # (B, nh, S, hs)
+        if cache is not None:
+            key, value = cache.update(key, value, self.layer_idx)  # (B, nh, S, hs)
 
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward)
@@ -137,7 +160,8 @@ class GPTHFMLP(nn.Module):
 
 
 class GPTHFBlock(GradientCheckpointingLayer):
-    """One decoder block. Post-LN (GPT-1): x = LN(x + f(x)). Pre-LN (GPT-2): x = x + f(LN(x))."""
+    """One decoder block. Post-LN (GPT-1): x = LN(x + f(x)). Pre-LN (GPT-2): x = x + f(LN(x)).
+    Returns the new hidden states and the attention weights (None unless the attention function returns them)."""
 
     def __init__(self, config: GPTHFConfig, layer_idx: int):
         super().__init__()
@@ -147,12 +171,14 @@ class GPTHFBlock(GradientCheckpointingLayer):
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
         self.mlp = GPTHFMLP(config)
 
-    def forward(self, hidden_states, attention_mask=None, past_key_values=None, **kwargs):
+    def forward(self, hidden_states, attention_mask=None, cache=None, **kwargs):
         if self.pre_norm:
-            hidden_states = hidden_states + self.attn(self.ln_1(hidden_states), attention_mask, past_key_values, **kwargs)[0]
-            return hidden_states + self.mlp(self.ln_2(hidden_states))
-        hidden_states = self.ln_1(hidden_states + self.attn(hidden_states, attention_mask, past_key_values, **kwargs)[0])
-        return self.ln_2(hidden_states + self.mlp(hidden_states))
+            attn_output, attn_weights = self.attn(self.ln_1(hidden_states), attention_mask, cache, **kwargs)
+            hidden_states = hidden_states + attn_output
+            return hidden_states + self.mlp(self.ln_2(hidden_states)), attn_weights
+        attn_output, attn_weights = self.attn(hidden_states, attention_mask, cache, **kwargs)
+        hidden_states = self.ln_1(hidden_states + attn_output)
+        return self.ln_2(hidden_states + self.mlp(hidden_states)), attn_weights
 
 
 class GPTHFPreTrainedModel(PreTrainedModel):
@@ -161,16 +187,12 @@ class GPTHFPreTrainedModel(PreTrainedModel):
     base_model_prefix = "transformer"
     supports_gradient_checkpointing = True
     _no_split_modules = ["GPTHFBlock"]
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = [_CACHE]
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_flex_attn = True
     _supports_attention_backend = True
     _can_compile_fullgraph = True
-    _can_record_outputs = {
-        "hidden_states": GPTHFBlock,
-        "attentions": OutputRecorder(GPTHFAttention, index=1),
-    }
 
     # Modules a task adds on top of the pre-trained body (not pre-trained themselves): fine-tuning gives their
     # parameters the head learning rate (`GPTTrainer`, `--head_lr_multiplier`).
@@ -233,8 +255,7 @@ class GPTHFModel(GPTHFPreTrainedModel):
     def set_input_embeddings(self, new_embeddings):
         self.wte = new_embeddings
 
-    @merge_with_config_defaults
-    @capture_outputs
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -243,8 +264,12 @@ class GPTHFModel(GPTHFPreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        cache: Cache | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPast:
+        r"""past_key_values / cache: the key/value cache, under either name (transformers renamed it in 5.24)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         if inputs_embeds is None:
@@ -253,11 +278,17 @@ class GPTHFModel(GPTHFPreTrainedModel):
             if not torch.compiler.is_compiling() and input_ids.numel():
                 self._check_vocabulary(input_ids)
             inputs_embeds = self.wte(input_ids)
-        if use_cache and past_key_values is None:
-            past_key_values = DynamicCache(config=self.config)
-        grow_in_place(past_key_values, self.config.n_positions)  # no torch.cat of the whole cache per token
+        cache = _one_cache(past_key_values, cache)
+        use_cache = self.config.use_cache if use_cache is None else use_cache
+        if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+            # the backward replay of a block would write its keys and values into the cache a second time
+            use_cache, cache = False, None
+        if use_cache and cache is None:
+            cache = DynamicCache(config=self.config)
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
 
-        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        past_length = cache.get_seq_length() if cache is not None else 0
         seq_length = inputs_embeds.shape[1]
         if not torch.compiler.is_compiling() and past_length + seq_length > self.config.n_positions:
             raise ValueError(
@@ -275,15 +306,22 @@ class GPTHFModel(GPTHFPreTrainedModel):
             config=self.config,
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
-            past_key_values=past_key_values,
             position_ids=position_ids,
+            **{_MASK_CACHE: cache},
         )
         hidden_states = self.drop(inputs_embeds + self.wpe(position_ids))  # (B, T, C)
+        all_hidden_states, all_attentions = [], []
         for block in self.h:
-            hidden_states = block(hidden_states, causal_mask, past_key_values, position_ids=position_ids, **kwargs)
+            all_hidden_states.append(hidden_states)
+            hidden_states, attn_weights = block(hidden_states, causal_mask, cache, position_ids=position_ids, **kwargs)
+            all_attentions.append(attn_weights)
         hidden_states = self.ln_f(hidden_states)
+        all_hidden_states.append(hidden_states)  # the last entry is what the heads read (after ln_f for pre-LN)
         return BaseModelOutputWithPast(
-            last_hidden_state=hidden_states, past_key_values=past_key_values if use_cache else None
+            last_hidden_state=hidden_states,
+            hidden_states=tuple(all_hidden_states) if output_hidden_states else None,
+            attentions=tuple(all_attentions) if output_attentions else None,
+            **{_CACHE: cache if use_cache else None},
         )
 
 
@@ -295,7 +333,7 @@ class GPTHFForCausalLM(GPTHFPreTrainedModel, GenerationMixin):
     def __init__(self, config: GPTHFConfig):
         super().__init__(config)
         self.transformer = GPTHFModel(config)
-        self.lm_head = GPTHFVocabHead(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.post_init()
 
     @can_return_tuple
@@ -310,13 +348,15 @@ class GPTHFForCausalLM(GPTHFPreTrainedModel, GenerationMixin):
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         skip_logits: bool = False,
+        cache: Cache | None = None,
         **kwargs,
     ) -> CausalLMOutputWithPast:
         r"""skip_logits: return only the loss, computed without the (B, T, V) logits (see `causal_lm_loss`); gpt_hf's
-        Trainer passes it while training. Off by default: clients such as TRL read `logits` next to the loss."""
+        Trainer passes it while training. Off by default: clients such as TRL read `logits` next to the loss.
+        past_key_values / cache: the key/value cache, under either name (transformers renamed it in 5.24)."""
         outputs = self.transformer(
             input_ids,
-            past_key_values=past_key_values,
+            _one_cache(past_key_values, cache),
             attention_mask=attention_mask,
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
@@ -338,9 +378,9 @@ class GPTHFForCausalLM(GPTHFPreTrainedModel, GenerationMixin):
         return CausalLMOutputWithPast(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            **{_CACHE: getattr(outputs, _CACHE)},
         )
 
 

@@ -56,7 +56,7 @@ def test_every_head_is_registered_and_saved_from_the_one_table(tmp_path):
     head.model_class(config).save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())["auto_map"]
     assert saved == auto_map() and set(saved) == {"AutoConfig", *HEADS}
-    for name in ("modeling_gpt_hf.py", "configuration_gpt_hf.py", "decoding_gpt_hf.py"):  # the remote code
+    for name in ("modeling_gpt_hf.py", "configuration_gpt_hf.py"):  # the remote code
         assert (tmp_path / name).is_file(), name
 
 

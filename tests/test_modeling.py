@@ -1,4 +1,4 @@
-"""Behaviour of the model classes as a transformers user sees it: generation, padding, attention backends,
+"""Behaviour of the model classes as a transformers user sees it: the cache, padding, attention backends,
 gradient checkpointing, embeddings, task heads with the auxiliary LM loss, initialisation and errors."""
 
 import pytest
@@ -8,27 +8,10 @@ from torch.testing import assert_close
 import gpt_hf
 from gpt_hf import GPTHFForMultipleChoice, GPTHFForSequenceClassification, GPTHFModel
 
-from conftest import DELIM, EXTRACT, PAD, START, causal_lm, random_ids, tiny_config
+from conftest import (DELIM, EXTRACT, PAD, START, causal_lm, enable_activation_checkpointing, random_ids, task_rows,
+                      tiny_config)
 
 LAYOUTS = ["post", "pre"]
-
-
-@pytest.mark.parametrize("norm_position", LAYOUTS)
-def test_generate_with_cache_equals_without(norm_position):
-    model = causal_lm(norm_position)
-    prompt = random_ids(2, 5)
-    with_cache = model.generate(prompt, max_new_tokens=12, do_sample=False, use_cache=True)
-    without_cache = model.generate(prompt, max_new_tokens=12, do_sample=False, use_cache=False)
-    assert torch.equal(with_cache, without_cache)
-
-
-@pytest.mark.parametrize("norm_position", LAYOUTS)
-def test_static_cache_generates_the_same_tokens(norm_position):
-    # the cache transformers compiles the decode step with (auto-compiled on GPU)
-    model = causal_lm(norm_position)
-    prompt = random_ids(2, 5)
-    static = model.generate(prompt, max_new_tokens=10, do_sample=False, cache_implementation="static")
-    assert torch.equal(static, model.generate(prompt, max_new_tokens=10, do_sample=False))
 
 
 @pytest.mark.parametrize("norm_position", LAYOUTS)
@@ -40,22 +23,6 @@ def test_cached_forward_matches_full_forward(norm_position):
         first = model(ids[:, :6], use_cache=True)
         rest = model(ids[:, 6:], past_key_values=first.past_key_values, use_cache=True).logits
     assert_close(torch.cat([first.logits, rest], dim=1), full, atol=1e-5, rtol=1e-5)
-
-
-@pytest.mark.parametrize("norm_position", LAYOUTS)
-def test_left_padded_batch_equals_unpadded_rows(norm_position):
-    model = causal_lm(norm_position)
-    short, long = random_ids(1, 4, generator_seed=1), random_ids(1, 7, generator_seed=2)
-    batch = torch.cat([torch.cat([torch.full((1, 3), PAD), short], dim=1), long])
-    mask = torch.ones_like(batch)
-    mask[0, :3] = 0
-    with torch.no_grad():
-        padded_logits = model(batch, attention_mask=mask).logits
-        assert_close(padded_logits[0, 3:], model(short).logits[0], atol=1e-5, rtol=1e-5)
-        assert_close(padded_logits[1], model(long).logits[0], atol=1e-5, rtol=1e-5)
-    generated = model.generate(batch, attention_mask=mask, max_new_tokens=8, do_sample=False)
-    assert torch.equal(generated[0, 3:], model.generate(short, max_new_tokens=8, do_sample=False)[0])
-    assert torch.equal(generated[1], model.generate(long, max_new_tokens=8, do_sample=False)[0])
 
 
 @pytest.mark.parametrize("norm_position", LAYOUTS)
@@ -85,8 +52,8 @@ def test_gradient_checkpointing_gives_the_same_gradients(norm_position):
     plain = causal_lm(norm_position).train()
     checkpointed = causal_lm(norm_position).train()
     checkpointed.load_state_dict(plain.state_dict())
-    checkpointed.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    assert checkpointed.is_gradient_checkpointing
+    enable_activation_checkpointing(checkpointed, gradient_checkpointing_kwargs={"use_reentrant": False})
+    assert all(block.gradient_checkpointing for block in checkpointed.transformer.h)
     ids = random_ids(2, 10)
     for model in (plain, checkpointed):
         model(ids, labels=ids).loss.backward()
@@ -211,17 +178,6 @@ def test_both_or_neither_input_is_a_clear_error():
 
 
 # --- task heads -------------------------------------------------------------------------------------------------
-
-
-def task_rows(batch, length, seed=0, pad_to=None):
-    """`[start] tokens [extract]` rows, optionally right-padded to `pad_to`."""
-    body = random_ids(batch, length - 2, generator_seed=seed)
-    rows = torch.cat([torch.full((batch, 1), START), body, torch.full((batch, 1), EXTRACT)], dim=1)
-    mask = torch.ones_like(rows)
-    if pad_to:
-        rows = torch.cat([rows, torch.full((batch, pad_to - length), PAD)], dim=1)
-        mask = torch.cat([mask, torch.zeros(batch, pad_to - length, dtype=torch.long)], dim=1)
-    return rows, mask
 
 
 def test_classification_pools_the_extract_token():

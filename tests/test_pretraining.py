@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from gpt_hf.checkpoints import CHECKPOINT_COMPLETE, last_complete_checkpoint
 from gpt_hf.training import GPTTrainer
 
-from conftest import ROOT, SCRIPTS, flags, run_pretraining
+from conftest import ROOT, SCRIPTS, activation_checkpointing_flag, flags, run_pretraining
 
 SCRIPT = SCRIPTS / "pretrain.py"
 
@@ -237,7 +237,7 @@ def test_existing_output_folder_needs_overwrite(corpus, tmp_path):
 @pytest.mark.parametrize(
     "options",
     [
-        ["--bf16", "true", "--gradient_accumulation_steps", "2", "--gradient_checkpointing", "true"],
+        ["--bf16", "true", "--gradient_accumulation_steps", "2", activation_checkpointing_flag(), "true"],
         ["--torch_compile", "true", "--torch_compile_backend", "aot_eager"],
     ],
     ids=["bf16-accumulation-checkpointing", "torch-compile"],
