@@ -37,7 +37,7 @@ $(LOWEST)/.installed: pyproject.toml constraints/lowest.txt
 	$(call venv,$(LOWEST),-c constraints/lowest.txt)
 	touch $@
 
-.PHONY: install test test-lock test-range test-lowest test-latest lock demo bench
+.PHONY: install test test-lock test-range test-lowest test-latest test-transformers lock demo bench
 install: $(VENV)/.installed
 
 # What CI runs: the whole suite on the lock, then the range tests on the lowest declared versions (with folders
@@ -59,6 +59,12 @@ test-latest: $(LOWEST)/.installed
 	$(call venv,$(LATEST),--upgrade --upgrade-strategy eager)
 	$(LATEST)/bin/python -m pip list --format=freeze | grep -iE '^(transformers|tokenizers|datasets|accelerate|huggingface.hub|torch)=='
 	$(call pytest,GPT_HF_OTHER_PYTHON=$(LOWEST)/bin/python $(LATEST)/bin/python,)
+
+# transformers' own ModelTesterMixin (from its source distribution) on gpt_hf and GPT-2, on the lock and the lowest
+# versions: results.md in each output folder lists the tests whose outcome differs (docs/compatibility.md explains).
+test-transformers: $(VENV)/.installed $(LOWEST)/.installed
+	$(PY) tests/transformers_suite/run.py --output_dir outputs/transformers_suite/lock
+	$(LOWEST)/bin/python tests/transformers_suite/run.py --output_dir outputs/transformers_suite/lowest
 
 # Adopt the environment test-latest built (after it passed) as the new lock.
 lock:

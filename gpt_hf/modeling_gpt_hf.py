@@ -11,6 +11,7 @@ Shapes: B batch, T new tokens, S = past + T keys, C = n_embd, nh heads, hs = C /
 """
 
 import inspect
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
@@ -45,9 +46,13 @@ _MASK_CACHE = "cache" if "cache" in inspect.signature(create_causal_mask).parame
 
 
 def _one_cache(past_key_values: Cache | None, cache: Cache | None) -> Cache | None:
-    """The cache under either name (callers written for either release keep working)."""
+    """The cache under either name, so callers written for either release keep working; the old name warns where the
+    running release has deprecated it, as transformers' own models do."""
     if past_key_values is not None and cache is not None and past_key_values is not cache:
         raise ValueError("Pass the key/value cache once, as cache= or past_key_values=, not both.")
+    if past_key_values is not None and _CACHE == "cache" and not torch.compiler.is_compiling():
+        warnings.warn("`past_key_values` is deprecated since transformers 5.24: pass the key/value cache as `cache`.",
+                      FutureWarning, stacklevel=3)
     return cache if cache is not None else past_key_values
 
 
@@ -356,7 +361,7 @@ class GPTHFForCausalLM(GPTHFPreTrainedModel, GenerationMixin):
         past_key_values / cache: the key/value cache, under either name (transformers renamed it in 5.24)."""
         outputs = self.transformer(
             input_ids,
-            _one_cache(past_key_values, cache),
+            cache=_one_cache(past_key_values, cache),
             attention_mask=attention_mask,
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,

@@ -22,7 +22,7 @@ import gpt_hf
 
 PACKAGE = Path(gpt_hf.__file__).resolve().parent
 COPIED_FILES = ("configuration_gpt_hf.py", "modeling_gpt_hf.py")  # what save_pretrained writes beside the weights
-STANDARD_LIBRARY = {"collections", "dataclasses", "inspect"}
+STANDARD_LIBRARY = {"collections", "dataclasses", "inspect", "warnings"}
 # Base classes transformers documents for custom models ("Customizing models", "Adding a model").
 DOCUMENTED_BASES = {"PreTrainedConfig", "PreTrainedModel", "GenerationMixin", "GradientCheckpointingLayer",
                     "ModelOutput"}
@@ -128,7 +128,7 @@ QUIET_RUN = textwrap.dedent(
             ids = random_ids(2, 6)
             with torch.no_grad():
                 first = model(ids[:, :4], use_cache=True)
-                model(ids[:, 4:], past_key_values=getattr(first, gpt_hf.modeling_gpt_hf._CACHE), use_cache=True)
+                model(ids[:, 4:], cache=getattr(first, gpt_hf.modeling_gpt_hf._CACHE), use_cache=True)
                 mask = torch.ones_like(ids)
                 mask[0, :2] = 0
                 for cache_implementation in (None, "static"):

@@ -102,3 +102,36 @@ def test_every_decoding_mode_gives_the_same_result_with_and_without_the_cache(no
     assert torch.equal(cached.sequences, uncached.sequences)
     for a, b in zip(cached.scores, uncached.scores):
         assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("norm_position", LAYOUTS)
+def test_generate_from_inputs_embeds_equals_generate_from_ids(norm_position):
+    model = decisive_lm(norm_position)
+    prompt = random_ids(2, 5)
+    reference = decisive_greedy(model, prompt, max_new_tokens=8)
+    from_embeds = model.generate(inputs_embeds=model.get_input_embeddings()(prompt), max_new_tokens=8,
+                                 do_sample=False)
+    assert torch.equal(from_embeds, reference[:, prompt.shape[1]:])  # only the new tokens come back
+
+
+@pytest.mark.parametrize("norm_position", LAYOUTS)
+def test_generate_continues_from_a_returned_cache(norm_position):
+    from gpt_hf.modeling_gpt_hf import _CACHE as CACHE
+
+    model = decisive_lm(norm_position)
+    prompt = random_ids(2, 5)
+    reference = decisive_greedy(model, prompt, max_new_tokens=10)
+    first = model.generate(prompt, max_new_tokens=4, do_sample=False, return_dict_in_generate=True)
+    rest = model.generate(first.sequences, max_new_tokens=6, do_sample=False, **{CACHE: getattr(first, CACHE)})
+    assert torch.equal(rest, reference)
+
+
+def test_dict_outputs_hold_one_step_of_scores_attentions_and_hidden_states_per_new_token():
+    model = decisive_lm("pre", attn_implementation="eager")
+    prompt = random_ids(2, 5)
+    out = model.generate(prompt, max_new_tokens=4, do_sample=False, return_dict_in_generate=True, output_scores=True,
+                         output_logits=True, output_attentions=True, output_hidden_states=True)
+    assert len(out.scores) == len(out.logits) == len(out.attentions) == len(out.hidden_states) == 4
+    assert out.scores[0].shape == (2, 99)
+    assert out.attentions[0][0].shape == (2, 4, 5, 5) and out.attentions[1][0].shape == (2, 4, 1, 6)  # cached step
+    assert len(out.hidden_states[0]) == 3 and out.hidden_states[1][-1].shape == (2, 1, 32)
