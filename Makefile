@@ -48,7 +48,7 @@ test-lock: $(VENV)/.installed
 	$(call pytest,$(PY),)
 
 test-range: $(VENV)/.installed $(LOWEST)/.installed
-	$(call pytest,GPT_HF_OTHER_PYTHON=$(PY) $(LOWEST)/bin/python,$(RANGE_TESTS))
+	$(call pytest,GPT_HF_OTHER_PYTHON=$(CURDIR)/$(PY) $(LOWEST)/bin/python,$(RANGE_TESTS))
 
 # The whole suite on the lowest declared versions (by hand, when a floor moves).
 test-lowest: $(LOWEST)/.installed
@@ -58,7 +58,7 @@ test-lowest: $(LOWEST)/.installed
 test-latest: $(LOWEST)/.installed
 	$(call venv,$(LATEST),--upgrade --upgrade-strategy eager)
 	$(LATEST)/bin/python -m pip list --format=freeze | grep -iE '^(transformers|tokenizers|datasets|accelerate|huggingface.hub|torch)=='
-	$(call pytest,GPT_HF_OTHER_PYTHON=$(LOWEST)/bin/python $(LATEST)/bin/python,)
+	$(call pytest,GPT_HF_OTHER_PYTHON=$(CURDIR)/$(LOWEST)/bin/python $(LATEST)/bin/python,)
 
 # transformers' own ModelTesterMixin (from its source distribution) on gpt_hf and GPT-2, on the lock and the lowest
 # versions: results.md in each output folder lists the tests whose outcome differs (docs/compatibility.md explains).

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-OTHER_PYTHON = os.environ.get("GPT_HF_OTHER_PYTHON")
+# absolute (the scripts run in a temporary folder), but not resolved: a virtual environment's python is a symlink
+OTHER_PYTHON = os.path.abspath(os.environ["GPT_HF_OTHER_PYTHON"]) if os.environ.get("GPT_HF_OTHER_PYTHON") else None
 TESTS = Path(__file__).resolve().parent
 
 SAVE = textwrap.dedent(
