@@ -14,6 +14,7 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
+from .errors import RunStopped, UserError
 from .loading import read_json_object
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ def setup_logging(arguments: Sequence) -> None:
 
 def is_user_error(error: BaseException) -> bool:
     """Raised by one of gpt_hf's checks (or transformers' argument checks) on what the user passed."""
+    if isinstance(error, UserError):
+        return True
     if not isinstance(error, (ValueError, TypeError, OSError)):
         return False
     traceback = error.__traceback__
@@ -85,12 +88,17 @@ def is_user_error(error: BaseException) -> bool:
 
 def run_main(dataclass_types: Sequence[type], run: Callable, argv: Sequence[str] | None = None) -> int:
     """Parse the arguments, set up logging and call `run(*arguments)`; returns the exit code for `sys.exit`:
-    0 on success, 2 with a one-line message on a user error. Unexpected errors propagate with their traceback."""
+    0 on success, 2 with a one-line message on a user error, 143 / 130 when SIGTERM / SIGINT stopped a training run
+    after a complete checkpoint (with the line saying how to resume). Unexpected errors propagate with their
+    traceback."""
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     try:
         arguments = parse_arguments(dataclass_types, argv)
         setup_logging(arguments)
         result = run(*arguments)
+    except RunStopped as stop:  # a signal stopped the run after a complete checkpoint: say how to resume
+        logger.warning("%s", stop)
+        return stop.exit_code
     except Exception as err:  # noqa: BLE001 -- re-raised unless it is a user error
         if not is_user_error(err):
             raise

@@ -21,7 +21,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import DataError
+
 _CHUNK_BYTES = 1 << 20
+# What to do when a corpus yields no validation document: the same advice from the map-style and streaming paths.
+NO_VALIDATION_FIX = ("pass --validation_files, give more text, or cut it into smaller documents (--document_unit line, "
+                     "--document_separator)")
 
 
 def expand_files(patterns: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
@@ -342,7 +347,7 @@ def _load_raw(files, validation_files, dataset_name, dataset_config, text_column
             else:
                 raw = datasets.load_dataset(builder, data_files=splits, streaming=streaming)
         except datasets.exceptions.DatasetGenerationError as err:
-            raise ValueError(f"Could not read {splits} as {builder} files: {err.__cause__ or err}") from None
+            raise unreadable_files_error([p for paths in splits.values() for p in paths], builder, err) from None
     elif dataset_name is not None:
         raw = datasets.load_dataset(dataset_name, dataset_config, streaming=streaming)
     else:
@@ -398,9 +403,7 @@ def load_text_dataset(
     if validation is None and validation_fraction is None:  # every document wanted, no split (scoring a corpus)
         return type(raw)({"train": train})
     if validation is None:
-        train, validation = hold_out(train, validation_fraction, seed, what="documents",
-                                     fix="pass --validation_files, give more text, or cut it into smaller "
-                                         "documents (--document_unit line, --document_separator)")
+        train, validation = hold_out(train, validation_fraction, seed, what="documents", fix=NO_VALIDATION_FIX)
     return type(raw)({"train": train, "validation": validation})
 
 
@@ -429,7 +432,41 @@ def load_table_files(files: dict[str, str], first_flag: str = "the first file"):
     try:
         return datasets.load_dataset(builder, data_files=files)
     except (datasets.exceptions.DatasetGenerationError, ValueError, TypeError) as err:
-        raise ValueError(f"Could not read {files} as {builder} files: {err.__cause__ or err}") from None
+        raise unreadable_files_error(list(files.values()), builder, err) from None
+
+
+def first_malformed_json_line(path: str | os.PathLike) -> tuple[int, str] | None:
+    """(line number, what is wrong) for the first line of a JSON-lines file that is not a JSON object, or the place
+    a one-document .json file (an array of rows) stops parsing; None when the file parses."""
+    text = Path(path).read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):  # one JSON document
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as err:
+            return err.lineno, err.msg
+        return None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            return number, f"{err.msg} at column {err.colno}"
+        if not isinstance(row, dict):
+            return number, f"a JSON {type(row).__name__}, not an object"
+    return None
+
+
+def unreadable_files_error(paths: list[str], builder: str, error: BaseException) -> DataError:
+    """The error for data files `datasets` could not read: for JSON, the file and line of the first bad row."""
+    if builder == "json":
+        for path in paths:
+            found = first_malformed_json_line(path)
+            if found is not None:
+                number, reason = found
+                return DataError(f"{path}, line {number}: not a JSON row ({reason}); fix or remove that line "
+                                 "(JSON-lines files hold one JSON object per line).")
+    return DataError(f"Could not read {paths} as {builder} files: {error.__cause__ or error}")
 
 
 def in_validation_split(text: str, fraction: float, seed: int) -> bool:
@@ -481,10 +518,9 @@ def load_text_stream(
         validation, train = train.map(side(True), batched=True), train.map(side(False), batched=True)
     documents = list(itertools.islice((row["text"] for row in validation), max_validation_documents))
     if not documents:
-        raise ValueError(
+        raise DataError(
             f"No validation document: the stream holds out {validation_fraction:.2%} of its documents by a hash of "
-            "their text and found none; pass --validation_files, give more text, or raise "
-            "--validation_split_fraction.")
+            f"their text and found none; {NO_VALIDATION_FIX}.")
     return {"train": train, "validation": datasets.Dataset.from_dict({"text": documents})}
 
 

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from .data import DocumentArguments, read_escapes
 from .loading import load_model_and_tokenizer
+from .saving import check_writable_file
 from .tokenization import document_start_id, encode_texts
 
 
@@ -321,8 +322,8 @@ class EvaluationArguments(DocumentArguments):
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
         if self.stride is not None and self.stride < 1:
             raise ValueError(f"--stride must be >= 1, got {self.stride}.")
-        if self.output_file is not None and not Path(self.output_file).resolve().parent.is_dir():
-            raise ValueError(f"--output_file {self.output_file}: its folder does not exist.")
+        if self.output_file is not None:
+            check_writable_file(self.output_file, "--output_file")
 
 
 def evaluate_folder(args: EvaluationArguments) -> dict:

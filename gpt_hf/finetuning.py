@@ -21,13 +21,15 @@ import torch
 import transformers
 from transformers import set_seed
 
-from .checkpoints import crash_safe_checkpoints, remove_stale_checkpoints, resolve_resume_checkpoint
+from .checkpoints import remove_stale_checkpoints, resolve_resume_checkpoint, run_callbacks
 from .data import DocumentArguments, hold_out, load_table_files
 from .hub import write_model_card
 from .labels import PREDICTION_KINDS, LabelInfo, check_labels, encode_labels
 from .loading import check_model_folder, load_model, load_tokenizer
 from .metrics import compute_task_metrics, default_metric
-from .saving import check_output_dir, run_output_dir
+from .modeling_gpt_hf import HEADS
+from .saving import check_run_output, reported_write_failures, run_output_dir
+from .row_quality import check_empty_rows, overlap_with_train
 from .self_labelled import TASKS as SELF_LABELLED_TASKS
 from .self_labelled import self_labelled_dataset
 from .task_types import BENCHMARKS, INPUT_COLUMNS, TASK_TYPES, TaskType, get_task_type
@@ -70,6 +72,9 @@ class FinetuneDataArguments(DocumentArguments):
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N eval/test rows."})
     validation_split_fraction: float = field(
         default=0.1, metadata={"help": "Share of training rows held out when there is no validation split."})
+    drop_empty_rows: bool = field(
+        default=False, metadata={"help": "Leave out rows whose text is empty (default: they are an error); the "
+                                         "count dropped per split goes to results.json."})
 
     def __post_init__(self):
         super().__post_init__()
@@ -199,9 +204,10 @@ class FinetuneModelArguments:
 # --- data -----------------------------------------------------------------------------------------------------------
 
 
-def load_task_dataset(data_args, seed: int):
+def load_task_dataset(data_args, seed: int) -> tuple[datasets.DatasetDict, dict]:
     """Raw `DatasetDict` (train, validation, maybe test) in normalised columns: text / text_pair / context / choices
-    / label, with the benchmark mapping or the column options applied."""
+    / label, with the benchmark mapping or the column options applied, and the data checks' counts for results.json
+    (rows dropped for empty text, validation / test rows repeating a training row)."""
     if data_args.benchmark in SELF_LABELLED_TASKS:
         documents = None
         if data_args.corpus_files:
@@ -210,7 +216,8 @@ def load_task_dataset(data_args, seed: int):
             corpus = load_text_dataset(files=data_args.corpus_files, validation_fraction=0.01, seed=seed,
                                        **data_args.document_options)
             documents = list(corpus["train"]["text"]) + list(corpus["validation"]["text"])
-        return self_labelled_dataset(data_args.benchmark, documents, seed=seed)
+        raw = self_labelled_dataset(data_args.benchmark, documents, seed=seed)
+        return raw, {"dropped_empty_rows": {}, "overlap_with_train": overlap_with_train(raw)}
 
     spec = BENCHMARKS.get(data_args.benchmark)
     if spec is not None:
@@ -235,13 +242,14 @@ def load_task_dataset(data_args, seed: int):
             raise ValueError(f"Column(s) {missing} not in the {split} split; its columns are {dataset.column_names}.")
         normalised[split] = dataset.map(lambda batch: _normalise(batch, columns, spec), batched=True,
                                         remove_columns=dataset.column_names, desc=f"Normalising {split}")
-    check_labels(normalised, data_args.task_type.labels, data_args.problem_type)  # before the hold-out shuffles rows: row
-    # numbers in the messages are the file's
+    # before the hold-out shuffles rows: row numbers in the messages are the file's
+    normalised, dropped = check_empty_rows(normalised, data_args.drop_empty_rows)
+    check_labels(normalised, data_args.task_type.labels, data_args.problem_type)
     if "validation" not in normalised:
         normalised["train"], normalised["validation"] = hold_out(
             normalised["train"], data_args.validation_split_fraction, seed, what="training rows",
             fix="pass --validation_file, or give more rows")
-    return normalised
+    return normalised, {"dropped_empty_rows": dropped, "overlap_with_train": overlap_with_train(normalised)}
 
 
 def _column_mapping(data_args, spec) -> dict:
@@ -306,7 +314,7 @@ def build_task_model(model_args, task_type: TaskType, labels: LabelInfo, tokeniz
         model = auto.from_config(config, attn_implementation=model_args.attn_implementation)
     else:
         model = load_model(auto, model_args.model_name_or_path, attn_implementation=model_args.attn_implementation,
-                           **extra)
+                           new_modules=HEADS[task_type.auto_class].model_class.task_head_modules, **extra)
     if model_args.transfer_layers is not None:
         reinitialise_layers(model, model_args.transfer_layers)
     check_tokenizer_matches_config(tokenizer, model.config)
@@ -357,14 +365,12 @@ def finetune(model_args, data_args, training_args) -> dict:
 
     Every check on the user's input (model and tokenizer folders, data files, columns, labels, lengths) runs before
     the output folder is touched; replacing a folder writes beside it and swaps at the end (`run_output_dir`)."""
-    resuming = bool(training_args.resume_from_checkpoint)
-    if not resuming:
-        check_output_dir(training_args.output_dir, training_args.overwrite_output_dir)
+    resuming = check_run_output(training_args)
     set_seed(training_args.seed)
     check_model_folder(model_args.model_name_or_path)
     tokenizer = load_tokenizer(model_args.tokenizer_name_or_path or model_args.model_name_or_path)
 
-    raw = load_task_dataset(data_args, training_args.seed)
+    raw, data_checks = load_task_dataset(data_args, training_args.seed)
     if data_args.max_train_samples:
         raw["train"] = raw["train"].select(range(min(data_args.max_train_samples, len(raw["train"]))))
     for split in ("validation", "test"):
@@ -384,21 +390,25 @@ def finetune(model_args, data_args, training_args) -> dict:
     name = Path(training_args.output_dir).name
     with run_output_dir(training_args, resuming) as output_dir:
         return _train_and_save(model_args, data_args, training_args, model, tokenizer, encoded, labels, output_dir,
-                               name, recipe)
+                               name, recipe, data_checks)
 
 
 def _train_and_save(model_args, data_args, training_args, model, tokenizer, encoded, labels, output_dir,
-                    model_name: str, recipe: dict) -> dict:
+                    model_name: str, recipe: dict, data_checks: dict) -> dict:
     if training_args.process_index == 0 and not training_args.resume_from_checkpoint:
         remove_stale_checkpoints(output_dir)  # every check passed; old checkpoints would count in rotation
+    callbacks, stopper = run_callbacks(training_args)
     trainer = GPTTrainer(
         model=model, args=training_args, train_dataset=encoded["train"], eval_dataset=encoded["validation"],
         data_collator=TaskCollator(tokenizer.pad_token_id), compute_metrics=make_compute_metrics(labels),
-        callbacks=[crash_safe_checkpoints(training_args)],
+        callbacks=callbacks,
     )
-    trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(training_args.resume_from_checkpoint, output_dir))
+    with reported_write_failures(output_dir, "a checkpoint"), stopper.watching():
+        trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(training_args.resume_from_checkpoint,
+                                                                       output_dir))
+    stopper.raise_if_stopped(output_dir)
     results = trainer.evaluate()
-    results.update(kept_checkpoint(trainer.state, training_args), recipe=recipe)
+    results.update(kept_checkpoint(trainer.state, training_args), recipe=recipe, data_checks=data_checks)
     if "test" in encoded:
         prediction = trainer.predict(encoded["test"], metric_key_prefix="test")
         if prediction.metrics and any(k.startswith("test_") and k != "test_loss" for k in prediction.metrics):
@@ -407,28 +417,29 @@ def _train_and_save(model_args, data_args, training_args, model, tokenizer, enco
             write_predictions(output_dir / "predictions_test.tsv", prediction.predictions, labels)
 
     if trainer.is_world_process_zero():
-        trainer.save_model(output_dir)
-        with_task_template(tokenizer).save_pretrained(output_dir)
-        trainer.save_metrics("eval", results)
-        (output_dir / "results.json").write_text(json.dumps(results, indent=2))
-        name = data_args.benchmark or data_args.dataset_name or Path(data_args.train_file).stem
-        write_model_card(
-            output_dir, model.config, model_name=model_name,
-            description=f"Fine-tuned with gpt_hf for {name} ({data_args.task}).",
-            training=(f"From {'scratch (random init)' if model_args.from_scratch else model_args.model_name_or_path}"
-                      f"; recipe '{training_args.recipe}': lr {training_args.learning_rate:.3g} (head "
-                      f"x{training_args.head_lr_multiplier}), "
-                      f"batch {training_args.per_device_train_batch_size}, {training_args.num_train_epochs} epochs "
-                      f"(kept: epoch {results['epoch']:g}, the best by validation "
-                      f"{training_args.metric_for_best_model}), "
-                      f"auxiliary LM weight {model.config.aux_lm_weight}."),
-            auto_class=data_args.task_type.auto_class,
-            results={k: v for k, v in results.items() if isinstance(v, float) and not k.endswith(
-                ("runtime", "per_second"))},
-            base_model=None if model_args.from_scratch else str(model_args.model_name_or_path),
-            results_dataset=name,
-            datasets=[BENCHMARKS[data_args.benchmark].dataset[0]] if data_args.benchmark in BENCHMARKS else None,
-        )
+        with reported_write_failures(output_dir, "the final model"):
+            trainer.save_model(output_dir)
+            with_task_template(tokenizer).save_pretrained(output_dir)
+            trainer.save_metrics("eval", results)
+            (output_dir / "results.json").write_text(json.dumps(results, indent=2))
+            name = data_args.benchmark or data_args.dataset_name or Path(data_args.train_file).stem
+            write_model_card(
+                output_dir, model.config, model_name=model_name,
+                description=f"Fine-tuned with gpt_hf for {name} ({data_args.task}).",
+                training=(f"From {'scratch (random init)' if model_args.from_scratch else model_args.model_name_or_path}"
+                          f"; recipe '{training_args.recipe}': lr {training_args.learning_rate:.3g} (head "
+                          f"x{training_args.head_lr_multiplier}), "
+                          f"batch {training_args.per_device_train_batch_size}, {training_args.num_train_epochs} epochs "
+                          f"(kept: epoch {results['epoch']:g}, the best by validation "
+                          f"{training_args.metric_for_best_model}), "
+                          f"auxiliary LM weight {model.config.aux_lm_weight}."),
+                auto_class=data_args.task_type.auto_class,
+                results={k: v for k, v in results.items() if isinstance(v, float) and not k.endswith(
+                    ("runtime", "per_second"))},
+                base_model=None if model_args.from_scratch else str(model_args.model_name_or_path),
+                results_dataset=name,
+                datasets=[BENCHMARKS[data_args.benchmark].dataset[0]] if data_args.benchmark in BENCHMARKS else None,
+            )
     logger.info("Results: %s", json.dumps({k: round(v, 4) for k, v in results.items() if isinstance(v, float)}))
     return results
 

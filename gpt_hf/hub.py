@@ -12,6 +12,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCardData
 
+from .errors import ArgumentError
 from .modeling_gpt_hf import HEADS, head_of
 
 logger = logging.getLogger(__name__)
@@ -99,12 +100,28 @@ def saved_results(folder: Path) -> dict[str, float]:
     return {}
 
 
+def check_repo_id(repo_id: str) -> str:
+    """A Hub repository id of the form the Hub accepts ('user/name'), checked before any work."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        if "/" not in repo_id:
+            raise HFValidationError("it has no namespace")
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        reason = str(err).splitlines()[0]
+        raise ArgumentError(f"--repo_id {repo_id!r} is not a Hub repository id ({reason}); use 'user/name' or "
+                            "'organisation/name' with letters, digits, '-', '_' and '.'.") from None
+    return repo_id
+
+
 def build_hub_folder(model_dir, local_dir, repo_id: str | None = None, overwrite: bool = False) -> Path:
     """Write the repository contents for a pretrained, fine-tuned or converted model folder into `local_dir`."""
     from transformers import AutoConfig, AutoTokenizer
 
-    from .saving import atomic_output_dir
+    from .saving import atomic_output_dir, check_output_dir
 
+    check_output_dir(local_dir, overwrite)  # before the model is read
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
         raise ValueError(f"{model_dir} is not a model folder (no config.json).")

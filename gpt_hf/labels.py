@@ -36,7 +36,7 @@ def _is_missing(value) -> bool:
                                                                                  and not value.strip())
 
 
-def _rows(indices: list[int]) -> str:
+def describe_rows(indices: list[int]) -> str:
     shown = ", ".join(map(str, indices[:8]))
     return f"row(s) {shown}{', ...' if len(indices) > 8 else ''} (0-based, header excluded; {len(indices)} in all)"
 
@@ -51,7 +51,7 @@ def check_missing_labels(raw) -> set[str]:
             unlabelled.add(split)
         elif missing:
             raise ValueError(
-                f"The label column is blank in {_rows(missing)} of the {split} split; fill or drop those rows"
+                f"The label column is blank in {describe_rows(missing)} of the {split} split; fill or drop those rows"
                 + (" (a test split may also have no labels at all: then it is only predicted)." if split == "test"
                    else ".")
             )
@@ -174,7 +174,7 @@ def _check_choice_labels(raw, unlabelled: set[str]):
             index, label = bad[0]
             raise ValueError(
                 f"Multiple-choice labels must be the index of the right choice (0 to {len(dataset[index]['choices']) - 1}); "
-                f"the {split} split has {label!r} in {_rows([i for i, _ in bad])}."
+                f"the {split} split has {label!r} in {describe_rows([i for i, _ in bad])}."
             )
     return datasets.DatasetDict({split: dataset.remove_columns("label") if split in unlabelled else
                                  dataset.remove_columns("label").add_column("label", [int(v) for v in dataset["label"]])

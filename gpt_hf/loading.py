@@ -85,14 +85,46 @@ def load_tokenizer(path: str | os.PathLike, trust_remote_code: bool = False):
         raise ValueError(f"Cannot load a tokenizer from {path}: {type(err).__name__}: {err}") from None
 
 
-def load_model(auto_class, path: str | os.PathLike, **kwargs):
-    """`auto_class.from_pretrained(path, **kwargs)` after `check_model_folder`; failures name the folder."""
+class _DropRecords(logging.Filter):
+    """Drops the log records whose message contains `text`."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in str(record.msg)
+
+
+def load_model(auto_class, path: str | os.PathLike, new_modules: tuple[str, ...] = (), **kwargs):
+    """`auto_class.from_pretrained(path, **kwargs)` after `check_model_folder`; failures name the folder.
+
+    `new_modules`: modules the folder is expected to lack (a task head put on a pretrained body). Their missing
+    weights are the point, not news: transformers' load report is kept quiet, and only weights missing outside those
+    modules are reported (as a warning: the body did not come whole from the folder)."""
     check_model_folder(path)
+    # transformers logs its load report as one warning of this logger; checked below instead (raising the logger's
+    # level would not do: transformers then runs a tensor-parallel check that warns about every layer)
+    report_logger = logging.getLogger("transformers.modeling_utils")
+    load_report = _DropRecords("LOAD REPORT")
+    if new_modules:
+        report_logger.addFilter(load_report)
     try:
-        return auto_class.from_pretrained(path, **kwargs)
+        model, info = auto_class.from_pretrained(path, output_loading_info=True, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         raise ValueError(f"Cannot load a model from {path} with {auto_class.__name__}: {type(err).__name__}: "
                          f"{err}") from None
+    finally:
+        report_logger.removeFilter(load_report)
+    if new_modules:
+        prefixes = tuple(f"{module}." for module in new_modules)
+        other = sorted(key for key in info["missing_keys"] if not key.startswith(prefixes))
+        if other or info["unexpected_keys"]:
+            logger.warning("%s did not hold all of %s's weights: missing %s, unexpected %s (newly initialised).",
+                           path, type(model).__name__, other, sorted(info["unexpected_keys"]))
+        elif any(key.startswith(prefixes) for key in info["missing_keys"]):
+            logger.info("New task head %s initialised on the body from %s.", ", ".join(new_modules), path)
+    return model
 
 
 def load_model_and_tokenizer(auto_class, model_path, tokenizer_path=None, trust_remote_code: bool = False, **kwargs):

@@ -14,15 +14,17 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
 from .configuration_gpt_hf import GPTHFConfig
-from .checkpoints import crash_safe_checkpoints, remove_stale_checkpoints, resolve_resume_checkpoint
+from .checkpoints import remove_stale_checkpoints, resolve_resume_checkpoint, run_callbacks
 from .data import DocumentArguments, load_text_dataset, load_text_stream
 from .hub import write_model_card
 from .loading import check_model_folder, load_model, load_tokenizer, read_json_object
 from .modeling_gpt_hf import GPTHFForCausalLM
 from .packing import PackedStream, collate_blocks, tokenize_and_pack
 from .presets import PRESETS, config_from_preset
-from .saving import check_output_dir, run_output_dir
-from .tokenization import FLAVOURS, check_tokenizer_matches_config, special_token_ids, train_tokenizer
+from .saving import check_run_output, reported_write_failures, run_output_dir
+from .errors import ArgumentError
+from .tokenization import (FLAVOURS, check_tokenizer_matches_config, check_vocab_size, special_token_ids,
+                           train_tokenizer)
 from .training import GPTTrainer, check_max_length, format_summary, training_summary
 
 logger = logging.getLogger(__name__)
@@ -112,25 +114,52 @@ def resolve_model_config(model_args) -> GPTHFConfig:
     return GPTHFConfig(**{**values, **model_args.overrides})
 
 
+def _given_tokenizer(path: str):
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as err:
+        raise ArgumentError(f"--tokenizer_name_or_path {path}: cannot load a tokenizer from it ({err}).") from None
+
+
+def _trained_vocab_size(model_args, data_args, config: GPTHFConfig) -> tuple[int | None, str]:
+    """The vocabulary of a tokenizer trained on the data, and the flag that sets it (for error messages)."""
+    if data_args.tokenizer_vocab_size is not None:
+        return data_args.tokenizer_vocab_size, "--tokenizer_vocab_size"
+    if model_args.model_name_or_path is None:  # a new model: the tokenizer fills its config's vocabulary
+        return config.vocab_size, ("The config's vocab_size (the default of --tokenizer_vocab_size; or set "
+                                   "\"vocab_size\" in --config_overrides)")
+    return None, "--tokenizer_vocab_size"
+
+
+def check_tokenizer_before_data(model_args, data_args, config: GPTHFConfig) -> None:
+    """What is known of the run's tokenizer before any data is read: a given one loads and agrees with the model
+    folder it continues; one to be trained has room for its flavour's alphabet."""
+    if model_args.tokenizer_name_or_path:
+        tokenizer = _given_tokenizer(model_args.tokenizer_name_or_path)
+        if model_args.model_name_or_path:
+            check_tokenizer_matches_config(tokenizer, config)
+        return
+    vocab_size, flag = _trained_vocab_size(model_args, data_args, config)
+    if vocab_size is not None and not model_args.model_name_or_path:
+        check_vocab_size(data_args.tokenizer_flavour, vocab_size, flag)
+
+
 def prepare_tokenizer(model_args, data_args, raw_datasets, training_args, config: GPTHFConfig):
     """The tokenizer given, the model folder's, or one trained on the training split (main process trains)."""
-    source = model_args.tokenizer_name_or_path or model_args.model_name_or_path
-    if source is not None:
+    if model_args.tokenizer_name_or_path:
+        return _given_tokenizer(model_args.tokenizer_name_or_path), False
+    if model_args.model_name_or_path is not None:
         try:
-            return AutoTokenizer.from_pretrained(source), False
-        except (OSError, ValueError) as err:
-            if model_args.tokenizer_name_or_path:
-                raise ValueError(f"Cannot load the tokenizer from {source}: {err}") from None
-            logger.info("No tokenizer in %s; training one on the data.", source)
-    vocab_size = data_args.tokenizer_vocab_size
-    if vocab_size is None and model_args.model_name_or_path is None:
-        vocab_size = config.vocab_size
+            return AutoTokenizer.from_pretrained(model_args.model_name_or_path), False
+        except (OSError, ValueError):
+            logger.info("No tokenizer in %s; training one on the data.", model_args.model_name_or_path)
+    vocab_size, flag = _trained_vocab_size(model_args, data_args, config)
     documents = raw_datasets["train"]
     if data_args.tokenizer_train_documents is not None:
         documents = documents.take(data_args.tokenizer_train_documents) if data_args.streaming else \
             documents.select(range(min(data_args.tokenizer_train_documents, len(documents))))
     tokenizer, summary = train_tokenizer(
-        dataset=documents, flavour=data_args.tokenizer_flavour, vocab_size=vocab_size,
+        dataset=documents, flavour=data_args.tokenizer_flavour, vocab_size=vocab_size, vocab_flag=flag,
         model_max_length=config.n_positions, show_progress=training_args.local_process_index == 0,
     )
     logger.info("Tokenizer trained on the training split: %s", summary)
@@ -160,11 +189,10 @@ def pretrain(model_args, data_args, training_args) -> dict:
 
     Replacing a non-empty folder (--overwrite_output_dir) writes beside it and swaps at the end (`run_output_dir`)."""
     output_dir = Path(training_args.output_dir)
-    resume_value = training_args.resume_from_checkpoint
-    if not resume_value:
-        check_output_dir(output_dir, training_args.overwrite_output_dir)
+    resuming = check_run_output(training_args)
     config = resolve_model_config(model_args)  # once, before any data is read
     block_size = check_max_length(data_args.block_size, config.n_positions, flag="--block_size")
+    check_tokenizer_before_data(model_args, data_args, config)
     set_seed(training_args.seed)
 
     if data_args.streaming:
@@ -179,7 +207,7 @@ def pretrain(model_args, data_args, training_args) -> dict:
                              f"file); use at most {shards}, or split the corpus into more files.")
     else:
         raw = load_text_dataset(**data_args.source_options, seed=training_args.seed)
-    with run_output_dir(training_args, bool(resume_value)) as work_dir:
+    with run_output_dir(training_args, resuming) as work_dir:
         return _pretrain(model_args, data_args, training_args, raw, config, block_size, work_dir, output_dir.name)
 
 
@@ -196,49 +224,61 @@ def _pretrain(model_args, data_args, training_args, raw, config, block_size: int
             tokenizer, trained = prepare_tokenizer(model_args, data_args, raw, training_args, config)
         model = build_model(model_args, tokenizer, config)
         if training_args.process_index == 0:  # every check passed: now the output folder may be written
-            output_dir.mkdir(parents=True, exist_ok=True)
-            if not resume_value:
-                remove_stale_checkpoints(output_dir)
-            if trained:
-                tokenizer.save_pretrained(output_dir)
+            with reported_write_failures(output_dir, "the tokenizer"):
+                output_dir.mkdir(parents=True, exist_ok=True)
+                if not resume_value:
+                    remove_stale_checkpoints(output_dir)
+                if trained:
+                    tokenizer.save_pretrained(output_dir)
     with training_args.main_process_first(desc="tokenising"):
         blocks = pack_splits(raw, tokenizer, block_size, data_args, training_args)
 
+    callbacks, stopper = run_callbacks(training_args)
     trainer = GPTTrainer(
         model=model,
         args=training_args,
         train_dataset=blocks["train"],
         eval_dataset=blocks["validation"],
         data_collator=collate_blocks,
-        callbacks=[crash_safe_checkpoints(training_args)],
+        callbacks=callbacks,
     )
     checkpoint = resolve_resume_checkpoint(resume_value, output_dir)
-    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    with reported_write_failures(output_dir, "a checkpoint"), stopper.watching():
+        train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    stopper.raise_if_stopped(output_dir)
     eval_metrics = trainer.evaluate()
     tokens_per_step = training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps \
         * training_args.world_size * block_size
     summary = training_summary(trainer, train_result.metrics, tokens_per_step, eval_metrics)
 
     if trainer.is_world_process_zero():
-        trainer.save_model(output_dir)  # weights, config (auto_map for every head), code files, generation config
-        tokenizer.save_pretrained(output_dir)
-        trainer.save_metrics("train", train_result.metrics)
-        trainer.save_metrics("eval", eval_metrics)
-        if data_args.sample_prompt:
-            summary["sample"] = sample_continuation(model, tokenizer, data_args.sample_prompt, training_args.seed)
-            logger.info("Sample: %r", summary["sample"])
-        write_model_card(
-            output_dir, model.config, model_name=model_name,
-            description=f"A {'GPT-2 (pre-LN)' if model.config.pre_norm else 'GPT-1 (post-LN)'} language model "
-                        "pretrained with gpt_hf.",
-            training=_describe_recipe(data_args, training_args, summary, block_size),
-            results={name: eval_metrics[key] for name, key in (("eval_loss", "eval_loss"),
-                                                              ("perplexity", "eval_perplexity")) if key in eval_metrics},
-            datasets=[data_args.dataset_name] if data_args.dataset_name else None,
-        )
-        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        with reported_write_failures(output_dir, "the final model"):
+            _save_final(trainer, tokenizer, output_dir, model, model_name, data_args, training_args, summary,
+                        block_size, train_result, eval_metrics)
     logger.info(format_summary(summary))
     return summary
+
+
+def _save_final(trainer, tokenizer, output_dir, model, model_name, data_args, training_args, summary, block_size,
+                train_result, eval_metrics) -> None:
+    """The finished run's folder: model (with its code), tokenizer, metrics, sample, model card, summary."""
+    trainer.save_model(output_dir)  # weights, config (auto_map for every head), code files, generation config
+    tokenizer.save_pretrained(output_dir)
+    trainer.save_metrics("train", train_result.metrics)
+    trainer.save_metrics("eval", eval_metrics)
+    if data_args.sample_prompt:
+        summary["sample"] = sample_continuation(model, tokenizer, data_args.sample_prompt, training_args.seed)
+        logger.info("Sample: %r", summary["sample"])
+    write_model_card(
+        output_dir, model.config, model_name=model_name,
+        description=f"A {'GPT-2 (pre-LN)' if model.config.pre_norm else 'GPT-1 (post-LN)'} language model "
+                    "pretrained with gpt_hf.",
+        training=_describe_recipe(data_args, training_args, summary, block_size),
+        results={name: eval_metrics[key] for name, key in (("eval_loss", "eval_loss"),
+                                                          ("perplexity", "eval_perplexity")) if key in eval_metrics},
+        datasets=[data_args.dataset_name] if data_args.dataset_name else None,
+    )
+    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
 def pack_splits(raw, tokenizer, block_size: int, data_args, training_args) -> dict:

@@ -103,7 +103,7 @@ def run_study(study: StudyArguments, data_args: FinetuneDataArguments) -> dict:
     output = Path(study.output_dir)
     with atomic_output_dir(output, study.overwrite_output_dir) as work:
         pretrained = study.pretrained or _pretrain(study, work / "pretrained")
-        raw = load_task_dataset(data_args, seed=study.seeds[0])  # normalised columns, checked
+        raw, _ = load_task_dataset(data_args, seed=study.seeds[0])  # normalised columns, checked
         if "test" not in raw:  # score on held-out rows the fine-tuning never sees
             split = raw["validation"].train_test_split(test_size=0.5, seed=study.seeds[0])
             raw["validation"], raw["test"] = split["train"], split["test"]

@@ -25,6 +25,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 from transformers import PreTrainedTokenizerFast
 
 from .data import batched, expand_files, iter_bounded_lines, iter_dataset_texts, non_empty, scan_text_file
+from .errors import ArgumentError
 
 logger = logging.getLogger(__name__)
 
@@ -78,21 +79,31 @@ def build_pipeline(flavour: str) -> Tokenizer:
     raise ValueError(f"Unknown tokenizer flavour {flavour!r}; choose one of {FLAVOURS}.")
 
 
-def build_trainer(flavour: str, vocab_size: int, min_frequency: int, show_progress: bool) -> trainers.BpeTrainer:
+def minimum_vocab_size(flavour: str) -> int:
+    """The smallest vocabulary a tokenizer of `flavour` can have: the byte alphabet (byte-level) and the specials."""
+    specials = len(SPECIAL_TOKENS.for_flavour(flavour))
+    return len(pre_tokenizers.ByteLevel.alphabet()) + specials if flavour == "bytelevel" else specials + 1
+
+
+def check_vocab_size(flavour: str, vocab_size: int, flag: str = "--vocab_size") -> None:
+    """A clear error, naming the flag that sets it, for a vocabulary too small for the flavour."""
+    minimum = minimum_vocab_size(flavour)
+    if vocab_size < minimum:
+        what = ("the byte alphabet (256) + the special tokens" if flavour == "bytelevel"
+                else "the special tokens and one more")
+        raise ArgumentError(f"{flag} {vocab_size} is too small for a {flavour} tokenizer: it must hold {what}; use at "
+                            f"least {minimum}.")
+
+
+def build_trainer(flavour: str, vocab_size: int, min_frequency: int, show_progress: bool,
+                  vocab_flag: str = "--vocab_size") -> trainers.BpeTrainer:
     specials = SPECIAL_TOKENS.for_flavour(flavour)
+    check_vocab_size(flavour, vocab_size, vocab_flag)
     if flavour == "bytelevel":
-        minimum = len(pre_tokenizers.ByteLevel.alphabet()) + len(specials)
-        if vocab_size < minimum:
-            raise ValueError(
-                f"vocab_size={vocab_size} is smaller than the byte alphabet (256) + {len(specials)} special tokens; "
-                f"use at least {minimum}."
-            )
         return trainers.BpeTrainer(
             vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials, show_progress=show_progress,
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         )
-    if vocab_size <= len(specials):
-        raise ValueError(f"vocab_size={vocab_size} leaves no room beside the {len(specials)} special tokens.")
     return trainers.BpeTrainer(
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials, show_progress=show_progress,
         end_of_word_suffix=END_OF_WORD,
@@ -144,6 +155,7 @@ def train_tokenizer(
     min_frequency: int = 2,
     model_max_length: int = 512,
     show_progress: bool = True,
+    vocab_flag: str = "--vocab_size",
 ) -> tuple[PreTrainedTokenizerFast, TrainingSummary]:
     """Train a BPE tokenizer on exactly one source: text `files` (globs), a `datasets` `dataset` column, or `texts`.
 
@@ -155,7 +167,7 @@ def train_tokenizer(
     if vocab_size is None:
         vocab_size = DEFAULT_VOCAB_SIZE.get(flavour, 0)
     tokenizer = build_pipeline(flavour)
-    trainer = build_trainer(flavour, vocab_size, min_frequency, show_progress)
+    trainer = build_trainer(flavour, vocab_size, min_frequency, show_progress, vocab_flag)
 
     start = time.perf_counter()
     sample: list[str] = []

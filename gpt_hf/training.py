@@ -151,6 +151,15 @@ class GPTTrainer(Trainer):
         self.optimizer = optimizer_cls(parameter_groups, **optimizer_kwargs)
         return self.optimizer
 
+    def _issue_warnings_after_load(self, load_result) -> None:
+        # Resuming loads a checkpoint without the tied LM head (save_pretrained leaves tied copies out): that key is
+        # missing by design, not a broken checkpoint. Re-tie and report only keys that are really missing.
+        tied = set(getattr(self.model, "_tied_weights_keys", None) or ())
+        missing = [key for key in load_result.missing_keys if key not in tied]
+        if len(missing) < len(load_result.missing_keys):
+            self.model.tie_weights()
+        super()._issue_warnings_after_load(load_result._replace(missing_keys=missing))
+
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         fraction = getattr(self.args, "short_run_warmup_fraction", 0.0)
         if fraction and self.args.warmup_steps >= 1 and self.args.warmup_steps > fraction * num_training_steps:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from gpt_hf.cli import entry_points
 from gpt_hf.convert import CONVERTIBLE_HEADS, convert_checkpoint, save_converted
+from gpt_hf.saving import check_output_dir
 
 
 @dataclass
@@ -26,6 +27,7 @@ class ConvertArguments:
     def __post_init__(self):
         if self.head not in CONVERTIBLE_HEADS:
             raise ValueError(f"--head {self.head!r} is not one of {sorted(CONVERTIBLE_HEADS)}.")
+        check_output_dir(self.output_dir, self.overwrite_output_dir)  # before the source is read
 
 
 def run(args: ConvertArguments) -> None:

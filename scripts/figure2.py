@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gpt_hf.cli import entry_points, parse_arguments
 from gpt_hf.pretraining import PretrainDataArguments, pretrain
+from gpt_hf.saving import check_writable_folder
 from gpt_hf.study import layer_transfer_curve, plot_figure2, zero_shot_curve
 from gpt_hf.training import GPTTrainingArguments, ModelArguments
 
@@ -31,6 +32,9 @@ class Figure2Arguments:
     max_eval_samples: int = field(default=300, metadata={"help": "Evaluation rows per task (and zero-shot)."})
     learning_rate: float = field(default=5e-4, metadata={"help": "Fine-tuning learning rate."})
     num_train_epochs: float = field(default=2.0, metadata={"help": "Fine-tuning epochs."})
+
+    def __post_init__(self):
+        check_writable_folder(self.output_dir)  # before any pretraining or fine-tuning
 
 
 def run(args: Figure2Arguments) -> None:

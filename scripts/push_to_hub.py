@@ -10,7 +10,8 @@ import sys
 from dataclasses import dataclass, field
 
 from gpt_hf.cli import entry_points
-from gpt_hf.hub import HubUploadError, build_hub_folder, upload
+from gpt_hf.hub import HubUploadError, build_hub_folder, check_repo_id, upload
+from gpt_hf.saving import check_writable_folder
 
 
 @dataclass
@@ -28,8 +29,8 @@ class PushArguments:
     overwrite_local_dir: bool = field(default=True, metadata={"help": "Rebuild an existing local folder."})
 
     def __post_init__(self):
-        if "/" not in self.repo_id:
-            raise ValueError(f"--repo_id {self.repo_id!r} must be 'user/name' or 'organisation/name'.")
+        check_repo_id(self.repo_id)
+        check_writable_folder(self.local_dir or f"{self.model_dir.rstrip('/')}-hub", "--local_dir")
 
 
 def run(args: PushArguments) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpt_hf.cli import entry_points
+from gpt_hf.saving import check_writable_file
 from gpt_hf.study import plot_recipe_grid, read_grid_rows, recipe_grid, recipe_table
 
 
@@ -33,9 +34,8 @@ class RecipeGridArguments:
 
     def __post_init__(self):  # before hours of fine-tuning, not after
         for name in ("rows_file", "plot"):
-            path = getattr(self, name)
-            if path is not None and not Path(path).resolve().parent.is_dir():
-                raise ValueError(f"--{name} {path}: its folder does not exist; create it or give another path.")
+            if getattr(self, name) is not None:
+                check_writable_file(getattr(self, name), f"--{name}")
         if self.rows_file:
             read_grid_rows(Path(self.rows_file))  # a file that is not a grid's fails now
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from gpt_hf.cli import entry_points
 from gpt_hf.saving import atomic_output_dir, check_output_dir
-from gpt_hf.tokenization import FLAVOURS, train_tokenizer
+from gpt_hf.tokenization import FLAVOURS, check_vocab_size, train_tokenizer
 
 
 @dataclass
@@ -33,6 +33,8 @@ class TokenizerArguments:
             raise ValueError("Give exactly one source: --files or --dataset.")
         if self.flavour not in FLAVOURS:
             raise ValueError(f"--flavour {self.flavour!r} is not one of {FLAVOURS}.")
+        if self.vocab_size is not None:
+            check_vocab_size(self.flavour, self.vocab_size)  # before any text is read
 
 
 def run(args: TokenizerArguments) -> None:

@@ -3,9 +3,11 @@ path of scripts/pretrain.py), and FSDP2 sharding of the model with checkpoints t
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,62 @@ def test_fsdp2_two_cpu_processes_match_one_process_and_resume_after_sigkill(tmp_
     loaded = subprocess.run([sys.executable, "-c", loader, str(killed / "final")], capture_output=True, text=True,
                             env={**ENV, "HF_HOME": str(tmp_path / "hf")})
     assert loaded.stdout.strip() == "GPTHFForCausalLM", loaded.stderr[-2000:]
+
+
+def children(pid: int) -> list[int]:
+    """Process ids whose parent is `pid` (from /proc: the workers torchrun started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def test_sigterm_to_one_process_stops_both_at_the_same_step_and_the_run_resumes_exactly(corpus, tmp_path):
+    from gpt_hf.checkpoints import CHECKPOINT_COMPLETE
+    from gpt_hf.tokenization import train_tokenizer
+
+    tokenizer, _ = train_tokenizer(files=corpus, flavour="bytelevel", vocab_size=300, show_progress=False,
+                                   model_max_length=32)
+    tokenizer.save_pretrained(tmp_path / "tok")
+    env = {**ENV, "HF_HOME": str(tmp_path / "hf")}
+
+    def torchrun(name, *extra, **kwargs):
+        argv = flags(corpus, tmp_path / name, "--tokenizer_name_or_path", str(tmp_path / "tok"), "--max_steps", "40",
+                     "--logging_steps", "1", "--save_steps", "1000", "--seed", "3", "--ddp_backend", "gloo",
+                     "--disable_tqdm", "true", *extra, overrides=NO_DROPOUT)
+        argv[argv.index("--per_device_train_batch_size") + 1] = "4"
+        return [*TORCHRUN, "--nproc_per_node", "2", "--master_port", free_port(), str(SCRIPTS / "pretrain.py"), *argv]
+
+    agent = subprocess.Popen(torchrun("run"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                             start_new_session=True)
+    watchdog = threading.Timer(240, os.killpg, (agent.pid, signal.SIGKILL))  # processes that disagree would hang
+    watchdog.start()
+    output = []
+    try:
+        for line in agent.stdout:
+            output.append(line)
+            if "'loss'" in line:  # both workers are training: the signal reaches one of them only
+                os.kill(children(agent.pid)[-1], signal.SIGTERM)
+                break
+        output += agent.stdout.readlines()
+        agent.wait()
+    finally:
+        watchdog.cancel()
+    stops = {line.split("at step ")[1].split(":")[0] for line in output if "Stopped by SIGTERM at step" in line}
+    assert len(stops) == 1, "".join(output[-40:])  # every process that said so stopped at the same step
+    step = int(stops.pop())
+    assert 0 < step < 40 and (tmp_path / "run" / f"checkpoint-{step}" / CHECKPOINT_COMPLETE).is_file()
+
+    resumed = subprocess.run(torchrun("run", "--resume_from_checkpoint", "last"), capture_output=True, text=True,
+                             env=env, timeout=300)
+    straight = subprocess.run(torchrun("straight"), capture_output=True, text=True, env=env, timeout=300)
+    assert resumed.returncode == straight.returncode == 0, resumed.stderr[-2000:] + straight.stderr[-2000:]
+    first, second = (load_file(tmp_path / name / "model.safetensors") for name in ("run", "straight"))
+    for key, value in second.items():
+        torch.testing.assert_close(first[key], value, rtol=0, atol=0, msg=key)

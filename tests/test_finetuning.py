@@ -259,7 +259,7 @@ def test_self_labelled_splits_share_no_sentence():
         (["--task", "classification", "--train_file", "{train}", "--validation_file", "{dev_new_label}",
           "--label_column", "label"], r"validation split has labels \['surprised'\] that never occur in training"),
         (["--task", "entailment", "--train_file", "{train}", "--text_pair_column", "empty"],
-         r"hypothesis is empty in example"),
+         r"8 of 8 rows of the train split have no text: row\(s\) 0, 1, 2"),
         (["--task", "multiple_choice", "--train_file", "{choices}", "--context_column", "text",
           "--choice_columns", "options"], r"mixes rows with \[2, 3\] choices"),
         (["--task", "entailment", "--train_file", "{train}"], "needs --text_pair_column"),

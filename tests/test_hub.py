@@ -134,7 +134,7 @@ def test_unreachable_endpoint_fails_clearly_keeps_the_folder_and_never_writes_th
 def test_bad_arguments():
     done = subprocess.run([sys.executable, str(SCRIPT), "--model_dir", "x", "--repo_id", "no-slash"],
                           capture_output=True, text=True)
-    assert done.returncode != 0 and "must be 'user/name'" in done.stderr
+    assert done.returncode == 2 and "--repo_id 'no-slash' is not a Hub repository id" in done.stderr
     with pytest.raises(ValueError, match="is not a model folder"):
         build_hub_folder(ROOT / "docs", ROOT / "never")
 

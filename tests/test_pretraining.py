@@ -192,7 +192,7 @@ def test_streaming_needs_max_steps_and_enough_text(corpus, tmp_path):
         (["--train_files", "/nonexistent/*.txt"], None, "No file matches"),
         (["--text_column", "body"], None, r"Text column 'body' not in the train split"),
         (["--block_size", "64"], None, r"--block_size 64 exceeds the model's n_positions=32"),
-        (["--tokenizer_vocab_size", "200"], None, r"smaller than the byte alphabet"),
+        (["--tokenizer_vocab_size", "200"], None, r"--tokenizer_vocab_size 200 is too small for a bytelevel tokenizer"),
         (["--config_name", "gpt5"], None, r"neither a preset"),
     ],
 )

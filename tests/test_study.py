@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from gpt_hf.errors import OutputPathError
+
 from conftest import SCRIPTS
 from test_finetuning import pretrained, sentiment_rows, write_csv  # noqa: F401 (a fixture among them)
 
@@ -102,7 +104,7 @@ def test_recipe_grid_skips_recorded_runs_and_pairs_the_default_with_the_best_by_
 def test_recipe_grid_arguments_fail_before_any_run(tmp_path):
     import recipe_grid
 
-    with pytest.raises(ValueError, match=r"--plot .*missing/grid.png: its folder does not exist"):
+    with pytest.raises(OutputPathError, match=r"--plot .*missing/grid.png: its folder .*missing does not exist"):
         recipe_grid.parse(["--pretrained", "x", "--plot", str(tmp_path / "missing" / "grid.png")])
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"size": "2x64", "task": "acceptability"}\n')

@@ -237,7 +237,8 @@ def test_clear_errors(tmp_path):
         train_tokenizer(files=tmp_path / "latin1.txt", show_progress=False)
     with pytest.raises(ValueError, match=r"No file matches .*missing\*.txt"):
         train_tokenizer(files=str(tmp_path / "missing*.txt"), show_progress=False)
-    with pytest.raises(ValueError, match=r"vocab_size=100 is smaller than the byte alphabet \(256\) \+ 5 special"):
+    with pytest.raises(ValueError, match=r"--vocab_size 100 is too small for a bytelevel tokenizer: it must hold the "
+                                         r"byte alphabet \(256\) \+ the special tokens; use at least 261"):
         train_tokenizer(texts=ENGLISH, flavour="bytelevel", vocab_size=100, show_progress=False)
     with pytest.raises(ValueError, match=r"vocab_size=20 is smaller than the corpus alphabet"):
         train_tokenizer(texts=ENGLISH, flavour="gpt1", vocab_size=20, show_progress=False)
