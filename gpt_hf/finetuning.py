@@ -27,6 +27,7 @@ from .hub import write_model_card
 from .labels import PREDICTION_KINDS, LabelInfo, check_labels, encode_labels
 from .loading import check_model_folder, load_model, load_tokenizer
 from .metrics import compute_task_metrics, default_metric
+from .errors import ArgumentError
 from .modeling_gpt_hf import HEADS
 from .saving import check_run_output, reported_write_failures, run_output_dir
 from .row_quality import check_empty_rows, overlap_with_train
@@ -317,11 +318,20 @@ def build_task_model(model_args, task_type: TaskType, labels: LabelInfo, tokeniz
                            new_modules=HEADS[task_type.auto_class].model_class.task_head_modules, **extra)
     if model_args.transfer_layers is not None:
         reinitialise_layers(model, model_args.transfer_layers)
-    check_tokenizer_matches_config(tokenizer, model.config)
-    if model.config.extract_token_id is None:
-        raise ValueError(f"{model_args.model_name_or_path} has no extract_token_id; the task heads pool at it. Use a "
-                         "model pretrained with a gpt_hf tokenizer (or set the task token ids in its config).")
     return model
+
+
+def check_model_before_data(model_args, tokenizer) -> None:
+    """What the model folder's config says before any data is read: the tokenizer agrees with it, and it has the
+    extract token the task heads pool at."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_args.model_name_or_path)
+    check_tokenizer_matches_config(tokenizer, config)
+    if config.extract_token_id is None:
+        raise ArgumentError(f"--model_name_or_path {model_args.model_name_or_path} has no extract_token_id; the task "
+                            "heads pool at it. Use a model pretrained with a gpt_hf tokenizer (or set the task token "
+                            "ids in its config).")
 
 
 def reinitialise_layers(model, keep: int) -> list[int]:
@@ -369,6 +379,7 @@ def finetune(model_args, data_args, training_args) -> dict:
     set_seed(training_args.seed)
     check_model_folder(model_args.model_name_or_path)
     tokenizer = load_tokenizer(model_args.tokenizer_name_or_path or model_args.model_name_or_path)
+    check_model_before_data(model_args, tokenizer)
 
     raw, data_checks = load_task_dataset(data_args, training_args.seed)
     if data_args.max_train_samples:

@@ -242,9 +242,17 @@ def test_argument_errors_are_refused_before_any_data_is_read(pretrained, corpus,
     assert script_main("pretrain", flags(corpus, tmp_path / "new", "--tokenizer_name_or_path",
                                          tmp_path / "no-tokenizer")) == 2
     assert script_main("push_to_hub", ["--model_dir", pretrained, "--repo_id", "me/bad name", "--dry_run"]) == 2
+    other, _ = gpt_hf.tokenization.train_tokenizer(texts=prose(9), flavour="bytelevel", vocab_size=280,
+                                                   show_progress=False)
+    other.save_pretrained(tmp_path / "other-tokenizer")
+    assert script_main("finetune", ["--model_name_or_path", pretrained, "--tokenizer_name_or_path",
+                                    tmp_path / "other-tokenizer", "--train_file", tmp_path / "rows.csv", "--task",
+                                    "classification", "--output_dir", tmp_path / "new", "--use_cpu"]) == 2
     lines = error_lines(capsys, caplog)
     assert [line.split(" ")[1] for line in lines] == [
-        "--resume_from_checkpoint", "--resume_from_checkpoint", "--tokenizer_name_or_path", "--repo_id"], lines
+        "--resume_from_checkpoint", "--resume_from_checkpoint", "--tokenizer_name_or_path", "--repo_id",
+        "Tokenizer"], lines
+    assert "tokenizer has 280 tokens but config.vocab_size=320" in lines[-1]
     assert "no complete checkpoint in" in lines[0] and "drop the flag to start a new run" in lines[0]
 
 
