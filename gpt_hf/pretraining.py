@@ -23,76 +23,46 @@ from .packing import PackedStream, collate_blocks, tokenize_and_pack
 from .presets import PRESETS, config_from_preset
 from .saving import check_run_output, reported_write_failures, run_output_dir
 from .errors import ArgumentError
-from .tokenization import (FLAVOURS, check_tokenizer_matches_config, check_vocab_size, special_token_ids,
-                           train_tokenizer)
+from .token_store import TokenStore
+from .tokenization import (STREAMING_TOKENIZER_DOCUMENTS, CorpusArguments, check_tokenizer_matches_config,
+                           check_vocab_size, special_token_ids, train_tokenizer)
 from .training import GPTTrainer, check_max_length, format_summary, training_summary
 
 logger = logging.getLogger(__name__)
 
 
-STREAMING_TOKENIZER_DOCUMENTS = 100_000
-
-
 @dataclass
-class PretrainDataArguments(DocumentArguments):
-    train_files: list[str] | None = field(
-        default=None, metadata={"help": "Local txt / json / jsonl / csv / parquet files or globs. Default: the "
-                                        "built-in corpus (Python's documentation), when no --dataset_name either."})
-    validation_files: list[str] | None = field(default=None, metadata={"help": "Validation files or globs."})
-    dataset_name: str | None = field(default=None, metadata={"help": "A `datasets` name (needs network)."})
-    dataset_config: str | None = field(default=None, metadata={"help": "The dataset's configuration name."})
-    text_column: str = field(default="text", metadata={"help": "Column holding the documents."})
-    validation_split_fraction: float = field(
-        default=0.05, metadata={"help": "Share of documents held out when the data has no validation split."})
+class PretrainDataArguments(CorpusArguments):
+    data_dir: str | None = field(
+        default=None, metadata={"help": "A token store prepared by scripts/prepare_data.py: train from its shards "
+                                        "(the corpus tokenised once; O(1) resume). Replaces the text arguments."})
     block_size: int | None = field(
         default=None, metadata={"help": "Tokens per training block (default and maximum: the model's n_positions)."})
-    preprocessing_num_workers: int | None = field(
-        default=None, metadata={"help": "num_proc for datasets.map (map-style path). With --streaming, tokenising runs "
-                                        "in the DataLoader: use --dataloader_num_workers (up to one per file)."})
-    max_train_documents: int | None = field(
-        default=None, metadata={"help": "Use only N documents: the first N (with --streaming, spread over the files)."})
     streaming: bool = field(
         default=False, metadata={"help": "Read, tokenise and pack the corpus on the fly (datasets streaming): memory "
                                          "and start-up time do not grow with the corpus, nothing is cached. Needs "
                                          "--max_steps; resuming replays the consumed stream (no model compute)."})
     shuffle_buffer_size: int = field(
         default=10_000, metadata={"help": "With --streaming: documents in the seeded shuffle buffer."})
-    max_validation_documents: int = field(
-        default=1000, metadata={"help": "With --streaming: size of the fixed validation set, in whole documents."})
-    tokenizer_train_documents: int | None = field(
-        default=None, metadata={"help": "Train a new tokenizer on the first N training documents (default: all of "
-                                        "them; with --streaming, 100,000)."})
-    tokenizer_flavour: str = field(
-        default="bytelevel", metadata={"help": f"Flavour when a tokenizer is trained on the data: {FLAVOURS}."})
-    tokenizer_vocab_size: int | None = field(
-        default=None, metadata={"help": "Vocabulary of a tokenizer trained on the data (default: the config's)."})
     sample_prompt: str = field(
         default="The", metadata={"help": "Prompt for the sample continuation logged at the end ('' to skip)."})
 
     def __post_init__(self):
         super().__post_init__()
-        if self.train_files is not None and self.dataset_name is not None:
-            raise ValueError("Pass --train_files or --dataset_name, not both.")
-        for name in ("preprocessing_num_workers", "max_train_documents", "tokenizer_vocab_size",
-                     "shuffle_buffer_size", "max_validation_documents", "tokenizer_train_documents"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
-        if not 0.0 < self.validation_split_fraction < 1.0:
-            raise ValueError(f"--validation_split_fraction must be in (0, 1), got {self.validation_split_fraction}.")
+        if self.shuffle_buffer_size < 1:
+            raise ArgumentError(f"--shuffle_buffer_size must be >= 1, got {self.shuffle_buffer_size}.")
         if self.block_size is not None and self.block_size < 2:
-            raise ValueError(f"--block_size must be >= 2, got {self.block_size}.")
-        if self.tokenizer_flavour not in FLAVOURS:
-            raise ValueError(f"--tokenizer_flavour {self.tokenizer_flavour!r} is not one of {FLAVOURS}.")
+            raise ArgumentError(f"--block_size must be >= 2, got {self.block_size}.")
+        if self.data_dir is not None:
+            given = [flag for flag, value in (("--train_files", self.train_files), ("--dataset_name",
+                     self.dataset_name), ("--validation_files", self.validation_files),
+                     ("--streaming", self.streaming)) if value]
+            if given:
+                raise ArgumentError(f"--data_dir trains from a prepared token store; {', '.join(given)} would "
+                                    "describe another corpus: leave them out (they are the store's own, chosen when "
+                                    "it was prepared).")
         if self.streaming and self.tokenizer_train_documents is None:
             self.tokenizer_train_documents = STREAMING_TOKENIZER_DOCUMENTS
-
-    @property
-    def source_options(self) -> dict:
-        """Keyword arguments shared by `load_text_dataset` and `load_text_stream`."""
-        return dict(files=self.train_files, validation_files=self.validation_files, dataset_name=self.dataset_name,
-                    dataset_config=self.dataset_config, text_column=self.text_column,
-                    validation_fraction=self.validation_split_fraction, max_documents=self.max_train_documents,
-                    **self.document_options)
 
 
 def resolve_model_config(model_args) -> GPTHFConfig:
@@ -131,9 +101,16 @@ def _trained_vocab_size(model_args, data_args, config: GPTHFConfig) -> tuple[int
     return None, "--tokenizer_vocab_size"
 
 
-def check_tokenizer_before_data(model_args, data_args, config: GPTHFConfig) -> None:
-    """What is known of the run's tokenizer before any data is read: a given one loads and agrees with the model
-    folder it continues; one to be trained has room for its flavour's alphabet."""
+def check_tokenizer_before_data(model_args, data_args, config: GPTHFConfig, store: TokenStore | None = None) -> None:
+    """What is known of the run's tokenizer before any data is read: a token store's ids come from the tokenizer
+    given (or the model folder continued agrees with the store's); a given one loads and agrees with the model folder
+    it continues; one to be trained has room for its flavour's alphabet."""
+    if store is not None:
+        if model_args.tokenizer_name_or_path:
+            store.check_tokenizer(_given_tokenizer(model_args.tokenizer_name_or_path))
+        if model_args.model_name_or_path:
+            check_tokenizer_matches_config(store.tokenizer(), config)
+        return
     if model_args.tokenizer_name_or_path:
         tokenizer = _given_tokenizer(model_args.tokenizer_name_or_path)
         if model_args.model_name_or_path:
@@ -145,7 +122,10 @@ def check_tokenizer_before_data(model_args, data_args, config: GPTHFConfig) -> N
 
 
 def prepare_tokenizer(model_args, data_args, raw_datasets, training_args, config: GPTHFConfig):
-    """The tokenizer given, the model folder's, or one trained on the training split (main process trains)."""
+    """The tokenizer given, a token store's, the model folder's, or one trained on the training split (main process
+    trains); and whether to save it with the model."""
+    if isinstance(raw_datasets, TokenStore):
+        return raw_datasets.tokenizer(), True
     if model_args.tokenizer_name_or_path:
         return _given_tokenizer(model_args.tokenizer_name_or_path), False
     if model_args.model_name_or_path is not None:
@@ -192,10 +172,13 @@ def pretrain(model_args, data_args, training_args) -> dict:
     resuming = check_run_output(training_args)
     config = resolve_model_config(model_args)  # once, before any data is read
     block_size = check_max_length(data_args.block_size, config.n_positions, flag="--block_size")
-    check_tokenizer_before_data(model_args, data_args, config)
+    store = TokenStore(data_args.data_dir) if data_args.data_dir else None  # complete, of a format we read
+    check_tokenizer_before_data(model_args, data_args, config, store)
     set_seed(training_args.seed)
 
-    if data_args.streaming:
+    if store is not None:
+        raw = store
+    elif data_args.streaming:
         if training_args.max_steps <= 0:
             raise ValueError("--streaming needs --max_steps: a stream has no length, so the Trainer cannot count "
                              "epochs.")
@@ -282,8 +265,11 @@ def _save_final(trainer, tokenizer, output_dir, model, model_name, data_args, tr
 
 
 def pack_splits(raw, tokenizer, block_size: int, data_args, training_args) -> dict:
-    """Blocks for the Trainer: Arrow-cached datasets (map-style), or an endless `PackedStream` for training plus a
-    small packed validation set (streaming; the stream's first block is read now, so too little text fails here)."""
+    """Blocks for the Trainer: a token store's blocks read by index, Arrow-cached datasets (map-style), or an endless
+    `PackedStream` for training plus a small packed validation set (streaming; the stream's first block is read now,
+    so too little text fails here)."""
+    if isinstance(raw, TokenStore):
+        return {split: raw.blocks(split, block_size) for split in ("train", "validation")}
     if not data_args.streaming:
         return tokenize_and_pack(raw, tokenizer, block_size, num_proc=data_args.preprocessing_num_workers)
     if data_args.preprocessing_num_workers is not None:
@@ -309,8 +295,9 @@ def sample_continuation(model, tokenizer, prompt: str, seed: int, max_new_tokens
 
 
 def _describe_recipe(data_args, training_args, summary, block_size) -> str:
-    data = data_args.dataset_name or (", ".join(data_args.train_files) if data_args.train_files else
-                                      "the built-in corpus (Python's pydoc topics and standard-library docstrings)")
+    data = (f"the token store {data_args.data_dir}" if data_args.data_dir else data_args.dataset_name
+            or (", ".join(data_args.train_files) if data_args.train_files
+                else "the built-in corpus (Python's pydoc topics and standard-library docstrings)"))
     return (
         f"Data: {data}. Blocks of {block_size} tokens, documents joined with the end-of-text token.\n\n"
         f"Recipe: AdamW, peak learning rate {training_args.learning_rate}, {training_args.lr_scheduler_type} "

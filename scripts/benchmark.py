@@ -11,8 +11,8 @@ Tokenizers:
     python scripts/benchmark.py --suite tokenizer --corpus_mb 50 --rounds 3
 Pretraining (Trainer overhead vs a bare PyTorch loop, data preparation MB/s):
     python scripts/benchmark.py --suite pretrain --corpus_mb 50 --rounds 3
-Scaling of the pretraining data path with the corpus (docs/scaling.md), map-style vs streaming:
-    python scripts/benchmark.py --suite scaling --sizes_mb 20 200 1000 --workers 1 2
+Scaling of the pretraining data path with the corpus (docs/scaling.md), map-style vs streaming vs a token store:
+    python scripts/benchmark.py --suite scaling --sizes_mb 20 200 1000 --workers 1 2 --resume_mb 200
 """
 
 import sys
@@ -59,8 +59,11 @@ class BenchmarkArguments:
                                   metadata={"help": "Scaling suite: corpus sizes in MB."})
     workers: list[int] = field(default_factory=lambda: [1, 2], metadata={
         "help": "Scaling suite: --preprocessing_num_workers (map-style) / --dataloader_num_workers (streaming)."})
-    paths: list[str] = field(default_factory=lambda: ["map-style", "streaming"],
-                             metadata={"help": "Scaling suite: data paths to measure (map-style, streaming)."})
+    paths: list[str] = field(default_factory=lambda: ["map-style", "streaming", "store"],
+                             metadata={"help": "Scaling suite: data paths to measure (map-style, streaming, store: "
+                                               "a prepared token store)."})
+    resume_mb: float | None = field(default=None, metadata={"help": "Scaling suite: also time resuming at 10 / 50 / "
+                                                                    "90 % of an epoch of the store of this size."})
     workdir: str | None = field(default=None, metadata={"help": "Scaling suite: folder for the corpora and caches "
                                                                 "(default: a temporary folder; needs ~4x the "
                                                                 "largest size free)."})
@@ -93,7 +96,8 @@ def run(args: BenchmarkArguments, cfg: BenchConfig) -> None:
         return
     if args.suite == "scaling":
         with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
-            print(format_scaling_table(run_scaling(args.sizes_mb, args.workers, Path(workdir), args.paths)))
+            print(format_scaling_table(run_scaling(args.sizes_mb, args.workers, Path(workdir), args.paths,
+                                                   args.resume_mb)))
         return
     rows = run_benchmark(cfg, args.models, args.workloads, args.rounds)
     print(format_table(rows))

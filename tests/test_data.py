@@ -203,3 +203,17 @@ def test_packed_stream_is_endless_reshuffled_each_epoch_and_covers_the_documents
 
     endless = list(itertools.islice(iter(stream), 3 * len(first)))
     assert endless[: len(first)] == first and endless[len(first): 2 * len(first)] == second
+
+
+@pytest.mark.parametrize("unit", ["paragraph", "line", "file"])
+def test_the_fast_plain_text_reader_yields_what_datasets_text_builder_yields(unit, tmp_path):
+    from gpt_hf.data import _load_raw, iter_documents
+
+    files = []
+    for index, text in enumerate(["first para\n\nsecond\r\nline two\n\n\n\nthird  \n", "  \n\nlone\n\n\n"]):
+        files.append(tmp_path / f"part{index}.txt")
+        files[-1].write_text(text, encoding="utf-8")
+    expected = [text for batch in _load_raw([str(f) for f in files], None, None, None, "text", unit, None,
+                                            streaming=True)["train"].iter(batch_size=10) for text in batch["text"]]
+    assert list(iter_documents(files=[str(f) for f in files], document_unit=unit)) == expected
+    assert list(iter_documents(files=[str(f) for f in files], document_unit=unit, max_documents=1)) == expected[:1]
