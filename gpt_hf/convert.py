@@ -1,4 +1,6 @@
-"""Convert transformers' `openai-gpt` (GPT-1, post-LN) and `gpt2` (GPT-2, pre-LN) checkpoints into gpt_hf models.
+"""Convert transformers' `openai-gpt` (GPT-1, post-LN) and `gpt2` (GPT-2, pre-LN) checkpoints into gpt_hf models,
+and back: a pre-LN gpt_hf model exports as `GPT2LMHeadModel`, a post-LN one as `OpenAIGPTLMHeadModel`, which every
+serving engine (vLLM, TGI, llama.cpp's converter, CTranslate2, optimum) loads with no custom code.
 
 Both built-ins store projections as `Conv1D` with weights shaped (in, out); gpt_hf uses `nn.Linear`, (out, in), so
 every projection weight is transposed. Weights are read with safetensors or `torch.load(weights_only=True)`, never
@@ -13,7 +15,9 @@ from pathlib import Path
 import torch
 
 from .configuration_gpt_hf import GPTHFConfig
+from .errors import ArgumentError
 from .modeling_gpt_hf import HEADS
+from .tokenization import save_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +191,107 @@ def save_converted(model, source, output_dir, overwrite: bool = False):
         model.save_pretrained(staging)
         if not isinstance(source, torch.nn.Module):
             try:
-                AutoTokenizer.from_pretrained(str(source)).save_pretrained(staging)
+                save_tokenizer(AutoTokenizer.from_pretrained(str(source)), staging, model.config)
             except (OSError, ValueError) as err:
                 logger.warning("No tokenizer saved: %s has none that loads (%s).", source, err)
+
+
+# --- export: gpt_hf -> the built-ins, which every serving engine loads without custom code -------------------------
+
+# The layout each built-in has: a pre-LN model is GPT-2's architecture, a post-LN one GPT-1's.
+EXPORT_LAYOUTS = {"gpt2": "pre", "openai-gpt": "post"}
+_GPT1_AFN = {"gelu_new": "gelu", "relu": "relu", "silu": "silu"}  # openai-gpt's afn names (its "gelu" is tanh GELU)
+_EXPORT_RENAMES = {"openai-gpt": {"wte.": "tokens_embed.", "wpe.": "positions_embed."}, "gpt2": {}}
+
+
+def export_config(config: GPTHFConfig, target: str):
+    """The built-in config (`GPT2Config` / `OpenAIGPTConfig`) of a gpt_hf config; a field the built-in cannot
+    express is an error naming it."""
+    from transformers import GPT2Config, OpenAIGPTConfig
+
+    if target not in EXPORT_LAYOUTS:
+        raise ArgumentError(f"--to {target!r}: export targets are {sorted(EXPORT_LAYOUTS)} (or gpt_hf).")
+    layout = EXPORT_LAYOUTS[target]
+    if config.norm_position != layout:
+        other = next(name for name, value in EXPORT_LAYOUTS.items() if value == config.norm_position)
+        raise ArgumentError(f"norm_position={config.norm_position!r}: {target} is {layout}-LN; this model exports "
+                            f"as --to {other}.")
+    common = dict(vocab_size=config.vocab_size, n_positions=config.n_positions, n_embd=config.n_embd,
+                  n_layer=config.n_layer, n_head=config.n_head, resid_pdrop=config.resid_pdrop,
+                  embd_pdrop=config.embd_pdrop, attn_pdrop=config.attn_pdrop,
+                  layer_norm_epsilon=config.layer_norm_epsilon, initializer_range=config.initializer_range,
+                  tie_word_embeddings=config.tie_word_embeddings, pad_token_id=config.pad_token_id,
+                  bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id)
+    if target == "gpt2":
+        return GPT2Config(**common, n_inner=config.n_inner, activation_function=config.activation_function)
+    if config.activation_function not in _GPT1_AFN:
+        raise ArgumentError(f"activation_function={config.activation_function!r}: openai-gpt has only "
+                            f"{sorted(_GPT1_AFN)}.")
+    if config.inner_dim != 4 * config.n_embd:
+        raise ArgumentError(f"n_inner={config.n_inner}: openai-gpt's feed-forward is always 4 * n_embd "
+                            f"({4 * config.n_embd}).")
+    return OpenAIGPTConfig(**common, afn=_GPT1_AFN[config.activation_function])
+
+
+def export_state_dict(model, target: str) -> dict[str, torch.Tensor]:
+    """A gpt_hf body (and untied LM head) in the built-in's names, projections transposed back to `Conv1D`."""
+    body = model.base_model.state_dict()
+    exported = {}
+    for name, tensor in body.items():
+        for old, new in _EXPORT_RENAMES[target].items():
+            if name.startswith(old):
+                name = new + name[len(old):]
+        exported["transformer." + name] = tensor.t().contiguous() if _PROJECTIONS.search(name) else tensor
+    if not model.config.tie_word_embeddings:
+        exported["lm_head.weight"] = model.lm_head.weight
+    return exported
+
+
+def export_model(model, target: str):
+    """The built-in causal LM (`GPT2LMHeadModel` / `OpenAIGPTLMHeadModel`) with the weights of a gpt_hf model. A task
+    head's body and tied LM head are exported; the head itself is not (the built-ins pool differently and their
+    classifier has no bias): fine-tune a built-in head on the exported body instead."""
+    from transformers import GPT2LMHeadModel, OpenAIGPTLMHeadModel
+
+    config = export_config(model.config, target)
+    if getattr(model, "task_head_modules", ()):
+        logger.warning("%s: only the body and the LM head are exported, not the task head %s (the built-ins pool "
+                       "at the last token and their classifier has no bias).", type(model).__name__,
+                       ", ".join(model.task_head_modules))
+    built_in = (GPT2LMHeadModel if target == "gpt2" else OpenAIGPTLMHeadModel)(config)
+    result = built_in.load_state_dict(export_state_dict(model, target), strict=False)
+    tied = {"lm_head.weight"} if config.tie_word_embeddings else set()
+    missing = [key for key in result.missing_keys if key not in tied]
+    if missing or result.unexpected_keys:
+        raise ValueError(f"Export to {target} left keys unmatched: missing {missing}, unexpected "
+                         f"{result.unexpected_keys}.")
+    built_in.tie_weights()
+    source = getattr(model, "generation_config", None) or model.config  # task heads have no generation config
+    built_in.generation_config.update(**{key: getattr(source, key, None)
+                                         for key in ("bos_token_id", "eos_token_id", "pad_token_id")})
+    return built_in.eval()
+
+
+def export_folder(model_dir, output_dir, target: str, overwrite: bool = False):
+    """Write a gpt_hf folder's model as `target` (no custom code: no auto_map, no copied files), with its
+    tokenizer unchanged (`tokenizer.json`: `AutoTokenizer` loads it as the generic fast tokenizer)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from .loading import check_model_folder, load_model
+    from .saving import atomic_output_dir, check_output_dir
+
+    check_output_dir(output_dir, overwrite)
+    check_model_folder(model_dir)
+    architecture = (AutoConfig.from_pretrained(model_dir).architectures or ["GPTHFForCausalLM"])[0]
+    found = next((head for head in HEADS.values() if head.model_class.__name__ == architecture), None)
+    if found is None:
+        raise ArgumentError(f"{model_dir} holds a {architecture}, not a gpt_hf model.")
+    built_in = export_model(load_model(found.model_class, model_dir), target)
+    with atomic_output_dir(output_dir, overwrite=overwrite) as staging:
+        built_in.save_pretrained(staging)
+        try:
+            save_tokenizer(AutoTokenizer.from_pretrained(model_dir), staging, built_in.config)
+        except (OSError, ValueError) as err:
+            logger.warning("No tokenizer exported: %s has none that loads (%s).", model_dir, err)
+    logger.info("Exported %s as %s (%s) to %s.", model_dir, type(built_in).__name__, target, output_dir)
+    return built_in

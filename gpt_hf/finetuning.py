@@ -35,7 +35,7 @@ from .self_labelled import TASKS as SELF_LABELLED_TASKS
 from .self_labelled import self_labelled_dataset
 from .task_types import BENCHMARKS, INPUT_COLUMNS, TASK_TYPES, TaskType, get_task_type
 from .tasks import TaskCollator, TaskTransform
-from .tokenization import check_tokenizer_matches_config, with_task_template
+from .tokenization import check_tokenizer_matches_config, save_tokenizer, with_task_template
 from .training import GPTTrainer, GPTTrainingArguments, check_attn_implementation, check_max_length
 
 logger = logging.getLogger(__name__)
@@ -430,7 +430,7 @@ def _train_and_save(model_args, data_args, training_args, model, tokenizer, enco
     if trainer.is_world_process_zero():
         with reported_write_failures(output_dir, "the final model"):
             trainer.save_model(output_dir)
-            with_task_template(tokenizer).save_pretrained(output_dir)
+            save_tokenizer(with_task_template(tokenizer), output_dir, model.config)
             trainer.save_metrics("eval", results)
             (output_dir / "results.json").write_text(json.dumps(results, indent=2))
             name = data_args.benchmark or data_args.dataset_name or Path(data_args.train_file).stem

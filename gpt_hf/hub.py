@@ -14,6 +14,7 @@ from huggingface_hub import EvalResult, ModelCardData
 
 from .errors import ArgumentError
 from .modeling_gpt_hf import HEADS, head_of
+from .tokenization import save_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def build_hub_folder(model_dir, local_dir, repo_id: str | None = None, overwrite
     with atomic_output_dir(local_dir, overwrite=overwrite) as staging:
         model.save_pretrained(staging, safe_serialization=True)  # safetensors, code files, auto_map for every head
         try:
-            AutoTokenizer.from_pretrained(model_dir).save_pretrained(staging)
+            save_tokenizer(AutoTokenizer.from_pretrained(model_dir), staging, model.config)
         except (OSError, ValueError) as err:
             logger.warning("No tokenizer exported: %s has none that loads (%s).", model_dir, err)
         for name in RESULT_FILES:

@@ -257,6 +257,25 @@ class GPTHFModel(GPTHFPreTrainedModel):
             raise ValueError(f"input_ids hold ids outside the vocabulary [0, {vocab_size}) (min {low}, max {high}); "
                              f"{advice}")
 
+    def _length_advice(self) -> str:
+        n = self.config.n_positions
+        return (f"truncate the input (tokenizer(..., truncation=True, max_length={n}); with TRL, "
+                f"SFTConfig(max_length={n})) or use a model with a longer context.")
+
+    def _check_positions(self, position_ids):
+        """Position ids within the learned positions (rows packed without padding restart them per document, so a
+        joined row may be longer than the context). Host-sync free on accelerators, as `_check_vocabulary`."""
+        if torch.compiler.is_compiling() or not position_ids.numel():
+            return
+        if position_ids.device.type != "cpu":
+            torch._assert_async((position_ids < self.config.n_positions).all(),
+                                f"position ids reach n_positions={self.config.n_positions}")
+            return
+        largest = int(position_ids.max())
+        if largest >= self.config.n_positions:
+            raise ValueError(f"Position {largest} is beyond n_positions={self.config.n_positions} (positions 0.."
+                             f"{self.config.n_positions - 1}); {self._length_advice()}")
+
     def set_input_embeddings(self, new_embeddings):
         self.wte = new_embeddings
 
@@ -295,11 +314,11 @@ class GPTHFModel(GPTHFPreTrainedModel):
 
         past_length = cache.get_seq_length() if cache is not None else 0
         seq_length = inputs_embeds.shape[1]
-        if not torch.compiler.is_compiling() and past_length + seq_length > self.config.n_positions:
-            raise ValueError(
-                f"Sequence length {past_length + seq_length} (past {past_length} + new {seq_length}) exceeds "
-                f"n_positions={self.config.n_positions}; truncate the input or use a model with a longer context."
-            )
+        if position_ids is not None:  # given (generate, TRL's padding-free packing): the largest position counts
+            self._check_positions(position_ids)
+        elif not torch.compiler.is_compiling() and past_length + seq_length > self.config.n_positions:
+            raise ValueError(f"Sequence length {past_length + seq_length} (past {past_length} + new {seq_length}) "
+                             f"exceeds n_positions={self.config.n_positions}; {self._length_advice()}")
         if position_ids is None:
             if attention_mask is not None and attention_mask.ndim == 2:
                 # Count real tokens only, so a left-padded row gets the same positions as the unpadded row.

@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
 from .configuration_gpt_hf import GPTHFConfig
 from .checkpoints import remove_stale_checkpoints, resolve_resume_checkpoint, run_callbacks
-from .data import DocumentArguments, load_text_dataset, load_text_stream
+from .data import load_text_dataset, load_text_stream
 from .hub import write_model_card
 from .loading import check_model_folder, load_model, load_tokenizer, read_json_object
 from .modeling_gpt_hf import GPTHFForCausalLM
@@ -25,7 +25,7 @@ from .saving import check_run_output, reported_write_failures, run_output_dir
 from .errors import ArgumentError
 from .token_store import TokenStore
 from .tokenization import (STREAMING_TOKENIZER_DOCUMENTS, CorpusArguments, check_tokenizer_matches_config,
-                           check_vocab_size, special_token_ids, train_tokenizer)
+                           check_vocab_size, save_tokenizer, special_token_ids, train_tokenizer)
 from .training import GPTTrainer, check_max_length, format_summary, training_summary
 
 logger = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ def _pretrain(model_args, data_args, training_args, raw, config, block_size: int
                 if not resume_value:
                     remove_stale_checkpoints(output_dir)
                 if trained:
-                    tokenizer.save_pretrained(output_dir)
+                    save_tokenizer(tokenizer, output_dir, model.config)
     with training_args.main_process_first(desc="tokenising"):
         blocks = pack_splits(raw, tokenizer, block_size, data_args, training_args)
 
@@ -246,7 +246,7 @@ def _save_final(trainer, tokenizer, output_dir, model, model_name, data_args, tr
                 train_result, eval_metrics) -> None:
     """The finished run's folder: model (with its code), tokenizer, metrics, sample, model card, summary."""
     trainer.save_model(output_dir)  # weights, config (auto_map for every head), code files, generation config
-    tokenizer.save_pretrained(output_dir)
+    save_tokenizer(tokenizer, output_dir, model.config)
     trainer.save_metrics("train", train_result.metrics)
     trainer.save_metrics("eval", eval_metrics)
     if data_args.sample_prompt:

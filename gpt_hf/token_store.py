@@ -81,7 +81,7 @@ def write_shard(prefix: Path, tokens: np.ndarray, lengths: np.ndarray) -> dict:
     pointers = np.zeros(len(lengths), np.int64)
     np.cumsum(lengths[:-1], out=pointers[1:])
     pointers *= tokens.dtype.itemsize
-    for suffix, write in ((".bin", lambda handle: handle.write(tokens.tobytes())),
+    for suffix, write in ((".bin", tokens.tofile),  # no copy of the shard in memory
                           (".idx", lambda handle: _write_index(handle, tokens.dtype, lengths, pointers))):
         partial = prefix.with_name(prefix.name + suffix + ".partial")
         with open(partial, "wb") as handle:
@@ -96,9 +96,9 @@ def _write_index(handle, dtype: np.dtype, lengths: np.ndarray, pointers: np.ndar
     handle.write(struct.pack("<B", _DTYPE_CODES[dtype.name]))
     handle.write(struct.pack("<Q", len(lengths)))  # sequences
     handle.write(struct.pack("<Q", len(lengths) + 1))  # document boundaries: one document per sequence
-    handle.write(lengths.tobytes())
-    handle.write(pointers.tobytes())
-    handle.write(np.arange(len(lengths) + 1, dtype=np.int64).tobytes())
+    lengths.tofile(handle)
+    pointers.tofile(handle)
+    np.arange(len(lengths) + 1, dtype=np.int64).tofile(handle)
 
 
 def index_bytes(documents: int) -> int:

@@ -282,6 +282,31 @@ def with_task_template(tokenizer):
     return templated
 
 
+# The chat template `with_chat_template` sets, built from gpt_hf's own special tokens (GPT-1/GPT-2 models have no chat
+# format of their own): each turn is `<|start|>role<|delimiter|>content<|endoftext|>`, so a reply ends where
+# generation stops (eos); `{% generation %}` marks the assistant's text for TRL's `assistant_only_loss`.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|start|>' + message['role'] + '<|delimiter|>' }}"
+    "{% if message['role'] == 'assistant' %}{% generation %}{{ message['content'] + '<|endoftext|>' }}"
+    "{% endgeneration %}{% else %}{{ message['content'] + '<|endoftext|>' }}{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start|>assistant<|delimiter|>' }}{% endif %}"
+)
+
+
+def with_chat_template(tokenizer):
+    """The tokenizer with gpt_hf's chat template (`CHAT_TEMPLATE`), for conversational fine-tuning (TRL's
+    SFTTrainer on a `messages` dataset) and `/v1/chat/completions`. Base language models stay without one, as
+    GPT-2's do; set it before fine-tuning on conversations, and the fine-tuned folder's tokenizer keeps it."""
+    names = {name: getattr(tokenizer, f"{name}_token", None) for name in ("start", "delimiter")}
+    if None in names.values() or tokenizer.eos_token is None:
+        raise ArgumentError("The chat template needs the start, delimiter and eos tokens of a gpt_hf tokenizer; "
+                            "this tokenizer lacks one.")
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
 def document_start_id(tokenizer) -> int:
     """The token a document follows (BOS, = <|endoftext|> in gpt_hf tokenizers; else EOS): what an empty prompt and
     a document's first scored token are conditioned on."""
@@ -340,9 +365,12 @@ def check_tokenizer_matches_config(tokenizer, config) -> None:
 
 
 def save_tokenizer(tokenizer, folder: str | os.PathLike, config=None) -> Path:
-    """Save a tokenizer folder; with a model `config`, first check that they agree."""
+    """Save the tokenizer that goes with a model: checked to agree with the model's `config`, and with
+    `model_max_length` set to the model's context, so truncation in pipelines, TRL and the user's own calls stops
+    where the model does (a tokenizer trained for another length keeps that length otherwise)."""
     if config is not None:
         check_tokenizer_matches_config(tokenizer, config)
+        tokenizer.model_max_length = config.n_positions
     tokenizer.save_pretrained(folder)
     return Path(folder)
 
