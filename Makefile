@@ -10,17 +10,18 @@ PY := $(VENV)/bin/python
 LOWEST := .venv-lowest
 LATEST := .venv-latest
 TORCH := torch==2.13.0
+COMMA := ,
 # The tests that must pass on every release of the declared range (the full suite runs on the lock).
 RANGE_TESTS := tests/test_modeling.py tests/test_generation.py tests/test_save_load.py tests/test_compatibility.py \
 	tests/test_cross_version.py tests/test_convert.py tests/test_tokenization.py
 
-# $(call venv,DIR,PIP_ARGUMENTS): a fresh environment with torch first, then the project and its test tools.
+# $(call venv,DIR,PIP_ARGUMENTS,EXTRAS): a fresh environment with torch first, then the project and its test tools.
 define venv
 	rm -rf $(1)
 	python3 -m venv $(1)
 	$(1)/bin/python -m pip install --quiet --upgrade pip
 	$(1)/bin/python -m pip install --quiet $(TORCH)
-	$(1)/bin/python -m pip install --quiet $(2) -e ".[dev]"
+	$(1)/bin/python -m pip install --quiet $(2) -e ".[$(3)]"
 endef
 
 # pytest exits 5 when it collects no test: treat that as a failure of the suite, with a message.
@@ -30,11 +31,11 @@ define pytest
 endef
 
 $(VENV)/.installed: pyproject.toml constraints/lock.txt
-	$(call venv,$(VENV),-c constraints/lock.txt)
+	$(call venv,$(VENV),-c constraints/lock.txt,dev$(COMMA)integrations)
 	touch $@
 
 $(LOWEST)/.installed: pyproject.toml constraints/lowest.txt
-	$(call venv,$(LOWEST),-c constraints/lowest.txt)
+	$(call venv,$(LOWEST),-c constraints/lowest.txt,dev)
 	touch $@
 
 .PHONY: install test test-lock test-range test-lowest test-latest test-transformers lock demo bench
@@ -56,7 +57,7 @@ test-lowest: $(LOWEST)/.installed
 
 # The newest releases the declared ranges allow, not the lock: run it to see a new release's effect.
 test-latest: $(LOWEST)/.installed
-	$(call venv,$(LATEST),--upgrade --upgrade-strategy eager)
+	$(call venv,$(LATEST),--upgrade --upgrade-strategy eager,dev$(COMMA)integrations)
 	$(LATEST)/bin/python -m pip list --format=freeze | grep -iE '^(transformers|tokenizers|datasets|accelerate|huggingface.hub|torch)=='
 	$(call pytest,GPT_HF_OTHER_PYTHON=$(CURDIR)/$(LOWEST)/bin/python $(LATEST)/bin/python,)
 

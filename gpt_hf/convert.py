@@ -290,8 +290,11 @@ def export_folder(model_dir, output_dir, target: str, overwrite: bool = False):
     with atomic_output_dir(output_dir, overwrite=overwrite) as staging:
         built_in.save_pretrained(staging)
         try:
-            save_tokenizer(AutoTokenizer.from_pretrained(model_dir), staging, built_in.config)
+            tokenizer = AutoTokenizer.from_pretrained(model_dir)
         except (OSError, ValueError) as err:
+            tokenizer = None
             logger.warning("No tokenizer exported: %s has none that loads (%s).", model_dir, err)
+        if tokenizer is not None:
+            save_tokenizer(tokenizer, staging, built_in.config)
     logger.info("Exported %s as %s (%s) to %s.", model_dir, type(built_in).__name__, target, output_dir)
     return built_in

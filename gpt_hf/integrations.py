@@ -8,21 +8,20 @@
   transformers' own server).
 """
 
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import logging
+import sys
 
 logger = logging.getLogger(__name__)
 
 MODEL_TYPE = "gpt_hf"
+_PEFT_TABLES = "peft.utils.constants"  # the module that holds PEFT's tables
 
 
-def register_with_peft() -> list[str]:
-    """Give `gpt_hf` GPT-2's rows in PEFT's target-module tables (those that have one); returns the tables filled.
-    Does nothing when peft is not installed."""
-    if importlib.util.find_spec("peft") is None:
-        return []
-    from peft.utils import constants
-
+def fill_peft_tables(constants) -> list[str]:
+    """Give `gpt_hf` GPT-2's rows in PEFT's target-module tables (those that have one); returns the tables filled."""
     filled = []
     for name in dir(constants):
         table = getattr(constants, name)
@@ -30,6 +29,38 @@ def register_with_peft() -> list[str]:
             table.setdefault(MODEL_TYPE, table["gpt2"])
             filled.append(name)
     return filled
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs `callback(module)` right after the module `name` is imported, so that gpt_hf does not import peft (and
+    the quantisation libraries peft imports) itself: `import gpt_hf` stays as fast as before."""
+
+    def __init__(self, name: str, callback):
+        self.name, self.callback = name, callback
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.loader is not None:
+            load = spec.loader.exec_module
+
+            def exec_module(module):
+                load(module)
+                self.callback(module)
+
+            spec.loader.exec_module = exec_module
+        return spec
+
+
+def register_with_peft() -> None:
+    """Fill PEFT's tables now if peft is loaded, else as soon as it is; nothing when peft is not installed."""
+    if _PEFT_TABLES in sys.modules:
+        fill_peft_tables(sys.modules[_PEFT_TABLES])
+    elif importlib.util.find_spec("peft") is not None and not any(
+            isinstance(finder, _AfterImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport(_PEFT_TABLES, fill_peft_tables))
 
 
 def register_with_transformers_module() -> None:

@@ -129,8 +129,8 @@ class GPTHFAttention(nn.Module):
         B, T, C = hidden_states.shape
         qkv = self.c_attn(hidden_states).view(B, T, 3, self.n_head, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, nh, T, hs)
-        if cache is not None:
-            key, value = cache.update(key, value, self.layer_idx)  # (B, nh, S, hs)
+        if cache is not None:  # kwargs: what a paged cache (continuous batching) fills in for the attention function
+            key, value = cache.update(key, value, self.layer_idx, kwargs=kwargs)  # (B, nh, S, hs)
 
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward)
@@ -312,14 +312,14 @@ class GPTHFModel(GPTHFPreTrainedModel):
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
 
-        past_length = cache.get_seq_length() if cache is not None else 0
         seq_length = inputs_embeds.shape[1]
-        if position_ids is not None:  # given (generate, TRL's padding-free packing): the largest position counts
-            self._check_positions(position_ids)
-        elif not torch.compiler.is_compiling() and past_length + seq_length > self.config.n_positions:
-            raise ValueError(f"Sequence length {past_length + seq_length} (past {past_length} + new {seq_length}) "
-                             f"exceeds n_positions={self.config.n_positions}; {self._length_advice()}")
-        if position_ids is None:
+        if position_ids is not None:  # given (generate, TRL's padding-free packing, continuous batching)
+            self._check_positions(position_ids)  # the largest position counts, not the (joined) row's length
+        else:
+            past_length = cache.get_seq_length() if cache is not None else 0
+            if not torch.compiler.is_compiling() and past_length + seq_length > self.config.n_positions:
+                raise ValueError(f"Sequence length {past_length + seq_length} (past {past_length} + new {seq_length}) "
+                                 f"exceeds n_positions={self.config.n_positions}; {self._length_advice()}")
             if attention_mask is not None and attention_mask.ndim == 2:
                 # Count real tokens only, so a left-padded row gets the same positions as the unpadded row.
                 position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -seq_length:]

@@ -29,7 +29,8 @@ def folder(tmp_path_factory):
     """A tiny pre-LN language model with a gpt_hf tokenizer (context 64), saved as pretraining saves it."""
     path = tmp_path_factory.mktemp("lm")
     tokenizer, _ = train_tokenizer(texts=prose(0, 60), flavour="bytelevel", vocab_size=320, show_progress=False)
-    model = gpt_hf.GPTHFForCausalLM(tiny_config(norm_position="pre", **special_token_ids(tokenizer)))
+    model = gpt_hf.GPTHFForCausalLM(tiny_config(norm_position="pre", initializer_range=0.3,  # decisive (conftest)
+                                                **special_token_ids(tokenizer)))
     model.save_pretrained(path)
     gpt_hf.tokenization.save_tokenizer(tokenizer, path, model.config)
     return path
@@ -54,7 +55,7 @@ def test_peft_lora_needs_only_the_task_type(folder, task_type, auto):
     peft = pytest.importorskip("peft")
     model, _ = load(folder, auto, **({"num_labels": 2} if task_type == "SEQ_CLS" else {}))
     lora = peft.get_peft_model(model, peft.LoraConfig(task_type=task_type, r=4))  # no target_modules
-    wrapped = {name.split(".")[-2] for name, _ in lora.named_parameters() if "lora_A" in name}
+    wrapped = {name.split(".lora_A")[0].split(".")[-1] for name, _ in lora.named_parameters() if "lora_A" in name}
     assert wrapped == {"c_attn"}, wrapped  # GPT-2's choice: the fused q/k/v projection
     ids = torch.cat([random_ids(2, 8), torch.full((2, 1), model.config.extract_token_id)], dim=1)
     out = lora(input_ids=ids, labels=ids if task_type == "CAUSAL_LM" else torch.tensor([0, 1]))
@@ -128,15 +129,13 @@ def test_torchao_int8_weight_only_quantises_the_whole_model_lm_head_included(fol
     ids = random_ids(2, 10)
     with torch.no_grad():
         reference = model(ids).logits
-        model.config.tie_word_embeddings = False  # quantise the head as its own weight, not the embedding's
-        model.lm_head.weight = torch.nn.Parameter(model.lm_head.weight.detach().clone())
-        quantize_(model, Int8WeightOnlyConfig())
+        quantize_(model, Int8WeightOnlyConfig())  # the tied head gets its own int8 copy; the embedding stays
         for batch in (1, 2, 8):  # the LM head's path at every decoding batch size
             model(random_ids(batch, 3))
         quantised = model(ids).logits
-    assert "Int8" in type(model.lm_head.weight).__name__ or "Affine" in type(model.lm_head.weight).__name__
+    assert type(model.lm_head.weight).__name__ == "Int8Tensor", type(model.lm_head.weight)
     assert (quantised - reference).abs().max() < 0.05 * reference.abs().max() + 1e-3
-    del torchao
+    assert torchao.__version__
 
 
 def test_bitsandbytes_8bit_loads_and_runs_on_cpu(folder):
@@ -177,7 +176,10 @@ def test_transformers_serve_answers_a_completion_request(folder, tmp_path, conti
             except OSError:
                 time.sleep(1)
         assert answer is not None, server.stdout.read() if server.poll() is not None else "no answer in 120 s"
-        assert answer["choices"][0]["text"] and answer["usage"]["completion_tokens"] > 0, answer
+        model, tokenizer = load(folder)
+        prompt = tokenizer("The parser", return_tensors="pt")
+        greedy = model.generate(**prompt, max_new_tokens=5, do_sample=False)[0, prompt["input_ids"].shape[1]:]
+        assert answer["choices"][0]["text"] == tokenizer.decode(greedy), answer  # the server's tokens are generate's
     finally:
         server.terminate()
         server.wait(timeout=30)
