@@ -38,12 +38,16 @@ $(LOWEST)/.installed: pyproject.toml constraints/lowest.txt
 	$(call venv,$(LOWEST),-c constraints/lowest.txt,dev)
 	touch $@
 
-.PHONY: install test test-lock test-range test-lowest test-latest test-transformers lock demo bench
+.PHONY: install lint test test-lock test-range test-lowest test-latest test-transformers lock demo bench
 install: $(VENV)/.installed
 
-# What CI runs: the whole suite on the lock, then the range tests on the lowest declared versions (with folders
-# saved under one and loaded under the other).
-test: test-lock test-range
+# What CI runs: the linter, the whole suite on the lock, then the range tests on the lowest declared versions (with
+# folders saved under one and loaded under the other).
+test: lint test-lock test-range
+
+# ruff's checks as pyproject.toml configures them (120 columns, pyflakes, import order).
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
 
 test-lock: $(VENV)/.installed
 	$(call pytest,$(PY),)

@@ -288,7 +288,8 @@ def run_tokenizer_benchmark(flavour: str, vocab_size: int, megabytes: float, rou
         ours_s.append(time.perf_counter() - start)
         ratios.append(ours_s[-1] / direct_s[-1])
         logger.info("round %d: script %.2fs, direct %.2fs", index + 1, ours_s[-1], direct_s[-1])
-    rows = [{"workload": f"train {flavour} tokenizer ({corpus_mb:.0f} MB)", "ours_mb_s": corpus_mb / statistics.median(ours_s),
+    rows = [{"workload": f"train {flavour} tokenizer ({corpus_mb:.0f} MB)",
+             "ours_mb_s": corpus_mb / statistics.median(ours_s),
              "reference_mb_s": corpus_mb / statistics.median(direct_s), "time_ratio": statistics.median(ratios)}]
 
     import datasets

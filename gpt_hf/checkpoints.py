@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 import torch
-from transformers import TrainerCallback, TrainingArguments
+from transformers import TrainerCallback
 
 from .errors import ArgumentError, RunStopped
 
@@ -87,13 +87,6 @@ class CompleteCheckpointCallback(TrainerCallback):
             for old in complete[: max(0, len(complete) - self.save_total_limit)]:
                 if old.resolve() not in keep:
                     shutil.rmtree(old, ignore_errors=True)
-
-
-def crash_safe_checkpoints(training_args: TrainingArguments) -> CompleteCheckpointCallback:
-    """Take over `save_total_limit` from the Trainer; return the callback to pass to it."""
-    callback = CompleteCheckpointCallback(training_args.save_total_limit)
-    training_args.save_total_limit = None
-    return callback
 
 
 def resolve_resume_checkpoint(value: str | None, output_dir, remove_incomplete: bool = True) -> str | None:
@@ -187,11 +180,9 @@ class StopOnSignal(TrainerCallback):
                          exit_code=STOP_SIGNALS[self.signal_number])
 
 
-def run_callbacks(training_args: TrainingArguments) -> tuple[list[TrainerCallback], StopOnSignal]:
-    """The callbacks every gpt_hf Trainer run takes: crash-safe checkpoints (taking over `save_total_limit`) and a
-    clean stop on SIGTERM / SIGINT (taking over `enable_jit_checkpoint`)."""
-    if getattr(training_args, "enable_jit_checkpoint", False):
-        logger.info("--enable_jit_checkpoint: gpt_hf saves a complete checkpoint on SIGTERM itself.")
-        training_args.enable_jit_checkpoint = False
+def run_callbacks(save_total_limit: int | None) -> tuple[list[TrainerCallback], StopOnSignal]:
+    """The callbacks every gpt_hf Trainer run takes (`run_arguments.RunArguments` turns the Trainer's own rotation
+    and SIGTERM checkpoint off): crash-safe checkpoints keeping `save_total_limit` complete ones, and a clean stop on
+    SIGTERM / SIGINT."""
     stopper = StopOnSignal()
-    return [crash_safe_checkpoints(training_args), stopper], stopper
+    return [CompleteCheckpointCallback(save_total_limit), stopper], stopper

@@ -2,8 +2,9 @@
 dataclasses (flags override the recipe, as litgpt's config file + CLI do), logging on the main process, and user
 errors reported as one clear line with a non-zero exit code instead of a traceback.
 
-A user error is a `ValueError` / `TypeError` / `OSError` raised by gpt_hf's own checks (or by transformers'
-argument parsing and `TrainingArguments` validation); anything else is unexpected and keeps its traceback.
+A user error is an instance of `gpt_hf.errors.UserError`, by type and nowhere else: gpt_hf's checks raise those, and
+the `ValueError`s of transformers' argument parsing and `TrainingArguments` validation become `ArgumentError` here.
+Anything else is unexpected and keeps its traceback, wherever it was raised.
 """
 
 import logging
@@ -14,16 +15,12 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from .errors import RunStopped, UserError
+from .errors import ArgumentError, RunStopped, UserError
 from .loading import read_json_object
 
 logger = logging.getLogger(__name__)
 
-USER_ERROR_EXIT_CODE = 2  # argparse's code for bad arguments
-_PACKAGE_DIR = Path(__file__).resolve().parent
-_SCRIPTS_DIR = _PACKAGE_DIR.parent / "scripts"
 _LONE_PERCENT = re.compile(r"(?<!%)%(?![(%])")  # a '%' that is not argparse's '%(name)s' or an escaped '%%'
-_USER_INPUT_CHECKERS = ("transformers/hf_argparser.py", "transformers/training_args.py")
 
 
 def read_recipe(path: str | Path) -> dict:
@@ -55,12 +52,17 @@ def parse_arguments(dataclass_types: Sequence[type], argv: Sequence[str] | None 
         destinations = {action.dest for action in parser._actions}
         unknown = sorted(set(values) - destinations)
         if unknown:
-            raise ValueError(f"Unknown argument(s) {unknown} in the recipe; see --help for the accepted names.")
+            raise ArgumentError(f"Unknown argument(s) {unknown} in the recipe; see --help for the accepted names.")
         for action in parser._actions:
             if action.dest in values:
                 action.required = False  # given by the recipe; a flag may still override it
         parser.set_defaults(**values)
-    return parser.parse_args_into_dataclasses(args=argv)
+    try:
+        return parser.parse_args_into_dataclasses(args=argv)
+    except UserError:
+        raise
+    except ValueError as err:  # transformers' own checks of flag values (HfArgumentParser, TrainingArguments)
+        raise ArgumentError(str(err)) from err
 
 
 def setup_logging(arguments: Sequence) -> None:
@@ -70,25 +72,10 @@ def setup_logging(arguments: Sequence) -> None:
                         level=logging.INFO if process_index == 0 else logging.WARNING, force=True)
 
 
-def is_user_error(error: BaseException) -> bool:
-    """Raised by one of gpt_hf's checks (or transformers' argument checks) on what the user passed."""
-    if isinstance(error, UserError):
-        return True
-    if not isinstance(error, (ValueError, TypeError, OSError)):
-        return False
-    traceback = error.__traceback__
-    while traceback is not None and traceback.tb_next is not None:
-        traceback = traceback.tb_next
-    if traceback is None:
-        return False
-    filename = Path(traceback.tb_frame.f_code.co_filename).resolve()
-    return (filename.is_relative_to(_PACKAGE_DIR) or filename.is_relative_to(_SCRIPTS_DIR)
-            or filename.as_posix().endswith(_USER_INPUT_CHECKERS))
-
-
 def run_main(dataclass_types: Sequence[type], run: Callable, argv: Sequence[str] | None = None) -> int:
     """Parse the arguments, set up logging and call `run(*arguments)`; returns the exit code for `sys.exit`:
-    0 on success, 2 with a one-line message on a user error, 143 / 130 when SIGTERM / SIGINT stopped a training run
+    0 on success, the error's exit code (2, or 1 for a failed upload) with a one-line message on a user error
+    (`UserError`), 143 / 130 when SIGTERM / SIGINT stopped a training run
     after a complete checkpoint (with the line saying how to resume). Unexpected errors propagate with their
     traceback."""
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
@@ -99,12 +86,9 @@ def run_main(dataclass_types: Sequence[type], run: Callable, argv: Sequence[str]
     except RunStopped as stop:  # a signal stopped the run after a complete checkpoint: say how to resume
         logger.warning("%s", stop)
         return stop.exit_code
-    except Exception as err:  # noqa: BLE001 -- re-raised unless it is a user error
-        if not is_user_error(err):
-            raise
-        message = str(err) or type(err).__name__
-        logger.error("error: %s", message)
-        return USER_ERROR_EXIT_CODE
+    except UserError as err:
+        logger.error("error: %s", str(err) or type(err).__name__)
+        return err.exit_code
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 

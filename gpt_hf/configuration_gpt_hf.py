@@ -102,7 +102,8 @@ class GPTHFConfig(PreTrainedConfig):
             if value <= 0:
                 raise ValueError(f"GPTHFConfig.{name} must be positive, got {value}.")
         if self.n_inner is not None and (not isinstance(self.n_inner, int) or self.n_inner <= 0):
-            raise ValueError(f"GPTHFConfig.n_inner must be a positive int or None (= 4 * n_embd), got {self.n_inner!r}.")
+            raise ValueError(
+                f"GPTHFConfig.n_inner must be a positive int or None (= 4 * n_embd), got {self.n_inner!r}.")
         if self.n_embd % self.n_head != 0:
             raise ValueError(
                 f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}); "
@@ -126,7 +127,8 @@ class GPTHFConfig(PreTrainedConfig):
         if not self.initializer_range > 0:
             raise ValueError(f"initializer_range must be > 0, got {self.initializer_range!r}.")
         if not isinstance(self.aux_lm_weight, (int, float)) or self.aux_lm_weight < 0:
-            raise ValueError(f"aux_lm_weight must be >= 0 (0 disables the auxiliary LM loss), got {self.aux_lm_weight!r}.")
+            raise ValueError(
+                f"aux_lm_weight must be >= 0 (0 disables the auxiliary LM loss), got {self.aux_lm_weight!r}.")
         for name in SPECIAL_TOKEN_FIELDS:
             value = getattr(self, name)
             if value is None:

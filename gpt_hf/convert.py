@@ -36,7 +36,7 @@ def convert_config(source_config: dict) -> GPTHFConfig:
     """Map an `openai-gpt` or `gpt2` config dict onto a `GPTHFConfig` with the matching normalisation layout."""
     model_type = source_config.get("model_type")
     if model_type not in SOURCE_TYPES:
-        raise ValueError(f"Cannot convert model_type={model_type!r}; supported source types: {SOURCE_TYPES}.")
+        raise ArgumentError(f"Cannot convert model_type={model_type!r}; supported source types: {SOURCE_TYPES}.")
     common = {
         key: source_config[key]
         for key in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "resid_pdrop", "embd_pdrop",
@@ -47,14 +47,16 @@ def convert_config(source_config: dict) -> GPTHFConfig:
     for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
         value = common.get(key)
         if value is not None and not (isinstance(value, int) and 0 <= value < common.get("vocab_size", 0)):
-            logger.warning("Dropping %s=%r: not an id in the source vocabulary of %s.", key, value, common.get("vocab_size"))
+            logger.warning("Dropping %s=%r: not an id in the source vocabulary of %s.", key, value,
+                           common.get("vocab_size"))
             common.pop(key)
     common["classifier_dropout"] = source_config.get("summary_first_dropout", 0.1)
     common["tie_word_embeddings"] = source_config.get("tie_word_embeddings", True)
     if model_type == "openai-gpt":
         afn = source_config.get("afn", "gelu")
         if afn not in _OPENAI_ACTIVATIONS:
-            raise ValueError(f"openai-gpt afn={afn!r} has no gpt_hf equivalent; known: {sorted(_OPENAI_ACTIVATIONS)}.")
+            raise ArgumentError(
+                f"openai-gpt afn={afn!r} has no gpt_hf equivalent; known: {sorted(_OPENAI_ACTIVATIONS)}.")
         # OpenAIGPT's MLP is always 4 * n_embd wide, whatever n_inner says.
         return GPTHFConfig(
             **common, norm_position="post", activation_function=_OPENAI_ACTIVATIONS[afn],
@@ -67,7 +69,7 @@ def convert_config(source_config: dict) -> GPTHFConfig:
     }
     for key, bad in unsupported.items():
         if source_config.get(key, not bad) == bad:
-            raise ValueError(f"gpt2 checkpoints with {key}={bad} are not supported by gpt_hf.")
+            raise ArgumentError(f"gpt2 checkpoints with {key}={bad} are not supported by gpt_hf.")
     return GPTHFConfig(
         **common, norm_position="pre", activation_function=source_config.get("activation_function", "gelu_new"),
         n_inner=source_config.get("n_inner") or 4 * source_config.get("n_embd", 768),
@@ -96,7 +98,7 @@ def convert_state_dict(source_state: dict[str, torch.Tensor], config: GPTHFConfi
         converted["lm_head.weight"] = extra["lm_head.weight"]
     if head == "multiple-choice":
         if "multiple_choice_head.summary.weight" not in extra:
-            raise ValueError(
+            raise ArgumentError(
                 "head='multiple-choice' needs a DoubleHeadsModel checkpoint (multiple_choice_head.summary.*); "
                 "this one has none. Convert with head='causal-lm' and fine-tune a fresh multiple-choice head instead."
             )
@@ -116,13 +118,13 @@ def load_source(source: str | Path, revision: str | None = None) -> tuple[dict, 
                 str(source), revision=revision, allow_patterns=["config.json", "*.safetensors", "pytorch_model*.bin"]
             ))
         except Exception as err:  # network, auth or missing repo: say what was tried
-            raise ValueError(
+            raise ArgumentError(
                 f"{source!r} is not a local folder and could not be fetched from the Hub ({err.__class__.__name__}: "
                 f"{err}); check the path, the repo id and your connection."
             ) from err
     config_path = folder / "config.json"
     if not config_path.is_file():
-        raise ValueError(f"{folder} has no config.json; point --source at a saved openai-gpt / gpt2 model folder.")
+        raise ArgumentError(f"{folder} has no config.json; point --source at a saved openai-gpt / gpt2 model folder.")
     source_config = json.loads(config_path.read_text())
 
     state: dict[str, torch.Tensor] = {}
@@ -135,7 +137,7 @@ def load_source(source: str | Path, revision: str | None = None) -> tuple[dict, 
     else:
         bin_files = sorted(folder.glob("pytorch_model*.bin"))
         if not bin_files:
-            raise ValueError(f"{folder} holds no *.safetensors or pytorch_model*.bin weights.")
+            raise ArgumentError(f"{folder} holds no *.safetensors or pytorch_model*.bin weights.")
         for path in bin_files:
             state.update(torch.load(path, map_location="cpu", weights_only=True))
     return source_config, state
@@ -148,7 +150,7 @@ def convert_checkpoint(source, head: str = "causal-lm", revision: str | None = N
     multiple-choice projection). Raises `ValueError` listing missing, unexpected or mis-shaped keys.
     """
     if head not in CONVERTIBLE_HEADS:
-        raise ValueError(f"Unknown head {head!r}; choose one of {sorted(CONVERTIBLE_HEADS)}.")
+        raise ArgumentError(f"Unknown head {head!r}; choose one of {sorted(CONVERTIBLE_HEADS)}.")
     if isinstance(source, torch.nn.Module):
         source_config, source_state = source.config.to_dict(), source.state_dict()
     else:
@@ -169,7 +171,7 @@ def convert_checkpoint(source, head: str = "causal-lm", revision: str | None = N
         for k in set(state) & set(expected) if state[k].shape != expected[k].shape
     )
     if missing or unexpected or mis_shaped:
-        raise ValueError(
+        raise ArgumentError(
             f"Checkpoint does not match a {type(model).__name__} built from its config: "
             f"missing keys {missing}, unexpected keys {unexpected}, shape mismatches {mis_shaped}."
         )

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DataError
+from .errors import ArgumentError, DataError, check_fraction
 
 _CHUNK_BYTES = 1 << 20
 # What to do when a corpus yields no validation document: the same advice from the map-style and streaming paths.
@@ -37,11 +37,11 @@ def expand_files(patterns: str | os.PathLike | Iterable[str | os.PathLike]) -> l
     for pattern in patterns:
         matches = sorted(glob.glob(str(pattern), recursive=True))
         if not matches:
-            raise ValueError(f"No file matches {str(pattern)!r}; check the path or the glob pattern.")
+            raise ArgumentError(f"No file matches {str(pattern)!r}; check the path or the glob pattern.")
         for match in matches:
             path = Path(match)
             if path.is_dir():
-                raise ValueError(f"{path} is a folder; pass files or a glob such as '{path}/*.txt'.")
+                raise ArgumentError(f"{path} is a folder; pass files or a glob such as '{path}/*.txt'.")
             if path not in files:
                 files.append(path)
     return files
@@ -77,16 +77,16 @@ def _scan_utf8(path: Path, measure_lines: bool) -> tuple[int, int]:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as err:
                     data, position = pending + chunk, offset - len(pending) + err.start
-                    raise ValueError(
+                    raise DataError(
                         f"{path} is not valid UTF-8: byte 0x{data[err.start]:02x} at offset {position} "
                         f"({err.reason}); re-encode the file as UTF-8 (e.g. iconv -t UTF-8)."
                     ) from None
                 offset += len(chunk)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not valid UTF-8: it ends inside a multi-byte character ({err.reason}).") from None
+        raise DataError(f"{path} is not valid UTF-8: it ends inside a multi-byte character ({err.reason}).") from None
     except OSError as err:
-        raise ValueError(f"Cannot read {path}: {err.strerror}.") from None
+        raise DataError(f"Cannot read {path}: {err.strerror}.") from None
     return offset, max(longest, current)
 
 
@@ -126,10 +126,10 @@ def iter_dataset_texts(dataset, column: str = "text", batch_size: int = 1000) ->
     """Yield batches of one text column from a `datasets` Dataset / IterableDataset without materialising it."""
     columns = getattr(dataset, "column_names", None)
     if columns is not None and column not in columns:
-        raise ValueError(f"Text column {column!r} not in the dataset; its columns are {columns}.")
+        raise DataError(f"Text column {column!r} not in the dataset; its columns are {columns}.")
     for batch in dataset.iter(batch_size=batch_size):
         if column not in batch:
-            raise ValueError(f"Text column {column!r} not in the dataset; its columns are {sorted(batch)}.")
+            raise DataError(f"Text column {column!r} not in the dataset; its columns are {sorted(batch)}.")
         yield [text for text in batch[column] if text]
 
 
@@ -149,7 +149,7 @@ def non_empty(batches: Iterable[list[str]], what: str) -> Iterator[list[str]]:
     for batch in iterator:
         if any(text.strip() for text in batch):
             return itertools.chain([batch], iterator)
-    raise ValueError(f"The corpus ({what}) is empty: no non-blank text to train on.")
+    raise DataError(f"The corpus ({what}) is empty: no non-blank text to train on.")
 
 
 # --- the built-in corpus -------------------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ def decode_separator(value: str) -> str:
     """A separator as typed on a command line: backslash escapes (\\n, \\t, \\u2028) are read as the characters."""
     separator = read_escapes(value, "--document_separator")
     if not separator:
-        raise ValueError("--document_separator is empty; leave it out, or give the text between documents.")
+        raise ArgumentError("--document_separator is empty; leave it out, or give the text between documents.")
     return separator
 
 
@@ -241,7 +241,7 @@ def read_escapes(value: str, flag: str) -> str:
     try:
         return codecs.decode(value.encode("latin-1", "backslashreplace"), "unicode_escape")
     except UnicodeDecodeError as err:
-        raise ValueError(f"{flag} {value!r} has a broken backslash escape ({err.reason}).") from None
+        raise ArgumentError(f"{flag} {value!r} has a broken backslash escape ({err.reason}).") from None
 
 
 @dataclass(kw_only=True)
@@ -259,7 +259,7 @@ class DocumentArguments:
 
     def __post_init__(self):
         if self.document_unit not in DOCUMENT_UNITS:
-            raise ValueError(f"--document_unit {self.document_unit!r} is not one of {tuple(DOCUMENT_UNITS)}.")
+            raise ArgumentError(f"--document_unit {self.document_unit!r} is not one of {tuple(DOCUMENT_UNITS)}.")
         if self.document_separator is not None:
             self.document_separator = decode_separator(self.document_separator)
 
@@ -345,13 +345,13 @@ def _resolve_data_files(files, validation_files) -> tuple[dict[str, list[str]], 
     suffixes = {p.suffix.lower() for paths_ in splits.values() for p in map(Path, paths_)}
     builders = {_FILE_BUILDERS.get(suffix) for suffix in suffixes}
     if None in builders or len(builders) != 1:
-        raise ValueError(
+        raise DataError(
             f"Files must share one supported type ({', '.join(sorted(_FILE_BUILDERS))}); got {sorted(suffixes)}."
         )
     all_paths = [Path(p) for paths_ in splits.values() for p in paths_]
     sizes = [check_utf8(p) if p.suffix.lower() != ".parquet" else p.stat().st_size for p in all_paths]
     if not any(sizes[: len(splits["train"])]):
-        raise ValueError(f"The training files are empty: {splits['train']}.")
+        raise DataError(f"The training files are empty: {splits['train']}.")
     return splits, builders.pop()
 
 
@@ -362,9 +362,9 @@ def _load_raw(files, validation_files, dataset_name, dataset_config, text_column
     import datasets
 
     if files is not None and dataset_name is not None:
-        raise ValueError("Give local files or a dataset name, not both.")
+        raise ArgumentError("Give local files or a dataset name, not both.")
     if document_unit not in DOCUMENT_UNITS:
-        raise ValueError(f"--document_unit {document_unit!r} is not one of {tuple(DOCUMENT_UNITS)}.")
+        raise ArgumentError(f"--document_unit {document_unit!r} is not one of {tuple(DOCUMENT_UNITS)}.")
     progress = {} if streaming else {"desc": "Trimming documents, dropping blank ones"}  # no desc on a stream
     if files is not None:
         splits, builder = _resolve_data_files(files, validation_files)
@@ -393,7 +393,7 @@ def _load_raw(files, validation_files, dataset_name, dataset_config, text_column
         if columns is None and streaming:  # a stream whose features are not declared: read its first row
             columns = list(next(iter(dataset.take(1)), {}))
         if text_column not in columns:
-            raise ValueError(
+            raise DataError(
                 f"Text column {text_column!r} not in the {split} split; its columns are {columns}. "
                 "Pass --text_column."
             )
@@ -430,7 +430,7 @@ def load_text_dataset(
     if max_documents is not None:
         train = train.select(range(min(max_documents, len(train))))
     if len(train) == 0:
-        raise ValueError("The training dataset is empty.")
+        raise DataError("The training dataset is empty.")
     validation = raw.get("validation")
     if validation is None and validation_fraction is None:  # every document wanted, no split (scoring a corpus)
         return type(raw)({"train": train})
@@ -450,15 +450,15 @@ def load_table_files(files: dict[str, str], first_flag: str = "the first file"):
     suffixes = {Path(path).suffix.lower() for path in files.values()}
     for split, path in files.items():
         if not Path(path).is_file():
-            raise ValueError(f"Data file {path} does not exist.")
+            raise ArgumentError(f"Data file {path} does not exist.")
         if Path(path).suffix.lower() not in TABLE_BUILDERS:
-            raise ValueError(f"Unsupported data file type {Path(path).suffix or '(none)'} ({path}); use "
+            raise ArgumentError(f"Unsupported data file type {Path(path).suffix or '(none)'} ({path}); use "
                              f"{', '.join(sorted(TABLE_BUILDERS))}.")
         if Path(path).stat().st_size == 0:
-            raise ValueError(f"The {split} file {path} is empty.")
+            raise DataError(f"The {split} file {path} is empty.")
     if len(suffixes) > 1:
         first = Path(next(iter(files.values()))).suffix.lower()
-        raise ValueError(f"Data files must share one type; {first_flag} is {first} but others are "
+        raise ArgumentError(f"Data files must share one type; {first_flag} is {first} but others are "
                          f"{sorted(suffixes - {first})}.")
     builder = TABLE_BUILDERS[suffixes.pop()]
     try:
@@ -531,16 +531,15 @@ def load_text_stream(
     import datasets
 
     if max_validation_documents < 1:
-        raise ValueError(f"--max_validation_documents must be >= 1, got {max_validation_documents}.")
-    if not 0.0 < validation_fraction < 1.0:
-        raise ValueError(f"The validation fraction must be in (0, 1), got {validation_fraction}.")
+        raise ArgumentError(f"--max_validation_documents must be >= 1, got {max_validation_documents}.")
+    check_fraction(validation_fraction, "The validation fraction")
     raw = _load_raw(files, validation_files, dataset_name, dataset_config, text_column, document_unit,
                     document_separator, streaming=True)
     train = raw["train"]
     if max_documents is not None:
         train = train.take(max_documents)
     if next(iter(train.take(1)), None) is None:
-        raise ValueError("The training dataset is empty.")
+        raise DataError("The training dataset is empty.")
     validation = raw.get("validation")
     if validation is None:
         def side(held: bool):  # a batched map returning fewer rows: datasets' filter on a stream is ~20x slower
@@ -558,11 +557,10 @@ def load_text_stream(
 
 def hold_out(dataset, fraction: float, seed: int, what: str, fix: str):
     """(train, held-out) split of a `datasets.Dataset` with `seed`; a clear error when either side would be empty."""
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"The validation fraction must be in (0, 1), got {fraction}.")
+    check_fraction(fraction, "The validation fraction")
     held = math.ceil(fraction * len(dataset))  # what datasets' train_test_split takes
     if len(dataset) < 2 or held >= len(dataset):
-        raise ValueError(
+        raise DataError(
             f"Cannot hold out a validation split of {fraction:.0%} from {len(dataset)} {what}: one side would be "
             f"empty; {fix}."
         )

@@ -9,6 +9,7 @@ import json
 import math
 import random
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from .data import DocumentArguments, read_escapes
+from .errors import ArgumentError, DataError, check_at_least_one
 from .loading import load_model_and_tokenizer
 from .saving import check_writable_file
 from .tokenization import document_start_id, encode_texts
@@ -81,7 +83,7 @@ def perplexity(model, tokenizer, texts: list[str], stride: int | None = None, ba
     window = _context_length(model)
     stride = stride or window
     if not 1 <= stride <= window:
-        raise ValueError(f"stride must be in [1, {window}] (the context length), got {stride}.")
+        raise ArgumentError(f"stride must be in [1, {window}] (the context length), got {stride}.")
     prefix = document_start_id(tokenizer)
     rows, counts = [], []
     total_bytes = 0
@@ -91,7 +93,7 @@ def perplexity(model, tokenizer, texts: list[str], stride: int | None = None, ba
             rows.append(row)
             counts.append(count)
     if not rows:
-        raise ValueError(f"No text to score: the {len(texts)} text(s) encode to no tokens.")
+        raise DataError(f"No text to score: the {len(texts)} text(s) encode to no tokens.")
     logprobs = _token_logprobs(model, rows, batch_size, "Perplexity", show_progress)
     nll = -sum(float(lp[-count:].sum()) for lp, count in zip(logprobs, counts))
     tokens = sum(counts)
@@ -108,7 +110,7 @@ def score_continuations(model, tokenizer, requests: list[tuple[str, str]], batch
     window = _context_length(model)
     for context, continuation in requests:
         if not continuation:
-            raise ValueError(f"Empty continuation for context {context[-60:]!r}; every candidate needs text.")
+            raise DataError(f"Empty continuation for context {context[-60:]!r}; every candidate needs text.")
     # a k-shot prompt is shared by all of an example's candidates: encode each distinct text once
     distinct = list(dict.fromkeys(text for request in requests for text in request))
     encoded = dict(zip(distinct, encode_texts(tokenizer, distinct)))
@@ -120,12 +122,13 @@ def score_continuations(model, tokenizer, requests: list[tuple[str, str]], batch
         excess = len(context_ids) + len(continuation_ids) - (window + 1)  # the last token is only predicted
         if excess > 0:
             if len(continuation_ids) > window:
-                raise ValueError(f"A candidate of {len(continuation_ids)} tokens does not fit the model's context of "
+                raise DataError(f"A candidate of {len(continuation_ids)} tokens does not fit the model's context of "
                                  f"{window} even without a prompt: {continuation[:60]!r}...")
             if not truncate_left:
-                raise ValueError(
+                raise DataError(
                     f"Prompt + candidate is {len(context_ids) + len(continuation_ids)} tokens, more than the model's "
-                    f"context of {window} (+1 predicted); shorten it, use fewer demonstrations, or pass truncate_left=True."
+                    f"context of {window} (+1 predicted); shorten it, use fewer demonstrations, or pass "
+                    "truncate_left=True."
                 )
             context_ids = context_ids[excess:]
         rows.append(context_ids + continuation_ids)
@@ -153,12 +156,12 @@ def score_examples(model, tokenizer, examples: list[MultipleChoiceExample], pool
     """Per example, the summed log-probability of each candidate after its k-shot prompt; k demonstrations per
     example drawn with `seed` from `pool` (a split other than the evaluated one), each shown with its right answer."""
     if num_fewshot > len(pool):
-        raise ValueError(f"num_fewshot={num_fewshot} is larger than the demonstration pool ({len(pool)} examples).")
+        raise ArgumentError(f"num_fewshot={num_fewshot} is larger than the demonstration pool ({len(pool)} examples).")
     rng = random.Random(seed)
     requests = []
     for index, example in enumerate(examples):
         if not example.candidates:
-            raise ValueError(f"Example {index} has an empty candidate list.")
+            raise DataError(f"Example {index} has an empty candidate list.")
         shots = rng.sample(pool, num_fewshot)
         prompt = build_fewshot_prompt(example.prompt, [(s.prompt, s.candidates[s.label]) for s in shots], separator)
         requests.extend((prompt, candidate) for candidate in example.candidates)
@@ -194,11 +197,11 @@ def template_examples(rows, template: str, choices: list[str], label_column: str
     fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
     missing = sorted(fields - set(columns))
     if missing:
-        raise ValueError(f"--template names {missing}, which are not columns of {what}; its columns are {columns}.")
+        raise ArgumentError(f"--template names {missing}, which are not columns of {what}; its columns are {columns}.")
     if label_column not in columns:
-        raise ValueError(f"--label_column {label_column!r} is not a column of {what}; its columns are {columns}.")
+        raise ArgumentError(f"--label_column {label_column!r} is not a column of {what}; its columns are {columns}.")
     if len(choices) < 2:
-        raise ValueError(f"--choices needs at least two verbalisers (one per label), got {choices}.")
+        raise ArgumentError(f"--choices needs at least two verbalisers (one per label), got {choices}.")
     by_name = {choice.strip(): index for index, choice in enumerate(choices)}
     examples = []
     for index, row in enumerate(rows):
@@ -208,12 +211,12 @@ def template_examples(rows, template: str, choices: list[str], label_column: str
         elif isinstance(label, str) and label.strip().isdigit():  # an index read as text (a string column)
             label = int(label)
         if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(choices):
-            raise ValueError(f"Row {index} of {what} has label {row[label_column]!r}: give the index of the right "
+            raise DataError(f"Row {index} of {what} has label {row[label_column]!r}: give the index of the right "
                              f"choice (0 to {len(choices) - 1}) or one of {sorted(by_name)}.")
         examples.append(MultipleChoiceExample(template.format(**{name: row[name] for name in fields}), list(choices),
                                               label))
     if not examples:
-        raise ValueError(f"{what} has no rows.")
+        raise DataError(f"{what} has no rows.")
     return examples
 
 
@@ -241,7 +244,28 @@ def acceptability_by_threshold(model, tokenizer, calibration: list[tuple[str, in
 
 ACCEPTABILITY_PROMPT = "{text}\nQuestion: is the sentence above well-formed English? Answer:"
 ACCEPTABILITY_VERBALISERS = (" no", " yes")  # label 0, label 1
-BUILTIN_TASKS = ("continuation", "acceptability")
+
+
+@dataclass(frozen=True)
+class ZeroShotTask:
+    """A built-in zero/few-shot task over a self-labelled data set (`self_labelled.TASKS`).
+
+    example: one row of the data set -> the scored example (a context and its candidate continuations).
+    threshold_baseline: also report GPT-1's zero-shot heuristic for it (the mean log-probability of the text,
+        thresholded on the validation split: `acceptability_by_threshold`).
+    """
+
+    example: Callable[[dict], MultipleChoiceExample]
+    threshold_baseline: bool = False
+
+
+BUILTIN_TASKS = {
+    "continuation": ZeroShotTask(
+        lambda row: MultipleChoiceExample(row["context"], [" " + c for c in row["choices"]], row["label"])),
+    "acceptability": ZeroShotTask(
+        lambda row: MultipleChoiceExample(ACCEPTABILITY_PROMPT.format(text=row["text"]),
+                                          list(ACCEPTABILITY_VERBALISERS), row["label"]), threshold_baseline=True),
+}
 # The GPT-1 paper, section 5 (zero-shot behaviours): "For SST-2 (sentiment analysis), we append the token very to
 # each example and restrict the language model's output distribution to only the words positive and negative".
 SENTIMENT_TEMPLATE = "{text} very"
@@ -298,30 +322,27 @@ class EvaluationArguments(DocumentArguments):
             self.tasks = [] if self.task_file else list(BUILTIN_TASKS)
         if self.sentiment_heuristic:
             if self.template or self.choices:
-                raise ValueError("--sentiment_heuristic sets --template and --choices itself; give one or the other.")
+                raise ArgumentError(
+                    "--sentiment_heuristic sets --template and --choices itself; give one or the other.")
             self.template, self.choices = SENTIMENT_TEMPLATE.replace("{text}", "{" + self.text_column + "}"), \
                 list(SENTIMENT_CHOICES)
         if self.template is not None:  # typed on a command line: '\n' means a newline, as in lm-evaluation-harness
             self.template = read_escapes(self.template, "--template")
         if self.task_file is not None:
             if not self.template or not self.choices:
-                raise ValueError("--task_file needs --template and --choices (or --sentiment_heuristic true).")
+                raise ArgumentError("--task_file needs --template and --choices (or --sentiment_heuristic true).")
             if max(self.num_fewshot) > 0 and self.fewshot_file is None:
-                raise ValueError(f"--num_fewshot {max(self.num_fewshot)} with --task_file needs --fewshot_file (the "
+                raise ArgumentError(f"--num_fewshot {max(self.num_fewshot)} with --task_file needs --fewshot_file (the "
                                  "labelled rows to draw demonstrations from); or pass --num_fewshot 0.")
         elif self.template or self.choices or self.fewshot_file or self.sentiment_heuristic:
-            raise ValueError("--template / --choices / --fewshot_file / --sentiment_heuristic apply to --task_file; "
+            raise ArgumentError("--template / --choices / --fewshot_file / --sentiment_heuristic apply to --task_file; "
                              "give the file to evaluate.")
         unknown = sorted(set(self.tasks) - set(BUILTIN_TASKS))
         if unknown:
-            raise ValueError(f"Unknown evaluation task(s) {unknown}; choose from {sorted(BUILTIN_TASKS)}.")
+            raise ArgumentError(f"Unknown evaluation task(s) {unknown}; choose from {sorted(BUILTIN_TASKS)}.")
         if any(k < 0 for k in self.num_fewshot):
-            raise ValueError(f"--num_fewshot values must be >= 0, got {self.num_fewshot}.")
-        for name in ("max_examples", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
-        if self.stride is not None and self.stride < 1:
-            raise ValueError(f"--stride must be >= 1, got {self.stride}.")
+            raise ArgumentError(f"--num_fewshot values must be >= 0, got {self.num_fewshot}.")
+        check_at_least_one(self, "max_examples", "batch_size", "stride")
         if self.output_file is not None:
             check_writable_file(self.output_file, "--output_file")
 
@@ -355,18 +376,12 @@ def run_evaluation(model, tokenizer, args: EvaluationArguments) -> dict:
         results["perplexity"] = perplexity(model, tokenizer, texts, stride=args.stride, batch_size=args.batch_size)
 
     for task in args.tasks:
+        zero_shot = BUILTIN_TASKS[task]
         data = self_labelled_dataset(task)
         test = data["test"].select(range(min(args.max_examples, len(data["test"]))))
-        pool_split = data["train"].select(range(min(2000, len(data["train"]))))
-        if task == "continuation":
-            examples = [MultipleChoiceExample(r["context"], [" " + c for c in r["choices"]], r["label"]) for r in test]
-            pool = [MultipleChoiceExample(r["context"], [" " + c for c in r["choices"]], r["label"])
-                    for r in pool_split]
-        else:
-            examples = [MultipleChoiceExample(ACCEPTABILITY_PROMPT.format(text=r["text"]), list(
-                ACCEPTABILITY_VERBALISERS), r["label"]) for r in test]
-            pool = [MultipleChoiceExample(ACCEPTABILITY_PROMPT.format(text=r["text"]), list(
-                ACCEPTABILITY_VERBALISERS), r["label"]) for r in pool_split]
+        examples = [zero_shot.example(row) for row in test]
+        pool = [zero_shot.example(row) for row in data["train"].select(range(min(2000, len(data["train"]))))]
+        if zero_shot.threshold_baseline:
             calibration = data["validation"].select(range(min(args.max_examples, len(data["validation"]))))
             results[f"{task}/gpt1_threshold_zero_shot"] = acceptability_by_threshold(
                 model, tokenizer, [(r["text"], r["label"]) for r in calibration],

@@ -16,31 +16,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
-import numpy as np
 import torch
 import transformers
 from transformers import set_seed
 
 from .checkpoints import remove_stale_checkpoints, resolve_resume_checkpoint, run_callbacks
 from .data import DocumentArguments, hold_out, load_table_files
+from .errors import ArgumentError, DataError, check_at_least_one, check_fraction
 from .hub import write_model_card
-from .labels import PREDICTION_KINDS, LabelInfo, check_labels, encode_labels
+from .labels import LabelInfo, check_labels, encode_labels
 from .loading import check_model_folder, load_model, load_tokenizer
-from .metrics import compute_task_metrics, default_metric
-from .errors import ArgumentError
+from .metrics import KIND_OF_PROBLEM_TYPE
 from .modeling_gpt_hf import HEADS
-from .saving import check_run_output, reported_write_failures, run_output_dir
 from .row_quality import check_empty_rows, overlap_with_train
+from .run_arguments import RunArguments, resolve_run_arguments
+from .saving import check_run_output, reported_write_failures, run_output_dir
 from .self_labelled import TASKS as SELF_LABELLED_TASKS
 from .self_labelled import self_labelled_dataset
 from .task_types import BENCHMARKS, INPUT_COLUMNS, TASK_TYPES, TaskType, get_task_type
 from .tasks import TaskCollator, TaskTransform
 from .tokenization import check_tokenizer_matches_config, save_tokenizer, with_task_template
-from .training import GPTTrainer, GPTTrainingArguments, check_attn_implementation, check_max_length
+from .training import GPTTrainer, ModelLoadingArguments, TrainerDefaults, check_max_length
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_TYPES = tuple(PREDICTION_KINDS)  # the problem types transformers knows
+PROBLEM_TYPES = tuple(KIND_OF_PROBLEM_TYPE)  # the problem types transformers knows
 
 
 @dataclass
@@ -81,34 +81,31 @@ class FinetuneDataArguments(DocumentArguments):
         super().__post_init__()
         if self.benchmark is not None:
             if self.benchmark in SELF_LABELLED_TASKS:
-                implied = SELF_LABELLED_TASKS[self.benchmark]
+                implied = SELF_LABELLED_TASKS[self.benchmark].task_type
             elif self.benchmark in BENCHMARKS:
                 implied = BENCHMARKS[self.benchmark].task
             else:
-                raise ValueError(f"Unknown benchmark {self.benchmark!r}; choose one of "
+                raise ArgumentError(f"Unknown benchmark {self.benchmark!r}; choose one of "
                                  f"{sorted(SELF_LABELLED_TASKS) + sorted(BENCHMARKS)}.")
             if self.task is not None and self.task != implied:
-                raise ValueError(f"--benchmark {self.benchmark} is a {implied} task, not {self.task}.")
+                raise ArgumentError(f"--benchmark {self.benchmark} is a {implied} task, not {self.task}.")
             self.task = implied
         task_type = get_task_type(self.task)
         if self.benchmark is None and self.dataset_name is None and self.train_file is None:
-            raise ValueError("No data: pass --benchmark, --dataset_name or --train_file.")
+            raise ArgumentError("No data: pass --benchmark, --dataset_name or --train_file.")
         if self.benchmark is None:
             named = self.user_columns()
             unnamed = [INPUT_COLUMNS[column] for column in task_type.inputs if not named[column]]
             if unnamed:
-                raise ValueError(f"A {self.task} task reads the columns {task_type.inputs}: it needs "
+                raise ArgumentError(f"A {self.task} task reads the columns {task_type.inputs}: it needs "
                                  f"{' and '.join(unnamed)} (the column names in your data).")
         if self.problem_type not in (None, *PROBLEM_TYPES):
-            raise ValueError(f"--problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}.")
+            raise ArgumentError(f"--problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}.")
         if self.max_length is not None and self.max_length < 4:
-            raise ValueError(f"--max_length must be at least 4 (start, delimiter, extract and one token), got "
+            raise ArgumentError(f"--max_length must be at least 4 (start, delimiter, extract and one token), got "
                              f"{self.max_length}.")
-        for name in ("max_train_samples", "max_eval_samples"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
-        if not 0.0 < self.validation_split_fraction < 1.0:
-            raise ValueError(f"--validation_split_fraction must be in (0, 1), got {self.validation_split_fraction}.")
+        check_at_least_one(self, "max_train_samples", "max_eval_samples")
+        check_fraction(self.validation_split_fraction, "--validation_split_fraction")
 
     @property
     def task_type(self) -> TaskType:
@@ -134,7 +131,7 @@ TASK_METRIC = "task"  # --metric_for_best_model's default: the task type's own m
 
 
 @dataclass
-class FinetuneTrainingArguments(GPTTrainingArguments):
+class FinetuneTrainingArguments(TrainerDefaults):
     """TrainingArguments with the paper's fine-tuning recipe as defaults; `--recipe scaled` (`resolve_recipe`) scales
     its learning rate and epochs to the model and the data."""
 
@@ -147,14 +144,14 @@ class FinetuneTrainingArguments(GPTTrainingArguments):
         default=None, metadata={"help": "Body learning rate (default: from --recipe; paper: 6.25e-5)."})
     lr_scheduler_type: str = field(default="linear", metadata={"help": "Paper: linear decay."})
     warmup_steps: float = field(default=0.002, metadata={"help": "Paper: warmup over 0.2% of training."})
-    short_run_warmup_fraction: float = field(default=0.0, metadata={"help": "Unused for fine-tuning."})
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Paper: batch 32."})
     num_train_epochs: float | None = field(default=None, metadata={"help": "Default: from --recipe (paper: 3)."})
     eval_strategy: str = field(default="epoch", metadata={"help": "Evaluate every epoch."})
     save_strategy: str = field(default="epoch", metadata={"help": "Checkpoint every epoch."})
     load_best_model_at_end: bool = field(default=True, metadata={"help": "Keep the best checkpoint."})
     metric_for_best_model: str | None = field(
-        default=TASK_METRIC, metadata={"help": f"Validation metric that picks the kept checkpoint: '{TASK_METRIC}' = the "
+        default=TASK_METRIC,
+        metadata={"help": f"Validation metric that picks the kept checkpoint: '{TASK_METRIC}' = the "
                                                "task's own (accuracy, F1, Pearson…; results.json names it), or any "
                                                "eval metric name such as 'loss' (which includes the auxiliary LM "
                                                "loss)."})
@@ -167,39 +164,37 @@ class FinetuneTrainingArguments(GPTTrainingArguments):
     def __post_init__(self):
         super().__post_init__()
         if self.recipe not in RECIPES:
-            raise ValueError(f"--recipe {self.recipe!r} is not one of {RECIPES}.")
+            raise ArgumentError(f"--recipe {self.recipe!r} is not one of {RECIPES}.")
         if self.learning_rate is not None and self.learning_rate <= 0:
-            raise ValueError(f"--learning_rate must be > 0, got {self.learning_rate}.")
+            raise ArgumentError(f"--learning_rate must be > 0, got {self.learning_rate}.")
         if self.max_steps <= 0 and self.num_train_epochs is not None and self.num_train_epochs <= 0:
-            raise ValueError(f"--num_train_epochs must be > 0 (or give --max_steps), got {self.num_train_epochs}.")
+            raise ArgumentError(f"--num_train_epochs must be > 0 (or give --max_steps), got {self.num_train_epochs}.")
         if self.head_lr_multiplier <= 0:
-            raise ValueError(f"--head_lr_multiplier must be > 0, got {self.head_lr_multiplier}.")
+            raise ArgumentError(f"--head_lr_multiplier must be > 0, got {self.head_lr_multiplier}.")
 
 
 @dataclass
-class FinetuneModelArguments:
+class FinetuneModelArguments(ModelLoadingArguments):
     model_name_or_path: str = field(metadata={"help": "Pretrained gpt_hf folder (ours, or converted)."})
-    tokenizer_name_or_path: str | None = field(default=None, metadata={"help": "Default: the model folder's."})
     from_scratch: bool = field(default=False, metadata={"help": "Same architecture, random weights (ablation)."})
     aux_lm_weight: float | None = field(
         default=None, metadata={"help": "Auxiliary LM loss weight (paper: 0.5; 0 = off). Default: the model folder's "
                                         "(0.5 for a folder saved by pretraining)."})
     classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout before the task head."})
-    attn_implementation: str = field(default="sdpa", metadata={"help": "eager, sdpa or flash_attention_2."})
     transfer_layers: int | None = field(
         default=None, metadata={"help": "Keep the pretrained embeddings and the first N blocks, re-initialise the "
                                         "rest (the paper's Figure 2, left). Default: every block."})
 
     def __post_init__(self):
-        check_attn_implementation(self.attn_implementation)
+        super().__post_init__()
         if self.transfer_layers is not None and (self.transfer_layers < 0 or self.from_scratch):
-            raise ValueError(f"--transfer_layers must be >= 0 and needs pretrained weights (not --from_scratch), got "
-                             f"{self.transfer_layers}{' with --from_scratch' if self.from_scratch else ''}.")
+            raise ArgumentError("--transfer_layers must be >= 0 and needs pretrained weights (not --from_scratch), got "
+                                f"{self.transfer_layers}{' with --from_scratch' if self.from_scratch else ''}.")
         if self.aux_lm_weight is not None and self.aux_lm_weight < 0:
-            raise ValueError(f"--aux_lm_weight must be >= 0 (0 turns the auxiliary LM loss off), got "
+            raise ArgumentError(f"--aux_lm_weight must be >= 0 (0 turns the auxiliary LM loss off), got "
                              f"{self.aux_lm_weight}.")
         if not 0.0 <= self.classifier_dropout < 1.0:
-            raise ValueError(f"--classifier_dropout must be in [0, 1), got {self.classifier_dropout}.")
+            raise ArgumentError(f"--classifier_dropout must be in [0, 1), got {self.classifier_dropout}.")
 
 
 # --- data -----------------------------------------------------------------------------------------------------------
@@ -235,12 +230,12 @@ def load_task_dataset(data_args, seed: int) -> tuple[datasets.DatasetDict, dict]
     normalised = datasets.DatasetDict()
     for split, dataset in raw.items():
         if len(dataset) == 0:
-            raise ValueError(f"The {split} split has no rows.")
+            raise DataError(f"The {split} split has no rows.")
         missing = sorted({c for c in columns["all"] if c not in dataset.column_names})
         if split == "test" and missing == [columns["label"]]:  # an unlabelled test file: predictions only
             missing = []
         if missing:
-            raise ValueError(f"Column(s) {missing} not in the {split} split; its columns are {dataset.column_names}.")
+            raise DataError(f"Column(s) {missing} not in the {split} split; its columns are {dataset.column_names}.")
         normalised[split] = dataset.map(lambda batch: _normalise(batch, columns, spec), batched=True,
                                         remove_columns=dataset.column_names, desc=f"Normalising {split}")
     # before the hold-out shuffles rows: row numbers in the messages are the file's
@@ -340,7 +335,7 @@ def reinitialise_layers(model, keep: int) -> list[int]:
     base = model.base_model
     n_layer = len(base.h)
     if keep > n_layer:
-        raise ValueError(f"--transfer_layers {keep} exceeds the model's {n_layer} layers; use 0 to {n_layer}.")
+        raise ArgumentError(f"--transfer_layers {keep} exceeds the model's {n_layer} layers; use 0 to {n_layer}.")
     modules = [module for block in base.h[keep:] for module in block.modules()]
     if keep < n_layer and isinstance(base.ln_f, torch.nn.LayerNorm):
         modules.append(base.ln_f)
@@ -355,19 +350,15 @@ def reinitialise_layers(model, keep: int) -> list[int]:
 
 def make_compute_metrics(labels: LabelInfo):
     def compute_metrics(eval_prediction):
-        predictions = predictions_from_logits(eval_prediction.predictions, labels.kind)
-        return compute_task_metrics(labels.kind, predictions, eval_prediction.label_ids, labels.num_labels)
+        predictions = predictions_from_logits(eval_prediction.predictions, labels)
+        return labels.kind.metrics(predictions, eval_prediction.label_ids, labels.num_labels)
 
     return compute_metrics
 
 
-def predictions_from_logits(logits, kind: str):
+def predictions_from_logits(logits, labels: LabelInfo):
     logits = logits[-1] if isinstance(logits, tuple) else logits  # the Trainer may hand over a tuple of outputs
-    if kind == "regression":
-        return logits.reshape(-1)
-    if kind == "multi_label":
-        return (logits > 0).astype(np.int64)
-    return logits.argmax(-1)
+    return labels.kind.predictions(logits)
 
 
 def finetune(model_args, data_args, training_args) -> dict:
@@ -375,7 +366,7 @@ def finetune(model_args, data_args, training_args) -> dict:
 
     Every check on the user's input (model and tokenizer folders, data files, columns, labels, lengths) runs before
     the output folder is touched; replacing a folder writes beside it and swaps at the end (`run_output_dir`)."""
-    resuming = check_run_output(training_args)
+    resume = check_run_output(training_args)
     set_seed(training_args.seed)
     check_model_folder(model_args.model_name_or_path)
     tokenizer = load_tokenizer(model_args.tokenizer_name_or_path or model_args.model_name_or_path)
@@ -392,34 +383,33 @@ def finetune(model_args, data_args, training_args) -> dict:
     model = build_task_model(model_args, task_type, labels, tokenizer)
     transform = TaskTransform(tokenizer, max_length=check_max_length(data_args.max_length, model.config.n_positions))
     encoded = encode_task(raw, task_type, transform)
+    metric = None
     if training_args.metric_for_best_model == TASK_METRIC:  # transformers would fall back to the loss instead
         metric = (BENCHMARKS[data_args.benchmark].metric if data_args.benchmark in BENCHMARKS
-                  else default_metric(labels.kind))
-        training_args.metric_for_best_model, training_args.greater_is_better = metric, True
-
+                  else labels.kind.default_metric)
     recipe = resolve_recipe(training_args, model.config.n_embd, len(encoded["train"]))
     name = Path(training_args.output_dir).name
-    with run_output_dir(training_args, resuming) as output_dir:
-        return _train_and_save(model_args, data_args, training_args, model, tokenizer, encoded, labels, output_dir,
-                               name, recipe, data_checks)
+    with run_output_dir(training_args.output_dir, resume is not None, training_args.process_index == 0) as work_dir:
+        run = resolve_run_arguments(training_args, work_dir=work_dir, resume=resume, metric=metric, recipe=recipe)
+        return _train_and_save(model_args, data_args, run, model, tokenizer, encoded, labels, name, data_checks)
 
 
-def _train_and_save(model_args, data_args, training_args, model, tokenizer, encoded, labels, output_dir,
-                    model_name: str, recipe: dict, data_checks: dict) -> dict:
-    if training_args.process_index == 0 and not training_args.resume_from_checkpoint:
+def _train_and_save(model_args, data_args, run: RunArguments, model, tokenizer, encoded, labels, model_name: str,
+                    data_checks: dict) -> dict:
+    training_args, output_dir = run.trainer_args, Path(run.trainer_args.output_dir)
+    if training_args.process_index == 0 and not run.resume:
         remove_stale_checkpoints(output_dir)  # every check passed; old checkpoints would count in rotation
-    callbacks, stopper = run_callbacks(training_args)
+    callbacks, stopper = run_callbacks(run.save_total_limit)
     trainer = GPTTrainer(
         model=model, args=training_args, train_dataset=encoded["train"], eval_dataset=encoded["validation"],
         data_collator=TaskCollator(tokenizer.pad_token_id), compute_metrics=make_compute_metrics(labels),
         callbacks=callbacks,
     )
     with reported_write_failures(output_dir, "a checkpoint"), stopper.watching():
-        trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(training_args.resume_from_checkpoint,
-                                                                       output_dir))
+        trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(run.resume, output_dir))
     stopper.raise_if_stopped(output_dir)
     results = trainer.evaluate()
-    results.update(kept_checkpoint(trainer.state, training_args), recipe=recipe, data_checks=data_checks)
+    results.update(kept_checkpoint(trainer.state, training_args), recipe=run.recipe, data_checks=data_checks)
     if "test" in encoded:
         prediction = trainer.predict(encoded["test"], metric_key_prefix="test")
         if prediction.metrics and any(k.startswith("test_") and k != "test_loss" for k in prediction.metrics):
@@ -434,10 +424,11 @@ def _train_and_save(model_args, data_args, training_args, model, tokenizer, enco
             trainer.save_metrics("eval", results)
             (output_dir / "results.json").write_text(json.dumps(results, indent=2))
             name = data_args.benchmark or data_args.dataset_name or Path(data_args.train_file).stem
+            source = "scratch (random init)" if model_args.from_scratch else model_args.model_name_or_path
             write_model_card(
                 output_dir, model.config, model_name=model_name,
                 description=f"Fine-tuned with gpt_hf for {name} ({data_args.task}).",
-                training=(f"From {'scratch (random init)' if model_args.from_scratch else model_args.model_name_or_path}"
+                training=(f"From {source}"
                           f"; recipe '{training_args.recipe}': lr {training_args.learning_rate:.3g} (head "
                           f"x{training_args.head_lr_multiplier}), "
                           f"batch {training_args.per_device_train_batch_size}, {training_args.num_train_epochs} epochs "
@@ -456,21 +447,20 @@ def _train_and_save(model_args, data_args, training_args, model, tokenizer, enco
 
 
 def resolve_recipe(training_args, n_embd: int, train_rows: int) -> dict:
-    """Fill in the learning rate and epochs the user left unset, by `training_args.recipe`; returns what was chosen
-    (for results.json and the model card)."""
+    """The learning rate and epochs of the run: the user's, or by `training_args.recipe` where left unset; returns
+    what was chosen (for the run's arguments, results.json and the model card). `training_args` is not changed."""
     given = {"learning_rate": training_args.learning_rate is not None,
              "num_train_epochs": training_args.num_train_epochs is not None}
     scaled = training_args.recipe == "scaled"
+    learning_rate, epochs = training_args.learning_rate, training_args.num_train_epochs
     if not given["learning_rate"]:
-        training_args.learning_rate = PAPER_LEARNING_RATE * (PAPER_WIDTH / n_embd if scaled else 1.0)
+        learning_rate = PAPER_LEARNING_RATE * (PAPER_WIDTH / n_embd if scaled else 1.0)
     if not given["num_train_epochs"]:
         batch = training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps \
             * max(training_args.world_size, 1)
         steps_per_epoch = math.ceil(train_rows / batch)
-        training_args.num_train_epochs = max(PAPER_EPOCHS, math.ceil(MIN_FINETUNE_STEPS / steps_per_epoch)) \
-            if scaled else PAPER_EPOCHS
-    chosen = {"recipe": training_args.recipe, "learning_rate": training_args.learning_rate,
-              "num_train_epochs": training_args.num_train_epochs,
+        epochs = max(PAPER_EPOCHS, math.ceil(MIN_FINETUNE_STEPS / steps_per_epoch)) if scaled else PAPER_EPOCHS
+    chosen = {"recipe": training_args.recipe, "learning_rate": learning_rate, "num_train_epochs": epochs,
               "given": sorted(name for name, was_given in given.items() if was_given)}
     logger.info("Fine-tuning recipe: %s", chosen)
     return chosen
@@ -488,16 +478,8 @@ def kept_checkpoint(state, training_args) -> dict:
 
 
 def write_predictions(path: Path, logits, labels: LabelInfo) -> None:
-    kind = labels.kind
-    predictions = predictions_from_logits(logits, kind)
     lines = ["index\tprediction"]
-    for index, prediction in enumerate(predictions):
-        if kind == "classification" and labels.id2label:
-            value = labels.id2label[int(prediction)]
-        elif kind == "multi_label":
-            value = ",".join(labels.id2label[i] for i, on in enumerate(prediction) if on)
-        else:
-            value = f"{float(prediction):.6g}" if kind == "regression" else str(int(prediction))
-        lines.append(f"{index}\t{value}")
+    for index, prediction in enumerate(predictions_from_logits(logits, labels)):
+        lines.append(f"{index}\t{labels.kind.show(prediction, labels.id2label)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from transformers import TextStreamer, set_seed
 
+from .errors import ArgumentError, check_at_least_one
 from .tokenization import document_start_id
 
 
@@ -36,23 +37,20 @@ class GenerationArguments:
 
     def __post_init__(self):
         if self.compile and self.num_beams > 1:
-            raise ValueError("--compile decodes with a static cache of one sequence per prompt; use --num_beams 1.")
-        if self.max_new_tokens < 1:
-            raise ValueError(f"--max_new_tokens must be >= 1, got {self.max_new_tokens}.")
+            raise ArgumentError("--compile decodes with a static cache of one sequence per prompt; use --num_beams 1.")
+        check_at_least_one(self, "max_new_tokens", "num_beams")
         if self.temperature <= 0:
-            raise ValueError(f"--temperature must be > 0, got {self.temperature}; use --do_sample false for greedy.")
+            raise ArgumentError(f"--temperature must be > 0, got {self.temperature}; use --do_sample false for greedy.")
         if self.top_k < 0:
-            raise ValueError(f"--top_k must be >= 0 (0: no top-k filter), got {self.top_k}.")
+            raise ArgumentError(f"--top_k must be >= 0 (0: no top-k filter), got {self.top_k}.")
         if not 0 < self.top_p <= 1:
-            raise ValueError(f"--top_p must be in (0, 1], got {self.top_p}.")
-        if self.num_beams < 1:
-            raise ValueError(f"--num_beams must be >= 1, got {self.num_beams}.")
+            raise ArgumentError(f"--top_p must be in (0, 1], got {self.top_p}.")
         if self.repetition_penalty <= 0:
-            raise ValueError(f"--repetition_penalty must be > 0 (1: none), got {self.repetition_penalty}.")
+            raise ArgumentError(f"--repetition_penalty must be > 0 (1: none), got {self.repetition_penalty}.")
         if self.prompt_file is not None and not Path(self.prompt_file).is_file():
-            raise ValueError(f"--prompt_file {self.prompt_file} does not exist.")
+            raise ArgumentError(f"--prompt_file {self.prompt_file} does not exist.")
         if self.stream and self.num_beams > 1:
-            raise ValueError("--stream prints one sequence as it grows; it cannot be combined with --num_beams > 1.")
+            raise ArgumentError("--stream prints one sequence as it grows; it cannot be combined with --num_beams > 1.")
 
 
 def read_prompts(args: GenerationArguments, stdin=None) -> list[str]:
@@ -65,11 +63,11 @@ def read_prompts(args: GenerationArguments, stdin=None) -> list[str]:
             with open(args.prompt_file, encoding="utf-8") as handle:
                 prompts = [line.rstrip("\n") for line in handle if line.strip()]
         except UnicodeDecodeError as err:
-            raise ValueError(f"--prompt_file {args.prompt_file} is not UTF-8 text ({err.reason}).") from None
+            raise ArgumentError(f"--prompt_file {args.prompt_file} is not UTF-8 text ({err.reason}).") from None
     else:
         prompts = [line.rstrip("\n") for line in (stdin or sys.stdin) if line.strip()]
     if not prompts:
-        raise ValueError("No prompt given: pass --prompts, --prompt_file, or lines on standard input "
+        raise ArgumentError("No prompt given: pass --prompts, --prompt_file, or lines on standard input "
                          "(--prompts '' generates from the beginning-of-text token).")
     return prompts
 
@@ -79,7 +77,8 @@ def generate_texts(model, tokenizer, prompts: list[str], args: GenerationArgumen
     context = model.config.n_positions
     budget = context - args.max_new_tokens
     if budget < 1:
-        raise ValueError(f"--max_new_tokens {args.max_new_tokens} leaves no room for a prompt in a context of {context}.")
+        raise ArgumentError(
+            f"--max_new_tokens {args.max_new_tokens} leaves no room for a prompt in a context of {context}.")
     tokenizer.padding_side = "left"  # generation appends on the right: pad on the left
     encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"]
     if any(not ids for ids in encoded):  # an empty prompt: start from BOS, as a document does in pretraining
@@ -87,7 +86,7 @@ def generate_texts(model, tokenizer, prompts: list[str], args: GenerationArgumen
         encoded = [ids or [start] for ids in encoded]
     for prompt, ids in zip(prompts, encoded):
         if len(ids) > budget and not args.truncate_prompt:
-            raise ValueError(
+            raise ArgumentError(
                 f"Prompt {prompt[:40]!r}... is {len(ids)} tokens; with max_new_tokens={args.max_new_tokens} it must "
                 f"be at most {budget} (context {context}). Shorten it or pass --truncate_prompt."
             )
@@ -97,7 +96,7 @@ def generate_texts(model, tokenizer, prompts: list[str], args: GenerationArgumen
     streamer = None
     if args.stream:
         if len(prompts) != 1:
-            raise ValueError("--stream shows one sequence as it is produced; give a single prompt.")
+            raise ArgumentError("--stream shows one sequence as it is produced; give a single prompt.")
         streamer = TextStreamer(tokenizer, skip_special_tokens=True)  # prints to stdout as tokens arrive
     options = dict(max_new_tokens=args.max_new_tokens, do_sample=args.do_sample, num_beams=args.num_beams,
                    repetition_penalty=args.repetition_penalty, pad_token_id=tokenizer.pad_token_id)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCardData
 
-from .errors import ArgumentError
+from .errors import ArgumentError, HubUploadError
+from .metrics import METRIC_NAMES
 from .modeling_gpt_hf import HEADS, head_of
 from .tokenization import save_tokenizer
 
@@ -48,7 +49,7 @@ def render_model_card(
     """The card's Markdown: YAML metadata (library, pipeline tag, license, language, tags, datasets, base model,
     model-index results) and sections for the architecture, training, results, limitations and loading."""
     if auto_class not in HEADS:
-        raise ValueError(f"auto_class={auto_class!r} is not a gpt_hf head; choose one of {sorted(HEADS)}.")
+        raise ArgumentError(f"auto_class={auto_class!r} is not a gpt_hf head; choose one of {sorted(HEADS)}.")
     pipeline_tag = HEADS[auto_class].pipeline_tag
     data = ModelCardData(
         model_name=model_name,
@@ -87,6 +88,9 @@ def write_model_card(folder, config, **kwargs) -> Path:
     return path
 
 
+CARD_METRICS = (*METRIC_NAMES, "perplexity", "eval_loss")  # every prediction kind's metrics, and pretraining's
+
+
 def saved_results(folder: Path) -> dict[str, float]:
     """Evaluation numbers a training script saved in the folder (fine-tuning results or pretraining summary)."""
     for name in RESULT_FILES:
@@ -94,8 +98,7 @@ def saved_results(folder: Path) -> dict[str, float]:
         if path.is_file():
             values = json.loads(path.read_text())
             keep = {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-                    and any(m in k for m in ("accuracy", "f1", "mcc", "pearson", "spearman", "perplexity",
-                                              "exact_match", "eval_loss"))}
+                    and any(m in k for m in CARD_METRICS)}
             if keep:
                 return keep
     return {}
@@ -125,12 +128,12 @@ def build_hub_folder(model_dir, local_dir, repo_id: str | None = None, overwrite
     check_output_dir(local_dir, overwrite)  # before the model is read
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
-        raise ValueError(f"{model_dir} is not a model folder (no config.json).")
+        raise ArgumentError(f"{model_dir} is not a model folder (no config.json).")
     config = AutoConfig.from_pretrained(model_dir)
     architecture = (config.architectures or ["GPTHFForCausalLM"])[0]
     found = head_of(architecture)
     if found is None:
-        raise ValueError(f"{model_dir} holds a {architecture}, not a gpt_hf model; convert it first.")
+        raise ArgumentError(f"{model_dir} holds a {architecture}, not a gpt_hf model; convert it first.")
     auto_class, head = found
     model = head.model_class.from_pretrained(model_dir)
     with atomic_output_dir(local_dir, overwrite=overwrite) as staging:
@@ -182,10 +185,6 @@ def _is_network_error(err: BaseException) -> bool:
     """Connection problems, whichever HTTP library huggingface_hub happens to use (its name changes across releases)."""
     return isinstance(err, (OSError, TimeoutError)) or any(
         cls.__module__.split(".")[0] in _HTTP_LIBRARIES for cls in type(err).__mro__)
-
-
-class HubUploadError(RuntimeError):
-    """An upload failed; the message says what to check, and the built folder is left in place."""
 
 
 def upload(folder, repo_id: str, *, private: bool = False, revision: str | None = None, create_pr: bool = False,

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import datasets
 
+from .errors import DataError
+from .metrics import KIND_OF_PROBLEM_TYPE, PredictionKind
+
 # How a task's labels come: "classes" (class names or ids; lists of them are multi-label; real numbers are scores),
 # "scores" (always regression) or "choice" (the index of the right choice among an example's choices).
 LABEL_FORMATS = ("classes", "scores", "choice")
-# How predictions are read from logits and scored (LabelInfo.kind), by problem type.
-PREDICTION_KINDS = {"single_label_classification": "classification", "multi_label_classification": "multi_label",
-                    "regression": "regression"}
 
 
 @dataclass
@@ -26,9 +26,9 @@ class LabelInfo:
     id2label: dict[int, str] | None
 
     @property
-    def kind(self) -> str:
-        """How predictions are read from logits and scored: classification, multi_label or regression."""
-        return PREDICTION_KINDS[self.problem_type]
+    def kind(self) -> PredictionKind:
+        """How predictions are read from logits, scored and written (a row of metrics.PREDICTION_KINDS)."""
+        return KIND_OF_PROBLEM_TYPE[self.problem_type]
 
 
 def _is_missing(value) -> bool:
@@ -50,7 +50,7 @@ def check_missing_labels(raw) -> set[str]:
         if split == "test" and len(missing) == len(dataset):
             unlabelled.add(split)
         elif missing:
-            raise ValueError(
+            raise DataError(
                 f"The label column is blank in {describe_rows(missing)} of the {split} split; fill or drop those rows"
                 + (" (a test split may also have no labels at all: then it is only predicted)." if split == "test"
                    else ".")
@@ -75,7 +75,7 @@ def _as_float(value, split: str, index: int) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"Regression labels must be numbers; the {split} split has {value!r} in row {index}. "
+        raise DataError(f"Regression labels must be numbers; the {split} split has {value!r} in row {index}. "
                          "Fix the label, or fine-tune for classification (--task classification).") from None
 
 
@@ -118,7 +118,7 @@ def encode_labels(raw, label_format: str, problem_type: str | None):
     seen = sorted({_class_key(v) for label in train_labels for v in (label if multi else [label]) if v != -1},
                   key=lambda v: (isinstance(v, str), v))
     if len(seen) < 2 and not multi:
-        raise ValueError(f"The training split has {len(seen)} distinct label(s) {seen}; classification needs at "
+        raise DataError(f"The training split has {len(seen)} distinct label(s) {seen}; classification needs at "
                          "least two classes (or pass --task regression for scores).")
     label2id = {value: index for index, value in enumerate(seen)}
     for split, dataset in raw.items():
@@ -127,13 +127,13 @@ def encode_labels(raw, label_format: str, problem_type: str | None):
         values = {_class_key(v) for label in dataset["label"] for v in (label if multi else [label]) if v != -1}
         unknown = values - set(label2id)
         if unknown:
-            raise ValueError(f"The {split} split has labels {sorted(map(str, unknown))} that never occur in training "
+            raise DataError(f"The {split} split has labels {sorted(map(str, unknown))} that never occur in training "
                              f"(training labels: {sorted(map(str, label2id))}).")
 
     def relabel(label, split, index):
         if multi:
             if not isinstance(label, (list, tuple)):
-                raise ValueError(f"Multi-label rows need a list of labels; the {split} split has {label!r} in row "
+                raise DataError(f"Multi-label rows need a list of labels; the {split} split has {label!r} in row "
                                  f"{index}.")
             present = {_class_key(v) for v in label}
             return [float(v in present) for v in seen]
@@ -172,8 +172,9 @@ def _check_choice_labels(raw, unlabelled: set[str]):
                if not (_class_key(label) in range(len(choices)) and not isinstance(label, (bool, str)))]
         if bad:
             index, label = bad[0]
-            raise ValueError(
-                f"Multiple-choice labels must be the index of the right choice (0 to {len(dataset[index]['choices']) - 1}); "
+            raise DataError(
+                "Multiple-choice labels must be the index of the right choice "
+                f"(0 to {len(dataset[index]['choices']) - 1}); "
                 f"the {split} split has {label!r} in {describe_rows([i for i, _ in bad])}."
             )
     return datasets.DatasetDict({split: dataset.remove_columns("label") if split in unlabelled else

@@ -8,6 +8,7 @@ import os
 import struct
 from pathlib import Path
 
+from .errors import ArgumentError, DataError
 from .tokenization import check_tokenizer_matches_config
 
 logger = logging.getLogger(__name__)
@@ -20,13 +21,13 @@ def read_json_object(path: str | os.PathLike, what: str) -> dict:
     errors name the file and say what it should hold."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{what} {path} does not exist.")
+        raise ArgumentError(f"{what} {path} does not exist.")
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{what} {path} is not valid JSON: {err}.") from None
+        raise DataError(f"{what} {path} is not valid JSON: {err}.") from None
     if not isinstance(values, dict):
-        raise ValueError(f"{what} {path} must hold a JSON object, got {type(values).__name__}.")
+        raise DataError(f"{what} {path} must hold a JSON object, got {type(values).__name__}.")
     return {key: value for key, value in values.items() if not key.startswith("_")}
 
 
@@ -53,7 +54,7 @@ def check_safetensors_file(path: Path) -> None:
                     if expected > size:
                         problem = f"its tensors need {expected} bytes but the file has {size}"
     if problem:
-        raise ValueError(f"{path} is incomplete or corrupt ({problem}); re-download or re-save the model.")
+        raise DataError(f"{path} is incomplete or corrupt ({problem}); re-download or re-save the model.")
 
 
 def check_model_folder(path: str | os.PathLike) -> None:
@@ -61,17 +62,17 @@ def check_model_folder(path: str | os.PathLike) -> None:
     folder = Path(path)
     if not folder.exists():
         if str(path).startswith((".", "/", "~")) or str(path).count("/") > 1:  # not a Hub id ('name', 'user/name')
-            raise ValueError(f"Model folder {path} does not exist.")
+            raise ArgumentError(f"Model folder {path} does not exist.")
         return  # maybe a Hub id: transformers resolves it (load_model reports a failure with the name)
     if not folder.is_dir():
-        raise ValueError(f"{path} is a file; pass the model folder that holds config.json.")
+        raise ArgumentError(f"{path} is a file; pass the model folder that holds config.json.")
     config = folder / "config.json"
     if not config.is_file():
-        raise ValueError(f"{folder} has no config.json: not a saved model folder (save it with save_pretrained).")
+        raise ArgumentError(f"{folder} has no config.json: not a saved model folder (save it with save_pretrained).")
     try:
         json.loads(config.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{config} is not valid JSON ({err}); the folder is corrupt: re-save the model.") from None
+        raise DataError(f"{config} is not valid JSON ({err}); the folder is corrupt: re-save the model.") from None
     for weights in sorted(folder.glob("*.safetensors")):
         check_safetensors_file(weights)
 
@@ -82,7 +83,7 @@ def load_tokenizer(path: str | os.PathLike, trust_remote_code: bool = False):
     try:
         return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     except Exception as err:  # noqa: BLE001 -- tokenizers raises plain Exceptions for corrupt files; named here
-        raise ValueError(f"Cannot load a tokenizer from {path}: {type(err).__name__}: {err}") from None
+        raise ArgumentError(f"Cannot load a tokenizer from {path}: {type(err).__name__}: {err}") from None
 
 
 class _DropRecords(logging.Filter):
@@ -112,7 +113,7 @@ def load_model(auto_class, path: str | os.PathLike, new_modules: tuple[str, ...]
     try:
         model, info = auto_class.from_pretrained(path, output_loading_info=True, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
-        raise ValueError(f"Cannot load a model from {path} with {auto_class.__name__}: {type(err).__name__}: "
+        raise ArgumentError(f"Cannot load a model from {path} with {auto_class.__name__}: {type(err).__name__}: "
                          f"{err}") from None
     finally:
         report_logger.removeFilter(load_report)

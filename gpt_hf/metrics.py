@@ -1,7 +1,14 @@
-"""The metrics the paper reports (accuracy, F1, Matthews correlation, Pearson and Spearman correlation), computed
-locally with scikit-learn and scipy (no metric downloads), one table row per prediction kind (`LabelInfo.kind`)."""
+"""Prediction kinds: how a fine-tuned head's outputs become predictions, how they are scored, written and named, one
+row of `PREDICTION_KINDS` each. Fine-tuning, the studies, the model card and the predictions file read a row (through
+`labels.LabelInfo.kind`) and never branch on a kind's name; a new kind is one row here (plus, if its labels come in a
+new form, their encoding in `labels.py`).
+
+The metrics are those the paper reports (accuracy, F1, Matthews correlation, Pearson and Spearman correlation),
+computed locally with scikit-learn and scipy (no metric downloads)."""
 
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -37,21 +44,53 @@ def regression_metrics(predictions, labels, num_labels: int) -> dict[str, float]
             "spearman": _correlation(stats.spearmanr, predictions, labels)}
 
 
-# prediction kind -> (all its metrics, the one that picks the best checkpoint by default)
-METRICS = {
-    "classification": (classification_metrics, "accuracy"),
-    "multi_label": (multi_label_metrics, "f1_micro"),
-    "regression": (regression_metrics, "pearson"),
-}
+def _class_name(prediction, id2label) -> str:
+    return id2label[int(prediction)] if id2label else str(int(prediction))
+
+
+@dataclass(frozen=True)
+class PredictionKind:
+    """One way of reading and scoring a head's outputs.
+
+    name: the kind (results and study tables show it).
+    problem_type: transformers' `config.problem_type`, which picks the head's loss.
+    predictions: logits (numpy) -> predictions (class ids, scores or multi-hot rows).
+    scores: (predictions, labels, num_labels) -> {metric name: value}, every name in `metric_names`.
+    default_metric: the metric that picks the kept checkpoint unless the user names another.
+    show: (one prediction, id2label or None) -> its text in predictions_test.tsv.
+    text_baseline: whether a TF-IDF + logistic regression baseline predicts it (the data-efficiency study).
+    """
+
+    name: str
+    problem_type: str
+    predictions: Callable
+    scores: Callable[..., dict[str, float]]
+    metric_names: tuple[str, ...]
+    default_metric: str
+    show: Callable[..., str]
+    text_baseline: bool = False
+
+    def metrics(self, predictions, labels, num_labels: int) -> dict[str, float]:
+        """All metrics of this kind. Degenerate evaluation sets (one class only, constant scores) give 0.0 for the
+        undefined metrics, quietly."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.scores(predictions, labels, num_labels)
+
+
+PREDICTION_KINDS = {kind.name: kind for kind in (
+    PredictionKind("classification", "single_label_classification", lambda logits: logits.argmax(-1),
+                   classification_metrics, ("accuracy", "mcc", "f1"), "accuracy", _class_name, text_baseline=True),
+    PredictionKind("multi_label", "multi_label_classification", lambda logits: (logits > 0).astype(np.int64),
+                   multi_label_metrics, ("exact_match", "f1_micro"), "f1_micro",
+                   lambda row, id2label: ",".join(id2label[i] for i, on in enumerate(row) if on)),
+    PredictionKind("regression", "regression", lambda logits: logits.reshape(-1), regression_metrics,
+                   ("pearson", "spearman"), "pearson", lambda score, id2label: f"{float(score):.6g}"),
+)}
+KIND_OF_PROBLEM_TYPE = {kind.problem_type: kind for kind in PREDICTION_KINDS.values()}
+METRIC_NAMES = tuple(dict.fromkeys(name for kind in PREDICTION_KINDS.values() for name in kind.metric_names))
 
 
 def compute_task_metrics(kind: str, predictions, labels, num_labels: int) -> dict[str, float]:
-    """All metrics that make sense for a prediction kind; `predictions` are class ids, scores or multi-hot rows.
-    Degenerate evaluation sets (one class only, constant scores) give 0.0 for the undefined metrics, quietly."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return METRICS[kind][0](predictions, labels, num_labels)
-
-
-def default_metric(kind: str) -> str:
-    return METRICS[kind][1]
+    """All metrics of the prediction kind named `kind`; `predictions` are class ids, scores or multi-hot rows."""
+    return PREDICTION_KINDS[kind].metrics(predictions, labels, num_labels)

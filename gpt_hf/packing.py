@@ -1,5 +1,6 @@
 """Packing for language-model pretraining: documents (text) -> token ids -> fixed-size blocks, held in an Arrow cache
-(`tokenize_and_pack`) or made on the fly from a stream (`PackedStream`), and the collator that batches blocks. Downstream of both text sources (`data`) and `tokenization`, so data flows one way:
+(`tokenize_and_pack`) or made on the fly from a stream (`PackedStream`), and the collator that batches blocks.
+Downstream of both text sources (`data`) and `tokenization`, so data flows one way:
 text sources -> tokenization -> packing -> model.
 """
 
@@ -8,6 +9,7 @@ import random
 
 import torch
 
+from .errors import ArgumentError, DataError
 from .tokenization import encode_texts
 
 
@@ -20,7 +22,7 @@ class _Packer:
 
     def __init__(self, tokenizer, block_size: int):
         if tokenizer.eos_token_id is None:
-            raise ValueError("The tokenizer has no eos (end-of-text) token to join documents with.")
+            raise ArgumentError("The tokenizer has no eos (end-of-text) token to join documents with.")
         self.tokenizer, self.block_size, self.eos = tokenizer, block_size, tokenizer.eos_token_id
 
     def tokenize(self, batch):
@@ -38,12 +40,12 @@ def tokenize_and_pack(dataset, tokenizer, block_size: int, num_proc: int | None 
     (batched, cached for file-backed datasets); a split without one full block is an error."""
     packer = _Packer(tokenizer, block_size)
     tokenized = dataset.map(packer.tokenize, batched=True, num_proc=num_proc, remove_columns=["text"],
-                            desc="Tokenising")
+                            desc="Tokenizing")
     packed = tokenized.map(packer.pack, batched=True, num_proc=num_proc, remove_columns=["ids"],
                            desc=f"Packing into blocks of {block_size}")
     for split, blocks in packed.items():
         if len(blocks) == 0:
-            raise ValueError(
+            raise DataError(
                 f"The {split} split has fewer than {block_size} tokens after tokenisation, so not one block could "
                 "be packed; add text or lower --block_size."
             )
@@ -105,7 +107,7 @@ class PackedStream(torch.utils.data.IterableDataset):
                 empty = False
                 yield block
             if empty:
-                raise ValueError(f"The training stream holds fewer than {self.packer.block_size} tokens per batch "
+                raise DataError(f"The training stream holds fewer than {self.packer.block_size} tokens per batch "
                                  "of documents, so not one block could be packed; add text or lower --block_size.")
 
     def check_not_empty(self) -> None:

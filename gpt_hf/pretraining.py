@@ -11,22 +11,37 @@ from pathlib import Path
 
 import datasets
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+from transformers import AutoModelForCausalLM, AutoTokenizer, HfArgumentParser, set_seed
 
-from .configuration_gpt_hf import GPTHFConfig
 from .checkpoints import remove_stale_checkpoints, resolve_resume_checkpoint, run_callbacks
+from .configuration_gpt_hf import GPTHFConfig
 from .data import load_text_dataset, load_text_stream
+from .errors import ArgumentError, UserError, check_at_least_one
 from .hub import write_model_card
 from .loading import check_model_folder, load_model, load_tokenizer, read_json_object
 from .modeling_gpt_hf import GPTHFForCausalLM
 from .packing import PackedStream, collate_blocks, tokenize_and_pack
 from .presets import PRESETS, config_from_preset
+from .run_arguments import RunArguments, resolve_run_arguments
 from .saving import check_run_output, reported_write_failures, run_output_dir
-from .errors import ArgumentError
 from .token_store import TokenStore
-from .tokenization import (STREAMING_TOKENIZER_DOCUMENTS, CorpusArguments, check_tokenizer_matches_config,
-                           check_vocab_size, save_tokenizer, special_token_ids, train_tokenizer)
-from .training import GPTTrainer, check_max_length, format_summary, training_summary
+from .tokenization import (
+    STREAMING_TOKENIZER_DOCUMENTS,
+    CorpusArguments,
+    check_tokenizer_matches_config,
+    check_vocab_size,
+    save_tokenizer,
+    special_token_ids,
+    train_tokenizer,
+)
+from .training import (
+    GPTTrainer,
+    GPTTrainingArguments,
+    ModelArguments,
+    check_max_length,
+    format_summary,
+    training_summary,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +64,7 @@ class PretrainDataArguments(CorpusArguments):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.shuffle_buffer_size < 1:
-            raise ArgumentError(f"--shuffle_buffer_size must be >= 1, got {self.shuffle_buffer_size}.")
+        check_at_least_one(self, "shuffle_buffer_size")
         if self.block_size is not None and self.block_size < 2:
             raise ArgumentError(f"--block_size must be >= 2, got {self.block_size}.")
         if self.data_dir is not None:
@@ -65,20 +79,46 @@ class PretrainDataArguments(CorpusArguments):
             self.tokenizer_train_documents = STREAMING_TOKENIZER_DOCUMENTS
 
 
+# What pretrain.py parses (a recipe JSON and flags), in the order `pretrain` takes them.
+PRETRAIN_ARGUMENTS = (ModelArguments, PretrainDataArguments, GPTTrainingArguments)
+
+
+def pretrain_arguments(recipe: str | Path, **overrides) -> tuple:
+    """`pretrain`'s arguments from a recipe JSON (as scripts/pretrain.py takes it) with `overrides` on top: for a
+    library caller such as a study, without the command line."""
+    values = {**read_json_object(recipe, "Recipe file"), **overrides}
+    try:
+        return HfArgumentParser(PRETRAIN_ARGUMENTS).parse_dict(values)
+    except UserError:
+        raise
+    except ValueError as err:  # an unknown key, or transformers' own check of a value
+        raise ArgumentError(f"Recipe {recipe}: {err}") from None
+
+
 def resolve_model_config(model_args) -> GPTHFConfig:
     """The run's model config, resolved once: the folder's (--model_name_or_path), a preset name or a JSON file
     (--config_name, default the tiny preset), with --config_overrides applied."""
+    try:
+        return _model_config(model_args)
+    except UserError:
+        raise
+    except ValueError as err:  # GPTHFConfig's own checks: plain ValueErrors (its file travels as remote code)
+        flags = "--config_overrides" if model_args.config_overrides else "--config_name / --model_name_or_path"
+        raise ArgumentError(f"{flags} give an invalid model config: {err}") from None
+
+
+def _model_config(model_args) -> GPTHFConfig:
     if model_args.model_name_or_path:
         check_model_folder(model_args.model_name_or_path)
         try:
             return GPTHFConfig.from_pretrained(model_args.model_name_or_path, **model_args.overrides)
         except OSError as err:
-            raise ValueError(f"Cannot load the model config from {model_args.model_name_or_path}: {err}") from None
+            raise ArgumentError(f"Cannot load the model config from {model_args.model_name_or_path}: {err}") from None
     name = model_args.config_name or "tiny"
     if name in PRESETS:
         return config_from_preset(name, **model_args.overrides)
     if not Path(name).is_file():
-        raise ValueError(f"--config_name {name!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON file.")
+        raise ArgumentError(f"--config_name {name!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON file.")
     values = read_json_object(name, "--config_name")
     values.pop("model_type", None)
     return GPTHFConfig(**{**values, **model_args.overrides})
@@ -169,7 +209,7 @@ def pretrain(model_args, data_args, training_args) -> dict:
 
     Replacing a non-empty folder (--overwrite_output_dir) writes beside it and swaps at the end (`run_output_dir`)."""
     output_dir = Path(training_args.output_dir)
-    resuming = check_run_output(training_args)
+    resume = check_run_output(training_args)
     config = resolve_model_config(model_args)  # once, before any data is read
     block_size = check_max_length(data_args.block_size, config.n_positions, flag="--block_size")
     store = TokenStore(data_args.data_dir) if data_args.data_dir else None  # complete, of a format we read
@@ -180,23 +220,25 @@ def pretrain(model_args, data_args, training_args) -> dict:
         raw = store
     elif data_args.streaming:
         if training_args.max_steps <= 0:
-            raise ValueError("--streaming needs --max_steps: a stream has no length, so the Trainer cannot count "
+            raise ArgumentError("--streaming needs --max_steps: a stream has no length, so the Trainer cannot count "
                              "epochs.")
         raw = load_text_stream(**data_args.source_options, seed=training_args.seed,
                                max_validation_documents=data_args.max_validation_documents)
         shards, workers = raw["train"].num_shards, training_args.dataloader_num_workers
         if workers > shards:  # each DataLoader worker reads whole shards (files): the rest would find none
-            raise ValueError(f"--dataloader_num_workers {workers} exceeds the stream's {shards} shards (one per "
+            raise ArgumentError(f"--dataloader_num_workers {workers} exceeds the stream's {shards} shards (one per "
                              f"file); use at most {shards}, or split the corpus into more files.")
     else:
         raw = load_text_dataset(**data_args.source_options, seed=training_args.seed)
-    with run_output_dir(training_args, resuming) as work_dir:
-        return _pretrain(model_args, data_args, training_args, raw, config, block_size, work_dir, output_dir.name)
+    with run_output_dir(output_dir, resume is not None, training_args.process_index == 0) as work_dir:
+        run = resolve_run_arguments(training_args, work_dir=work_dir, resume=resume)
+        return _train_language_model(model_args, data_args, run, raw, config, block_size, output_dir.name)
 
 
-def _pretrain(model_args, data_args, training_args, raw, config, block_size: int, output_dir: Path,
-              model_name: str) -> dict:
-    resume_value = training_args.resume_from_checkpoint
+def _train_language_model(model_args, data_args, run: RunArguments, raw, config, block_size: int,
+                          model_name: str) -> dict:
+    training_args, resume_value = run.trainer_args, run.resume
+    output_dir = Path(training_args.output_dir)
     with training_args.main_process_first(desc="tokenizer", local=False):
         saved = (output_dir / "tokenizer.json").is_file() and not model_args.tokenizer_name_or_path \
             and not model_args.model_name_or_path
@@ -213,10 +255,10 @@ def _pretrain(model_args, data_args, training_args, raw, config, block_size: int
                     remove_stale_checkpoints(output_dir)
                 if trained:
                     save_tokenizer(tokenizer, output_dir, model.config)
-    with training_args.main_process_first(desc="tokenising"):
+    with training_args.main_process_first(desc="tokenize_and_pack"):
         blocks = pack_splits(raw, tokenizer, block_size, data_args, training_args)
 
-    callbacks, stopper = run_callbacks(training_args)
+    callbacks, stopper = run_callbacks(run.save_total_limit)
     trainer = GPTTrainer(
         model=model,
         args=training_args,

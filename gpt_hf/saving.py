@@ -13,8 +13,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .checkpoints import (checkpoint_step, last_complete_checkpoint, remove_incomplete_checkpoints,
-                          resolve_resume_checkpoint)
+from .checkpoints import (
+    checkpoint_step,
+    last_complete_checkpoint,
+    remove_incomplete_checkpoints,
+    resolve_resume_checkpoint,
+)
 from .errors import ArgumentError, OutputPathError
 
 logger = logging.getLogger(__name__)
@@ -154,27 +158,26 @@ def run_folder(output_dir: str | os.PathLike, resuming: bool) -> Path:
     return staging if path.is_dir() and any(path.iterdir()) else path
 
 
-def check_run_output(training_args) -> bool:
+def check_run_output(training_args) -> str | None:
     """Before any data is read: the run's output folder can be written, and the checkpoint to resume from exists (or,
-    for a fresh run, the folder is empty unless --overwrite_output_dir). `--resume_from_checkpoint auto` resumes
-    from the last complete checkpoint when there is one (a requeued job) and starts fresh otherwise; it is resolved
-    here, once. Returns whether the run resumes."""
+    for a fresh run, the folder is empty unless --overwrite_output_dir). Returns the run's resume value, resolved
+    once: `--resume_from_checkpoint auto` is 'last' when there is a complete checkpoint (a requeued job) and None
+    (a fresh run) otherwise. `training_args` is not changed."""
     output_dir = Path(training_args.output_dir)
     check_writable_folder(output_dir)
     value = training_args.resume_from_checkpoint
     if str(value).lower() == "auto":
         value = "last" if last_complete_checkpoint(run_folder(output_dir, resuming=True)) else None
-        training_args.resume_from_checkpoint = value
     if value:
         resolve_resume_checkpoint(value, run_folder(output_dir, resuming=True), remove_incomplete=False)
-        return True
+        return value
     check_output_dir(output_dir, training_args.overwrite_output_dir)
-    return False
+    return None
 
 
 @contextlib.contextmanager
-def run_output_dir(training_args, resuming: bool):
-    """The folder a Trainer run writes to (`run_folder`), set as `training_args.output_dir` for the run.
+def run_output_dir(output_dir: str | os.PathLike, resuming: bool, is_main: bool = True):
+    """The folder a Trainer run writes to (`run_folder`): yielded, to become the run's `output_dir`.
 
     Replacing a non-empty folder (--overwrite_output_dir): the run writes into a staging folder beside it, which
     replaces the old folder only when the run has finished, so the old run's files (predictions, results, logs)
@@ -183,14 +186,12 @@ def run_output_dir(training_args, resuming: bool):
     writes in place (its checkpoints are there to resume from); a folder the run created is removed on failure unless
     it holds a checkpoint (what a failure before the first checkpoint leaves, e.g. a tokenizer, is not a usable
     run)."""
-    path = Path(training_args.output_dir)
+    path = Path(output_dir)
     target = run_folder(path, resuming)
     replacing = target != path
     existed = path.exists()
-    is_main = getattr(training_args, "process_index", 0) == 0
     if replacing and not resuming and target.exists() and is_main:  # left by an earlier run, not resumed
         shutil.rmtree(target)
-    training_args.output_dir = str(target)
     try:
         yield target
     except BaseException:
@@ -199,8 +200,6 @@ def run_output_dir(training_args, resuming: bool):
         elif is_main and not existed and path.is_dir() and not any(map(checkpoint_step, path.iterdir())):
             shutil.rmtree(path, ignore_errors=True)
         raise
-    finally:
-        training_args.output_dir = str(path)
     if is_main and replacing:
         backup = path.with_name(f".{path.name}.old-{os.getpid()}")
         path.rename(backup)

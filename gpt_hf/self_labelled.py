@@ -12,9 +12,11 @@ occurs in several documents is kept in the first split only, so no sentence is i
 
 import random
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
-TASKS = {"acceptability": "classification", "next_sentence": "entailment", "same_document": "similarity",
-         "continuation": "multiple_choice"}
+from .errors import ArgumentError, DataError
+
 SPLITS = ("train", "validation", "test")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
@@ -68,33 +70,63 @@ def _shuffled(rng: random.Random, sentence: str) -> str | None:
     return None
 
 
+def _acceptability(rng, docs, doc_index, sentences, position, positive) -> dict:
+    sentence = sentences[position]
+    shuffled = None if positive else _shuffled(rng, sentence)
+    if shuffled is None:
+        positive = True
+    return {"text": sentence if positive else shuffled, "label": int(positive)}
+
+
+def _next_sentence(rng, docs, doc_index, sentences, position, positive) -> dict:
+    second = sentences[position + 1] if positive else _other_sentence(rng, docs, doc_index)
+    return {"text": sentences[position], "text_pair": second, "label": int(positive)}
+
+
+def _same_document(rng, docs, doc_index, sentences, position, positive) -> dict:
+    second = rng.choice(sentences[:position] + sentences[position + 1:]) if positive \
+        else _other_sentence(rng, docs, doc_index)
+    return {"text": sentences[position], "text_pair": second, "label": int(positive)}
+
+
+def _continuation(rng, docs, doc_index, sentences, position, positive) -> dict:
+    following = sentences[position + 1]
+    choices = [following] + [_other_sentence(rng, docs, doc_index) for _ in range(3)]
+    rng.shuffle(choices)
+    return {"context": sentences[position], "choices": choices, "label": choices.index(following)}
+
+
+@dataclass(frozen=True)
+class SelfLabelledTask:
+    """task_type: the fine-tuning task type its rows fit (`task_types.TASK_TYPES`).
+    build: (rng, documents, document index, its sentences, sentence position, positive?) -> one example.
+    needs_next: whether an example needs the sentence after this one (none is built for a document's last)."""
+
+    task_type: str
+    build: Callable[..., dict]
+    needs_next: bool = True
+
+
+TASKS = {
+    "acceptability": SelfLabelledTask("classification", _acceptability, needs_next=False),
+    "next_sentence": SelfLabelledTask("entailment", _next_sentence),
+    "same_document": SelfLabelledTask("similarity", _same_document),
+    "continuation": SelfLabelledTask("multiple_choice", _continuation),
+}
+
+
 def build_examples(task: str, docs: list[list[str]], seed: int, limit: int | None = None) -> list[dict]:
     """Examples of one task from one split's documents (lists of sentences); balanced binary labels."""
     if len(docs) < 2:
-        raise ValueError("A self-labelled task needs at least two documents with two or more sentences in each split.")
+        raise DataError("A self-labelled task needs at least two documents with two or more sentences in each split.")
+    spec = TASKS[task]
     rng = random.Random(seed)
     examples = []
     for doc_index, sentences in enumerate(docs):
-        for position, sentence in enumerate(sentences):
+        for position in range(len(sentences)):
             positive = rng.random() < 0.5
-            if task == "acceptability":
-                shuffled = None if positive else _shuffled(rng, sentence)
-                if shuffled is None:
-                    positive = True
-                examples.append({"text": sentence if positive else shuffled, "label": int(positive)})
-            elif position + 1 < len(sentences):
-                following = sentences[position + 1]
-                if task == "next_sentence":
-                    second = following if positive else _other_sentence(rng, docs, doc_index)
-                    examples.append({"text": sentence, "text_pair": second, "label": int(positive)})
-                elif task == "same_document":
-                    second = rng.choice(sentences[:position] + sentences[position + 1:]) if positive \
-                        else _other_sentence(rng, docs, doc_index)
-                    examples.append({"text": sentence, "text_pair": second, "label": int(positive)})
-                else:  # continuation
-                    choices = [following] + [_other_sentence(rng, docs, doc_index) for _ in range(3)]
-                    rng.shuffle(choices)
-                    examples.append({"context": sentence, "choices": choices, "label": choices.index(following)})
+            if not spec.needs_next or position + 1 < len(sentences):
+                examples.append(spec.build(rng, docs, doc_index, sentences, position, positive))
             if limit is not None and len(examples) >= limit:
                 return examples
     return examples
@@ -108,7 +140,7 @@ def self_labelled_dataset(task: str, documents: list[str] | None = None, seed: i
     from .data import builtin_corpus
 
     if task not in TASKS:
-        raise ValueError(f"Unknown self-labelled task {task!r}; choose one of {sorted(TASKS)}.")
+        raise ArgumentError(f"Unknown self-labelled task {task!r}; choose one of {sorted(TASKS)}.")
     split_docs = _document_splits(builtin_corpus() if documents is None else documents, seed)
     limits = max_examples or {}
     return datasets.DatasetDict({

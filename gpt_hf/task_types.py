@@ -14,6 +14,7 @@ type is one `register_task_type(TaskType(...))` call (plus its transform, and it
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .errors import ArgumentError, DataError
 from .labels import LABEL_FORMATS
 from .modeling_gpt_hf import HEADS
 from .tasks import TaskTransform
@@ -64,7 +65,7 @@ def check_same_choice_count(raw) -> None:
     every = set().union(*counts.values())
     if len(every) > 1:
         where = ", ".join(f"{split}: {sorted(found)}" for split, found in counts.items())
-        raise ValueError(f"The data mixes rows with {sorted(every)} choices ({where}); every multiple-choice row "
+        raise DataError(f"The data mixes rows with {sorted(every)} choices ({where}); every multiple-choice row "
                          "needs the same number of choices.")
 
 
@@ -81,7 +82,7 @@ def register_task_type(task_type: TaskType, replace: bool = False) -> TaskType:
 
 def get_task_type(name: str | None) -> TaskType:
     if name not in TASK_TYPES:
-        raise ValueError(f"Unknown task {name!r}; choose one of {tuple(TASK_TYPES)} (or pass --benchmark).")
+        raise ArgumentError(f"Unknown task {name!r}; choose one of {tuple(TASK_TYPES)} (or pass --benchmark).")
     return TASK_TYPES[name]
 
 

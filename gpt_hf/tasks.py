@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .tokenization import encode_texts
+from .errors import ArgumentError, DataError
+from .tokenization import encode_texts, task_token_ids
 
 IGNORE_INDEX = -100
 
@@ -46,18 +47,12 @@ class TaskTransform:
     """Build the paper's task inputs with a tokenizer that has start / delimiter / extract tokens."""
 
     def __init__(self, tokenizer, max_length: int | None = None):
-        ids = {name: getattr(tokenizer, f"{name}_token_id", None) for name in ("start", "delimiter", "extract")}
-        missing = [name for name, value in ids.items() if value is None]
-        if missing:
-            raise ValueError(
-                f"The tokenizer has no {', '.join(missing)} token; train it with gpt_hf.tokenization.train_tokenizer "
-                "or add them as extra special tokens named start_token / delimiter_token / extract_token."
-            )
+        ids = task_token_ids(tokenizer)
         self.tokenizer = tokenizer
         self.start_id, self.delimiter_id, self.extract_id = ids["start"], ids["delimiter"], ids["extract"]
         self.max_length = max_length if max_length is not None else tokenizer.model_max_length
         if not isinstance(self.max_length, int) or not 4 <= self.max_length <= 1_000_000:
-            raise ValueError(
+            raise ArgumentError(
                 f"max_length={self.max_length!r} is not a usable context length; pass max_length=config.n_positions."
             )
 
@@ -93,10 +88,10 @@ class TaskTransform:
         is_batch, firsts = self._as_batch(first, first_name)
         second_is_batch, seconds = self._as_batch(second, second_name)
         if is_batch != second_is_batch or len(firsts) != len(seconds):
-            raise ValueError(f"{first_name} and {second_name} must both be strings or lists of the same length.")
+            raise DataError(f"{first_name} and {second_name} must both be strings or lists of the same length.")
         empty = [i for i, text in enumerate(seconds) if not text.strip()]
         if empty:
-            raise ValueError(f"{second_name} is empty in example(s) {empty[:8]}; drop or fill those rows.")
+            raise DataError(f"{second_name} is empty in example(s) {empty[:8]}; drop or fill those rows.")
         return is_batch, self._encode(firsts), self._encode(seconds)
 
     # -- the four transforms -----------------------------------------------------------------------------------
@@ -122,10 +117,10 @@ class TaskTransform:
         is_batch, contexts = self._as_batch(context, "context")
         per_example = choices if is_batch else [choices]
         if not isinstance(per_example, (list, tuple)) or len(per_example) != len(contexts):
-            raise ValueError("choices must be one list of answers per context.")
+            raise DataError("choices must be one list of answers per context.")
         for index, answers in enumerate(per_example):
             if not isinstance(answers, (list, tuple)) or not answers:
-                raise ValueError(f"Example {index} has no choices; every example needs a non-empty list of answers.")
+                raise DataError(f"Example {index} has no choices; every example needs a non-empty list of answers.")
         encoded_contexts = self._encode(contexts)
         flat_answers = self._encode([answer for answers in per_example for answer in answers])
         rows, position = [], 0

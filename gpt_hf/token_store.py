@@ -44,9 +44,14 @@ import numpy as np
 import torch
 
 from .data import NO_VALIDATION_FIX, in_validation_split, iter_documents
-from .errors import ArgumentError, DataError
-from .tokenization import (STREAMING_TOKENIZER_DOCUMENTS, CorpusArguments, check_vocab_size, encode_texts,
-                           train_tokenizer)
+from .errors import ArgumentError, DataError, check_at_least_one
+from .tokenization import (
+    STREAMING_TOKENIZER_DOCUMENTS,
+    CorpusArguments,
+    check_vocab_size,
+    encode_texts,
+    train_tokenizer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -235,8 +240,7 @@ class PrepareArguments(CorpusArguments):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.shard_tokens < 1:
-            raise ArgumentError(f"--shard_tokens must be >= 1, got {self.shard_tokens}.")
+        check_at_least_one(self, "shard_tokens")
         if self.tokenizer_train_documents is None:
             self.tokenizer_train_documents = STREAMING_TOKENIZER_DOCUMENTS
         if self.tokenizer_name_or_path is None and self.tokenizer_vocab_size is not None:

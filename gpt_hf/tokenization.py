@@ -24,9 +24,16 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from .data import (DocumentArguments, batched, expand_files, iter_bounded_lines, iter_dataset_texts, non_empty,
-                   scan_text_file)
-from .errors import ArgumentError
+from .data import (
+    DocumentArguments,
+    batched,
+    expand_files,
+    iter_bounded_lines,
+    iter_dataset_texts,
+    non_empty,
+    scan_text_file,
+)
+from .errors import ArgumentError, check_at_least_one, check_fraction
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +84,7 @@ def build_pipeline(flavour: str) -> Tokenizer:
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
         tokenizer.decoder = decoders.ByteLevel()
         return tokenizer
-    raise ValueError(f"Unknown tokenizer flavour {flavour!r}; choose one of {FLAVOURS}.")
+    raise ArgumentError(f"Unknown tokenizer flavour {flavour!r}; choose one of {FLAVOURS}.")
 
 
 def minimum_vocab_size(flavour: str) -> int:
@@ -192,7 +199,7 @@ def train_tokenizer(
 
     trained = tokenizer.get_vocab_size()
     if trained > vocab_size:
-        raise ValueError(
+        raise ArgumentError(
             f"vocab_size={vocab_size} is smaller than the corpus alphabet + special tokens ({trained} symbols before "
             f"any merge); use a larger vocab_size (at least {trained})."
         )
@@ -261,6 +268,21 @@ def tokens_per_word(tokenizer: PreTrainedTokenizerFast, texts: list[str]) -> flo
     return sum(len(ids) for ids in encode_texts(tokenizer, texts)) / words
 
 
+TASK_TOKENS = ("start", "delimiter", "extract")  # the paper's task-input tokens, as `<name>_token` on a tokenizer
+
+
+def task_token_ids(tokenizer) -> dict[str, int]:
+    """{start, delimiter, extract: id} of a tokenizer; a tokenizer without them is an error saying how to get them."""
+    ids = {name: getattr(tokenizer, f"{name}_token_id", None) for name in TASK_TOKENS}
+    missing = [name for name, value in ids.items() if value is None]
+    if missing:
+        raise ArgumentError(
+            f"The tokenizer has no {', '.join(missing)} token; train it with gpt_hf.tokenization.train_tokenizer "
+            "or add them as extra special tokens named start_token / delimiter_token / extract_token."
+        )
+    return ids
+
+
 def with_task_template(tokenizer):
     """A copy whose `tokenizer(text)` / `tokenizer(text, text_pair)` builds `[start] a [delim] b [extract]` itself,
     so a fine-tuned task model works in `pipeline("text-classification")` without gpt_hf's task transforms.
@@ -269,9 +291,7 @@ def with_task_template(tokenizer):
 
     from tokenizers import processors
 
-    ids = {name: getattr(tokenizer, f"{name}_token_id", None) for name in ("start", "delimiter", "extract")}
-    if None in ids.values():
-        raise ValueError("The tokenizer has no start / delimiter / extract tokens to build a task template from.")
+    ids = task_token_ids(tokenizer)
     s = SPECIAL_TOKENS
     templated = copy.deepcopy(tokenizer)
     templated.backend_tokenizer.post_processor = processors.TemplateProcessing(
@@ -312,7 +332,7 @@ def document_start_id(tokenizer) -> int:
     a document's first scored token are conditioned on."""
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     if start is None:
-        raise ValueError("The tokenizer has neither a bos nor an eos token to start a document from.")
+        raise ArgumentError("The tokenizer has neither a bos nor an eos token to start a document from.")
     return start
 
 
@@ -324,7 +344,7 @@ def special_token_ids(tokenizer) -> dict[str, int | None]:
         "bos_token_id": tokenizer.bos_token_id,
         "eos_token_id": tokenizer.eos_token_id,
     }
-    for name in ("start", "delimiter", "extract"):
+    for name in TASK_TOKENS:
         ids[f"{name}_token_id"] = getattr(tokenizer, f"{name}_token_id", None)
     return ids
 
@@ -349,7 +369,8 @@ def check_tokenizer_matches_config(tokenizer, config) -> None:
     elif tokens < config.vocab_size and not is_padded_vocab(tokens, config.vocab_size):
         problems.append(
             f"tokenizer has {tokens} tokens but config.vocab_size={config.vocab_size}: a tokenizer trained for "
-            f"another model (embedding rows {tokens}..{config.vocab_size - 1} would never be used). Use the model's own "
+            f"another model (embedding rows {tokens}..{config.vocab_size - 1} would never be used). Use the model's "
+            "own "
             "tokenizer, or resize_token_embeddings(len(tokenizer)); padding to a multiple of up to "
             f"{_MAX_VOCAB_PADDING} (at most 1% more rows) is accepted"
         )
@@ -358,7 +379,7 @@ def check_tokenizer_matches_config(tokenizer, config) -> None:
         if key != "vocab_size" and value is not None and hasattr(config, key) and getattr(config, key) != value:
             problems.append(f"{key}: tokenizer {value} vs config {getattr(config, key, None)}")
     if problems:
-        raise ValueError(
+        raise ArgumentError(
             "Tokenizer and model config disagree: " + "; ".join(problems)
             + ". Build the config with gpt_hf.tokenization.special_token_ids(tokenizer), or resize the model's "
             "embeddings and update the ids."
@@ -415,13 +436,9 @@ class CorpusArguments(DocumentArguments):
         super().__post_init__()
         if self.train_files is not None and self.dataset_name is not None:
             raise ArgumentError("Pass --train_files or --dataset_name, not both.")
-        for name in ("preprocessing_num_workers", "max_train_documents", "tokenizer_vocab_size",
-                     "max_validation_documents", "tokenizer_train_documents"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ArgumentError(f"--{name} must be >= 1, got {getattr(self, name)}.")
-        if not 0.0 < self.validation_split_fraction < 1.0:
-            raise ArgumentError(f"--validation_split_fraction must be in (0, 1), got "
-                                f"{self.validation_split_fraction}.")
+        check_at_least_one(self, "preprocessing_num_workers", "max_train_documents", "tokenizer_vocab_size",
+                           "max_validation_documents", "tokenizer_train_documents")
+        check_fraction(self.validation_split_fraction, "--validation_split_fraction")
         if self.tokenizer_flavour not in FLAVOURS:
             raise ArgumentError(f"--tokenizer_flavour {self.tokenizer_flavour!r} is not one of {FLAVOURS}.")
 

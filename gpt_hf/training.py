@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 import torch
 from transformers import SchedulerType, Trainer, TrainingArguments
 
+from .errors import ArgumentError
+from .modeling_gpt_hf import HEADS
+
 logger = logging.getLogger(__name__)
 
 
@@ -26,32 +29,47 @@ ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flash_attent
 
 def check_attn_implementation(value: str) -> None:
     if value not in ATTENTION_IMPLEMENTATIONS:
-        raise ValueError(f"--attn_implementation {value!r} is not one of {ATTENTION_IMPLEMENTATIONS}.")
+        raise ArgumentError(f"--attn_implementation {value!r} is not one of {ATTENTION_IMPLEMENTATIONS}.")
 
 
 @dataclass
-class ModelArguments:
+class ModelLoadingArguments:
+    """How any script loads a model and its tokenizer (keyword-only, so the scripts' own fields keep their order)."""
+
+    tokenizer_name_or_path: str | None = field(
+        default=None, kw_only=True,
+        metadata={"help": "Tokenizer folder; default: the model folder's (pretraining a new model: one trained on the "
+                          "data)."})
+    attn_implementation: str = field(
+        default="sdpa", kw_only=True,
+        metadata={"help": f"Attention kernel: {', '.join(ATTENTION_IMPLEMENTATIONS)} (the flash ones need their "
+                          "package and a GPU)."})
+
+    def __post_init__(self):
+        check_attn_implementation(self.attn_implementation)
+
+
+@dataclass
+class ModelArguments(ModelLoadingArguments):
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "A gpt_hf model folder to continue from (its config and weights)."})
     config_name: str | None = field(
         default=None, metadata={"help": "New model: a preset (gpt1, gpt2-small, gpt2-medium, tiny) or a config JSON."})
     config_overrides: str | None = field(
         default=None, metadata={"help": 'JSON object of config fields to override, e.g. \'{"n_layer": 4}\'.'})
-    tokenizer_name_or_path: str | None = field(
-        default=None, metadata={"help": "Tokenizer folder; default: the model folder's, or train one on the data."})
-    attn_implementation: str = field(default="sdpa", metadata={"help": "eager, sdpa or flash_attention_2."})
 
     def __post_init__(self):
-        check_attn_implementation(self.attn_implementation)
+        super().__post_init__()
         if self.model_name_or_path and self.config_name:
-            raise ValueError("Pass --model_name_or_path (continue) or --config_name (new model), not both.")
+            raise ArgumentError("Pass --model_name_or_path (continue) or --config_name (new model), not both.")
         if self.config_overrides is not None:
             try:
                 overrides = json.loads(self.config_overrides)
             except json.JSONDecodeError as err:
-                raise ValueError(f"--config_overrides is not valid JSON ({err}): {self.config_overrides!r}") from None
+                raise ArgumentError(
+                    f"--config_overrides is not valid JSON ({err}): {self.config_overrides!r}") from None
             if not isinstance(overrides, dict):
-                raise ValueError(f"--config_overrides must be a JSON object, got {self.config_overrides!r}.")
+                raise ArgumentError(f"--config_overrides must be a JSON object, got {self.config_overrides!r}.")
 
     @property
     def overrides(self) -> dict:
@@ -59,18 +77,10 @@ class ModelArguments:
 
 
 @dataclass
-class GPTTrainingArguments(TrainingArguments):
-    """TrainingArguments with the GPT-1 pretraining recipe as defaults (all overridable)."""
+class TrainerDefaults(TrainingArguments):
+    """What pretraining and fine-tuning share on top of TrainingArguments: the paper's weight decay and clipping,
+    tensorboard logs, and the checks of a device set-up that cannot run as asked."""
 
-    learning_rate: float = field(default=2.5e-4, metadata={"help": "Peak learning rate (paper: 2.5e-4)."})
-    lr_scheduler_type: SchedulerType | str = field(default="cosine", metadata={"help": "Paper: cosine annealing to 0."})
-    warmup_steps: float = field(
-        default=2000, metadata={"help": "Linear warmup steps (paper: 2000); a value < 1 is a fraction of the run."})
-    short_run_warmup_fraction: float = field(
-        default=0.1,
-        metadata={"help": "If warmup_steps exceed this fraction of the run's steps, warmup becomes that fraction "
-                          "(so short runs still decay); 0 keeps warmup_steps as given."},
-    )
     weight_decay: float = field(
         default=0.01, metadata={"help": "Decoupled weight decay on all weights except biases and LayerNorm gains."})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm."})
@@ -88,11 +98,39 @@ class GPTTrainingArguments(TrainingArguments):
         fsdp = self.fsdp or os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"  # flag or accelerate
         if fsdp and (self.use_cpu or not torch.accelerator.is_available()):
             # accelerate selects FSDP only for accelerator devices: on CPU the run would silently be plain DDP
-            raise ValueError("FSDP (--fsdp, or an accelerate FSDP config) needs GPUs or another accelerator: "
-                             "accelerate applies it only there, and on CPU the run would silently be plain DDP. Drop "
-                             "it on this machine (torchrun / accelerate launch without it run DDP).")
+            raise ArgumentError("FSDP (--fsdp, or an accelerate FSDP config) needs GPUs or another accelerator: "
+                                "accelerate applies it only there, and on CPU the run would silently be plain DDP. "
+                                "Drop it on this machine (torchrun / accelerate launch without it run DDP).")
+
+
+@dataclass
+class GPTTrainingArguments(TrainerDefaults):
+    """Pretraining's TrainingArguments: the GPT-1 pretraining recipe as defaults (all overridable)."""
+
+    learning_rate: float = field(default=2.5e-4, metadata={"help": "Peak learning rate (paper: 2.5e-4)."})
+    lr_scheduler_type: SchedulerType | str = field(default="cosine", metadata={"help": "Paper: cosine annealing to 0."})
+    warmup_steps: float = field(
+        default=2000, metadata={"help": "Linear warmup steps (paper: 2000); a value < 1 is a fraction of the run."})
+    short_run_warmup_fraction: float = field(
+        default=0.1,
+        metadata={"help": "If warmup_steps exceed this fraction of the run's steps, warmup becomes that fraction "
+                          "(so short runs still decay); 0 keeps warmup_steps as given."},
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
         if not 0.0 <= self.short_run_warmup_fraction < 1.0:
-            raise ValueError(f"short_run_warmup_fraction must be in [0, 1), got {self.short_run_warmup_fraction}.")
+            raise ArgumentError(f"short_run_warmup_fraction must be in [0, 1), got {self.short_run_warmup_fraction}.")
+
+    def get_warmup_steps(self, num_training_steps: int) -> int:
+        """The paper's 2000 warmup steps would be a whole short run: over `short_run_warmup_fraction` of the run's
+        steps, warm up over that fraction instead (derived here, from the unchanged arguments)."""
+        fraction = self.short_run_warmup_fraction
+        if fraction and self.warmup_steps >= 1 and self.warmup_steps > fraction * num_training_steps:
+            logger.info("Warmup of %d steps is over %.0f%% of a %d-step run: warming up over %.0f%% instead.",
+                        self.warmup_steps, fraction * 100, num_training_steps, fraction * 100)
+            return math.ceil(num_training_steps * fraction)
+        return super().get_warmup_steps(num_training_steps)
 
 
 class GPTTrainer(Trainer):
@@ -102,7 +140,8 @@ class GPTTrainer(Trainer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._loss_parts: dict[str, list[torch.Tensor]] = {"task_loss": [], "lm_loss": []}
-        self._is_language_model = type(self.model).__name__.endswith("ForCausalLM")
+        model = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model  # PEFT
+        self._is_language_model = isinstance(model, HEADS["AutoModelForCausalLM"].model_class)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if self._is_language_model and model.training and "labels" in inputs:
@@ -160,15 +199,6 @@ class GPTTrainer(Trainer):
             self.model.tie_weights()
         super()._issue_warnings_after_load(load_result._replace(missing_keys=missing))
 
-    def create_scheduler(self, num_training_steps: int, optimizer=None):
-        fraction = getattr(self.args, "short_run_warmup_fraction", 0.0)
-        if fraction and self.args.warmup_steps >= 1 and self.args.warmup_steps > fraction * num_training_steps:
-            logger.info("Warmup of %d steps is over %.0f%% of a %d-step run: warming up over %.0f%% instead.",
-                        self.args.warmup_steps, fraction * 100, num_training_steps, fraction * 100)
-            self.args.warmup_steps = fraction  # < 1 means a fraction of the run
-        return super().create_scheduler(num_training_steps, optimizer)
-
-
 def task_head_parameter_names(model) -> set[str]:
     """Names of the parameters in the modules the model declares as its task head (`task_head_modules`), also
     when the model is wrapped (PEFT, DDP), whose parameter names carry a prefix."""
@@ -184,7 +214,7 @@ def check_max_length(max_length: int | None, n_positions: int, flag: str = "--ma
     if max_length is None:
         return n_positions
     if max_length > n_positions:
-        raise ValueError(f"{flag} {max_length} exceeds the model's n_positions={n_positions} (its context); use at "
+        raise ArgumentError(f"{flag} {max_length} exceeds the model's n_positions={n_positions} (its context); use at "
                          f"most {n_positions}, or a model with a longer context.")
     return max_length
 

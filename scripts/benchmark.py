@@ -37,6 +37,8 @@ from measure import (  # noqa: E402
 )
 from scaling import format_scaling_table, run_scaling  # noqa: E402
 
+from gpt_hf.errors import ArgumentError
+
 SUITES = ("model", "tokenizer", "pretrain", "scaling")
 
 
@@ -70,11 +72,11 @@ class BenchmarkArguments:
 
     def __post_init__(self):
         if self.rounds < 1:
-            raise ValueError(f"--rounds must be >= 1, got {self.rounds}.")
+            raise ArgumentError(f"--rounds must be >= 1, got {self.rounds}.")
         if self.suite not in SUITES:
-            raise ValueError(f"--suite must be one of {SUITES}, got {self.suite!r}.")
+            raise ArgumentError(f"--suite must be one of {SUITES}, got {self.suite!r}.")
         if min(self.workers) < 1 or min(self.sizes_mb) <= 0:
-            raise ValueError(f"--workers must be >= 1 and --sizes_mb > 0, got {self.workers} and {self.sizes_mb}.")
+            raise ArgumentError(f"--workers must be >= 1 and --sizes_mb > 0, got {self.workers} and {self.sizes_mb}.")
 
 
 def run(args: BenchmarkArguments, cfg: BenchConfig) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from gpt_hf.cli import entry_points
 from gpt_hf.convert import CONVERTIBLE_HEADS, EXPORT_LAYOUTS, convert_checkpoint, export_folder, save_converted
+from gpt_hf.errors import ArgumentError
 from gpt_hf.saving import check_output_dir
 
 
@@ -32,9 +33,9 @@ class ConvertArguments:
 
     def __post_init__(self):
         if self.to not in ("gpt_hf", *EXPORT_LAYOUTS):
-            raise ValueError(f"--to {self.to!r} is not one of {('gpt_hf', *EXPORT_LAYOUTS)}.")
+            raise ArgumentError(f"--to {self.to!r} is not one of {('gpt_hf', *EXPORT_LAYOUTS)}.")
         if self.head not in CONVERTIBLE_HEADS:
-            raise ValueError(f"--head {self.head!r} is not one of {sorted(CONVERTIBLE_HEADS)}.")
+            raise ArgumentError(f"--head {self.head!r} is not one of {sorted(CONVERTIBLE_HEADS)}.")
         check_output_dir(self.output_dir, self.overwrite_output_dir)  # before the source is read
 
 

@@ -16,7 +16,7 @@ import sys
 
 from gpt_hf.cli import entry_points
 from gpt_hf.finetuning import FinetuneDataArguments
-from gpt_hf.study import StudyArguments, run_study
+from gpt_hf.studies.data_efficiency import StudyArguments, run_study
 
 
 def run(study: StudyArguments, data: FinetuneDataArguments) -> None:

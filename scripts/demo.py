@@ -22,7 +22,6 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, OpenAIGPTConfig, OpenAIGPTLMHeadModel
 
 from gpt_hf.cli import entry_points, parse_arguments
-
 from gpt_hf.convert import convert_checkpoint
 from gpt_hf.evaluation import EvaluationArguments, run_evaluation
 from gpt_hf.finetuning import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, finetune
@@ -30,7 +29,7 @@ from gpt_hf.generation import GenerationArguments, generate_texts
 from gpt_hf.hub import build_hub_folder
 from gpt_hf.pretraining import PretrainDataArguments, pretrain
 from gpt_hf.self_labelled import TASKS
-from gpt_hf.study import StudyArguments, run_study
+from gpt_hf.studies.data_efficiency import StudyArguments, run_study
 from gpt_hf.training import GPTTrainingArguments, ModelArguments
 
 logger = logging.getLogger("demo")
@@ -77,7 +76,7 @@ def check_parity() -> list[tuple[str, str]]:
 
 def finetune_builtin_tasks(pretrained: Path, output: Path) -> list[tuple[str, str]]:
     rows = []
-    for task, kind in TASKS.items():
+    for task, spec in TASKS.items():
         results = finetune(
             FinetuneModelArguments(model_name_or_path=str(pretrained)),
             FinetuneDataArguments(benchmark=task, max_train_samples=800, max_eval_samples=200, max_length=64),
@@ -85,7 +84,7 @@ def finetune_builtin_tasks(pretrained: Path, output: Path) -> list[tuple[str, st
                                       use_cpu=True, report_to="none", num_train_epochs=2, learning_rate=5e-4,
                                       save_total_limit=1),
         )
-        rows.append((f"fine-tuned: {task} ({kind})", f"test accuracy {results['test_accuracy']:.1%}"))
+        rows.append((f"fine-tuned: {task} ({spec.task_type})", f"test accuracy {results['test_accuracy']:.1%}"))
     return rows
 
 

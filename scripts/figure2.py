@@ -10,11 +10,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gpt_hf.cli import entry_points, parse_arguments
-from gpt_hf.pretraining import PretrainDataArguments, pretrain
+from gpt_hf.cli import entry_points
+from gpt_hf.pretraining import pretrain, pretrain_arguments
 from gpt_hf.saving import check_writable_folder
-from gpt_hf.study import layer_transfer_curve, plot_figure2, zero_shot_curve
-from gpt_hf.training import GPTTrainingArguments, ModelArguments
+from gpt_hf.studies.figure2 import layer_transfer_curve, plot_figure2, zero_shot_curve
 
 
 @dataclass
@@ -32,6 +31,8 @@ class Figure2Arguments:
     max_eval_samples: int = field(default=300, metadata={"help": "Evaluation rows per task (and zero-shot)."})
     learning_rate: float = field(default=5e-4, metadata={"help": "Fine-tuning learning rate."})
     num_train_epochs: float = field(default=2.0, metadata={"help": "Fine-tuning epochs."})
+    max_length: int = field(default=64, metadata={"help": "Fine-tuning tokens per row."})
+    use_cpu: bool = field(default=False, metadata={"help": "Fine-tune on the CPU even where a GPU is available."})
 
     def __post_init__(self):
         check_writable_folder(self.output_dir)  # before any pretraining or fine-tuning
@@ -43,12 +44,11 @@ def run(args: Figure2Arguments) -> None:
     pretrained = args.pretrained
     if pretrained is None:
         pretrained = str(output / "pretrained")
-        pretrain(*parse_arguments((ModelArguments, PretrainDataArguments, GPTTrainingArguments),
-                                  [args.pretrain_recipe], output_dir=pretrained, save_steps=args.save_steps,
-                                  save_total_limit=None, report_to="none", overwrite_output_dir=True))
+        pretrain(*pretrain_arguments(args.pretrain_recipe, output_dir=pretrained, save_steps=args.save_steps,
+                                     save_total_limit=None, report_to="none", overwrite_output_dir=True))
     left = layer_transfer_curve(pretrained, args.benchmarks, args.seeds, output / "runs",
                                 max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
-                                max_length=64, learning_rate=args.learning_rate,
+                                max_length=args.max_length, use_cpu=args.use_cpu, learning_rate=args.learning_rate,
                                 num_train_epochs=args.num_train_epochs)
     right = zero_shot_curve(pretrained, max_examples=args.max_eval_samples)
     for name, rows in (("figure2_left.csv", left), ("figure2_right.csv", right)):

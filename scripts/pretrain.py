@@ -11,10 +11,9 @@ Examples:
 import sys
 
 from gpt_hf.cli import entry_points
-from gpt_hf.pretraining import PretrainDataArguments, pretrain
-from gpt_hf.training import GPTTrainingArguments, ModelArguments
+from gpt_hf.pretraining import PRETRAIN_ARGUMENTS, pretrain
 
-parse, main = entry_points((ModelArguments, PretrainDataArguments, GPTTrainingArguments), pretrain)
+parse, main = entry_points(PRETRAIN_ARGUMENTS, pretrain)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 
 from gpt_hf.cli import entry_points
-from gpt_hf.hub import HubUploadError, build_hub_folder, check_repo_id, upload
+from gpt_hf.hub import build_hub_folder, check_repo_id, upload
 from gpt_hf.saving import check_writable_folder
 
 
@@ -39,12 +39,8 @@ def run(args: PushArguments) -> int:
     print(f"Built {folder}")
     if args.dry_run:
         return 0
-    try:
-        url = upload(folder, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
-                     commit_message=args.commit_message, endpoint=args.endpoint)
-    except HubUploadError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    url = upload(folder, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
+                 commit_message=args.commit_message, endpoint=args.endpoint)  # HubUploadError: one line, exit 1
     print(f"Uploaded: {url}")
     return 0
 

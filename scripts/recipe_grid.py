@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gpt_hf.cli import entry_points
 from gpt_hf.saving import check_writable_file
-from gpt_hf.study import plot_recipe_grid, read_grid_rows, recipe_grid, recipe_table
+from gpt_hf.studies.recipe_grid import plot_recipe_grid, read_grid_rows, recipe_grid, recipe_table
 
 
 @dataclass
@@ -31,6 +31,8 @@ class RecipeGridArguments:
         default=None, metadata={"help": "JSON lines of finished runs: runs recorded there are not run again, new ones "
                                         "are appended as they finish, and the table covers every run in the file."})
     plot: str | None = field(default=None, metadata={"help": "Also draw score against learning rate (a PNG path)."})
+    max_length: int = field(default=64, metadata={"help": "Fine-tuning tokens per row."})
+    use_cpu: bool = field(default=False, metadata={"help": "Fine-tune on the CPU even where a GPU is available."})
 
     def __post_init__(self):  # before hours of fine-tuning, not after
         for name in ("rows_file", "plot"):
@@ -43,7 +45,8 @@ class RecipeGridArguments:
 def run(args: RecipeGridArguments) -> None:
     with tempfile.TemporaryDirectory() as work:
         rows = recipe_grid(args.pretrained, args.benchmarks, args.learning_rates, args.seeds, args.train_samples,
-                           args.eval_samples, Path(work), Path(args.rows_file) if args.rows_file else None)
+                           args.eval_samples, Path(work), Path(args.rows_file) if args.rows_file else None,
+                           max_length=args.max_length, use_cpu=args.use_cpu)
     rows = read_grid_rows(Path(args.rows_file)) if args.rows_file else rows
     print(recipe_table(rows))
     if args.plot:

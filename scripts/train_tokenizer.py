@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass, field
 
 from gpt_hf.cli import entry_points
+from gpt_hf.errors import ArgumentError
 from gpt_hf.saving import atomic_output_dir, check_output_dir
 from gpt_hf.tokenization import FLAVOURS, check_vocab_size, train_tokenizer
 
@@ -30,9 +31,9 @@ class TokenizerArguments:
 
     def __post_init__(self):
         if (self.files is None) == (self.dataset is None):
-            raise ValueError("Give exactly one source: --files or --dataset.")
+            raise ArgumentError("Give exactly one source: --files or --dataset.")
         if self.flavour not in FLAVOURS:
-            raise ValueError(f"--flavour {self.flavour!r} is not one of {FLAVOURS}.")
+            raise ArgumentError(f"--flavour {self.flavour!r} is not one of {FLAVOURS}.")
         if self.vocab_size is not None:
             check_vocab_size(self.flavour, self.vocab_size)  # before any text is read
 

@@ -127,6 +127,7 @@ def run_pretraining(argv):
     if str(SCRIPTS) not in sys.path:
         sys.path.insert(0, str(SCRIPTS))
     import pretrain as pretrain_script
+
     from gpt_hf.pretraining import pretrain
 
     return pretrain(*pretrain_script.parse(argv))

@@ -18,14 +18,19 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
-from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_state_dict, \
-    set_state_dict
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_state_dict,
+    set_state_dict,
+)
 from torch.distributed.fsdp import fully_shard
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import tiny_config  # noqa: E402
 from gpt_hf import GPTHFForCausalLM  # noqa: E402
 from gpt_hf.modeling_gpt_hf import GPTHFBlock  # noqa: E402
+
+from conftest import tiny_config  # noqa: E402
 
 GLOBAL_BATCH, LENGTH = 8, 32
 

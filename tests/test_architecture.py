@@ -19,26 +19,52 @@ from test_finetuning import pretrained, run, sentiment_rows, write_csv  # noqa: 
 PACKAGE = Path(gpt_hf.__file__).resolve().parent
 
 
-def _package_imports(path: Path) -> set[str]:
-    """gpt_hf modules a file imports, at the top or inside functions (`from .x import`, `from . import x`,
-    `from gpt_hf.x import`)."""
+def module_name(path: Path) -> str:
+    """`gpt_hf.studies.figure2` for gpt_hf/studies/figure2.py, `gpt_hf.studies` for its __init__.py."""
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def package_imports(path: Path) -> set[str]:
+    """The gpt_hf modules a file imports, at the top or inside functions: relative imports of any level (`from .x`,
+    `from ..x import y`, `from . import x`) resolved against the file's own package, and absolute `gpt_hf.` ones; a
+    name that is no module stands for the package (or module) it is imported from."""
+    name = module_name(path)
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            found |= {node.module.split(".")[0]} if node.module else {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gpt_hf."):
-            found.add(node.module.split(".")[1])
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                source = ".".join(base + (node.module.split(".") if node.module else []))
+            elif (node.module or "").split(".")[0] == "gpt_hf":
+                source = node.module
+            else:
+                continue
+            for alias in node.names:
+                found.add(f"{source}.{alias.name}" if f"{source}.{alias.name}" in MODULES else source)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "gpt_hf"}
     return found
 
 
+def test_relative_imports_of_every_level_are_seen_in_every_module():
+    """The import graph below sees subpackages and parent-relative imports (`from ..errors import`)."""
+    assert {"gpt_hf.configuration_gpt_hf", "gpt_hf.errors"} <= package_imports(PACKAGE / "presets" / "__init__.py")
+    assert {"gpt_hf.studies", "gpt_hf.studies.plotting", "gpt_hf.finetuning"} <= package_imports(
+        PACKAGE / "studies" / "figure2.py")
+    assert {"gpt_hf.studies.data_efficiency", "gpt_hf.presets"} <= set(MODULES)
+
+
 def test_no_module_imports_a_module_that_imports_it_back():
-    modules = {path.stem: path for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
-    modules |= {path.parent.name: path for path in PACKAGE.glob("*/__init__.py")}  # sub-packages (presets)
-    # a name that is no module (`from . import AUTO_CLASSES`) comes from the package's __init__, which imports
-    # half the package: a library module must not import it
-    graph = {name: {m if m in modules else "__init__" for m in _package_imports(path)}
-             for name, path in modules.items()}
-    importing_init = sorted(name for name, targets in graph.items() if "__init__" in targets)
+    graph = {name: package_imports(path) for name, path in MODULES.items()}
+    unknown = sorted({target for targets in graph.values() for target in targets} - set(MODULES))
+    assert not unknown, f"imports of modules that do not exist: {unknown}"
+    # the package's __init__ imports half the package: a library module must not import it
+    importing_init = sorted(name for name, targets in graph.items() if "gpt_hf" in targets)
     assert not importing_init, f"{importing_init} import from gpt_hf/__init__.py"
 
     def reaches(start, goal, seen=()):
@@ -56,7 +82,7 @@ def test_every_head_is_registered_and_saved_from_the_one_table(tmp_path):
     head.model_class(config).save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())["auto_map"]
     assert saved == auto_map() and set(saved) == {"AutoConfig", *HEADS}
-    for name in ("modeling_gpt_hf.py", "configuration_gpt_hf.py"):  # the remote code
+    for name in ("modeling_gpt_hf.py", "layers_gpt_hf.py", "configuration_gpt_hf.py"):  # the remote code
         assert (tmp_path / name).is_file(), name
 
 

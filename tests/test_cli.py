@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from gpt_hf.cli import USER_ERROR_EXIT_CODE, parse_arguments, run_main
+from gpt_hf.cli import parse_arguments, run_main
 from gpt_hf.pretraining import PretrainDataArguments
 from gpt_hf.training import GPTTrainingArguments, ModelArguments
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "scripts").glob("*.py"))
 PRETRAIN_ARGUMENTS = (ModelArguments, PretrainDataArguments, GPTTrainingArguments)
+
+USER_ERROR_EXIT_CODE = 2  # gpt_hf.errors.UserError.exit_code
 
 
 def load_script(path: Path):
@@ -63,9 +65,18 @@ def test_recipe_then_flags_override_it(tmp_path):
 
 
 def test_shipped_recipes_parse_with_overrides():
+    from dataclasses import asdict
+
+    from gpt_hf.pretraining import pretrain_arguments
+
     for recipe in (ROOT / "scripts" / "configs").glob("*.json"):
-        _, _, training = parse_arguments(PRETRAIN_ARGUMENTS, [str(recipe), "--max_steps", "2", "--use_cpu", "true"])
-        assert training.max_steps == 2
+        parsed = parse_arguments(PRETRAIN_ARGUMENTS, [str(recipe), "--max_steps", "2", "--use_cpu", "true"])
+        assert parsed[2].max_steps == 2
+        # a library caller (a study) gets the same arguments without the command line
+        built = pretrain_arguments(recipe, max_steps=2, use_cpu=True)
+        assert [asdict(a) for a in built] == [asdict(a) for a in parsed], recipe
+    with pytest.raises(ValueError, match="tiny.json: Some keys are not used"):
+        pretrain_arguments(ROOT / "scripts" / "configs" / "tiny.json", max_stepz=2)
 
 
 def test_user_error_is_one_line_and_exit_code_2(tmp_path):
@@ -77,33 +88,47 @@ def test_user_error_is_one_line_and_exit_code_2(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_errors_in_the_library_are_user_errors_and_others_keep_their_traceback():
+def test_user_errors_are_decided_by_type_and_bugs_keep_their_traceback(tmp_path, capsys):
+    """A `UserError` raised anywhere (a gpt_hf helper, a function defined right here, a script) is one line and its
+    exit code; anything else keeps its traceback, also a `TypeError` or `ValueError` raised inside gpt_hf."""
     from dataclasses import dataclass
+
+    from gpt_hf.errors import DataError, HubUploadError
 
     @dataclass
     class Arguments:
         value: int = 1
 
     def bad_value(args):
-        from gpt_hf.tasks import fit_lengths
-
         from gpt_hf.training import check_max_length
-        return check_max_length(9, 4) and fit_lengths  # raises in gpt_hf: the user's value
+        return check_max_length(9, 4)  # a user error from a gpt_hf helper
 
     assert run_main((Arguments,), bad_value, []) == USER_ERROR_EXIT_CODE
+    assert "error: --max_length 9 exceeds the model's n_positions=4" in capsys.readouterr().err
 
-    def bug(args):
-        raise RuntimeError("a bug")
+    def raised_here(args):  # outside gpt_hf: the type decides, not where the traceback ends
+        raise DataError("row 3 is empty")
 
-    with pytest.raises(RuntimeError, match="a bug"):
-        run_main((Arguments,), bug, [])
+    assert run_main((Arguments,), raised_here, []) == USER_ERROR_EXIT_CODE
+    assert run_main((Arguments,), lambda args: (_ for _ in ()).throw(HubUploadError("offline")), []) == 1
+
+    def bug_in_gpt_hf(args):
+        from gpt_hf.training import check_max_length
+        return check_max_length("9", 4)  # a TypeError raised inside gpt_hf ('>' on str and int): a bug
+
+    with pytest.raises(TypeError, match="not supported between"):
+        run_main((Arguments,), bug_in_gpt_hf, [])
 
     def foreign_value_error(args):
-        int("not a number")  # raised outside gpt_hf's checks: unexpected, keeps its traceback
+        int("not a number")  # a plain ValueError: unexpected, keeps its traceback
 
     with pytest.raises(ValueError, match="invalid literal"):
         run_main((Arguments,), foreign_value_error, [])
     assert run_main((Arguments,), lambda args: None, []) == 0
+    # transformers' own argument checks (HfArgumentParser / TrainingArguments) are argument errors
+    assert run_main(PRETRAIN_ARGUMENTS, lambda *args: None,
+                    ["--output_dir", str(tmp_path), "--load_best_model_at_end", "true", "--eval_strategy", "steps",
+                     "--save_strategy", "epoch"]) == USER_ERROR_EXIT_CODE
 
 
 def test_document_options_on_every_script_that_reads_text_files():

@@ -144,7 +144,8 @@ def test_long_lines_are_read_in_bounded_pieces(tmp_path, monkeypatch):
     assert max(map(len, pieces)) <= 1000 and " ".join(pieces).split() == path.read_text().split()
     used = []
     monkeypatch.setattr(tokenization, "MAX_LINE_CHARS", 4096)
-    monkeypatch.setattr(tokenization, "iter_bounded_lines", lambda *a, **k: used.append(a) or iter_bounded_lines(*a, **k))
+    monkeypatch.setattr(tokenization, "iter_bounded_lines",
+                        lambda *a, **k: used.append(a) or iter_bounded_lines(*a, **k))
     tokenizer, summary = tokenization.train_tokenizer(files=path, flavour="bytelevel", vocab_size=300,
                                                       show_progress=False)
     assert used and summary.corpus_bytes == size and len(tokenizer) > 256 + 5  # merges were learnt

@@ -96,6 +96,7 @@ def run_fsdp(output_dir: Path, steps: int, save_every: int, kill_at: int = -1):
                     reason="FSDP2 runs on CPU processes from torch 2.7 (2.6 has it for GPUs only)")
 def test_fsdp2_two_cpu_processes_match_one_process_and_resume_after_sigkill(tmp_path):
     import fsdp_worker
+
     from gpt_hf import GPTHFForCausalLM
 
     torch.manual_seed(0)

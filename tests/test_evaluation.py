@@ -153,7 +153,8 @@ def test_scoring_errors(lm):
     with pytest.raises(ValueError, match="Example 0 has an empty candidate list"):
         evaluate_multiple_choice(model, tokenizer, [MultipleChoiceExample("q", [], 0)], [], show_progress=False)
     long_prompt = " ".join(TEXTS[:5])
-    with pytest.raises(ValueError, match=r"more than the model's context of 32 \(\+1 predicted\); .* truncate_left=True"):
+    with pytest.raises(ValueError,
+                       match=r"more than the model's context of 32 \(\+1 predicted\); .* truncate_left=True"):
         score_continuations(model, tokenizer, [(long_prompt, " value")], show_progress=False)
     kept = score_continuations(model, tokenizer, [(long_prompt, " value")], truncate_left=True, show_progress=False)
     assert math.isfinite(kept[0])

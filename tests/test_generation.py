@@ -22,7 +22,8 @@ def test_cached_greedy_decoding_equals_uncached(norm_position, attn_implementati
     prompt = random_ids(2, 5)
     reference = decisive_greedy(model, prompt, max_new_tokens=12)
     for cache_implementation in (None, "static"):
-        generated = model.generate(prompt, max_new_tokens=12, do_sample=False, cache_implementation=cache_implementation)
+        generated = model.generate(prompt, max_new_tokens=12, do_sample=False,
+                                   cache_implementation=cache_implementation)
         assert torch.equal(generated, reference), cache_implementation
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gpt_hf.metrics import METRICS, compute_task_metrics, default_metric
+from gpt_hf.metrics import PREDICTION_KINDS, compute_task_metrics
 
 
 def test_classification_values_worked_by_hand():
@@ -46,7 +46,13 @@ def test_multi_label_exact_match_and_micro_f1():
     assert metrics["f1_micro"] == pytest.approx(2 * 3 / (2 * 3 + 1))
 
 
-def test_every_prediction_kind_has_metrics_and_a_default_among_them():
-    for kind in METRICS:
-        assert default_metric(kind) in compute_task_metrics(kind, [1, 0], [1, 0], num_labels=2) or kind == "multi_label"
-    assert default_metric("multi_label") in compute_task_metrics("multi_label", np.eye(2), np.eye(2), num_labels=2)
+def test_every_prediction_kind_reads_scores_and_shows_its_predictions():
+    logits = {"classification": np.array([[0.1, 2.0], [3.0, -1.0]]), "multi_label": np.array([[1.0, -1.0], [1.0, 2.0]]),
+              "regression": np.array([[0.5], [-1.5]])}
+    shown = {"classification": ["yes", "no"], "multi_label": ["a", "a,b"], "regression": ["0.5", "-1.5"]}
+    for name, kind in PREDICTION_KINDS.items():
+        predictions = kind.predictions(logits[name])
+        metrics = kind.metrics(predictions, predictions, num_labels=2)
+        assert set(metrics) == set(kind.metric_names) and kind.default_metric in metrics
+        id2label = {0: "no", 1: "yes"} if name == "classification" else {0: "a", 1: "b"}
+        assert [kind.show(p, id2label) for p in predictions] == shown[name]

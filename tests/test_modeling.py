@@ -11,8 +11,17 @@ import gpt_hf
 from gpt_hf import GPTHFForMultipleChoice, GPTHFForSequenceClassification, GPTHFModel
 from gpt_hf.modeling_gpt_hf import _CACHE as CACHE  # the cache's name on the running release
 
-from conftest import (DELIM, EXTRACT, PAD, START, causal_lm, enable_activation_checkpointing, random_ids, task_rows,
-                      tiny_config)
+from conftest import (
+    DELIM,
+    EXTRACT,
+    PAD,
+    START,
+    causal_lm,
+    enable_activation_checkpointing,
+    random_ids,
+    task_rows,
+    tiny_config,
+)
 
 LAYOUTS = ["post", "pre"]
 
@@ -96,13 +105,13 @@ def test_labels_give_the_shifted_next_token_loss(norm_position):
 def chunked_loss(monkeypatch):
     """Make the tiny model take torch's chunked linear_cross_entropy (normally kept for logits of 256 MiB and more);
     count calls."""
-    from gpt_hf import modeling_gpt_hf
+    from gpt_hf import layers_gpt_hf
 
     if not hasattr(torch.nn.functional, "linear_cross_entropy"):
         pytest.skip("torch < 2.13 has no linear_cross_entropy: the model takes the plain loss path")
     calls = []
     original = torch.nn.functional.linear_cross_entropy
-    monkeypatch.setattr(modeling_gpt_hf, "_CHUNKED_LOSS_MIN_LOGITS_BYTES", 0)
+    monkeypatch.setattr(layers_gpt_hf, "_CHUNKED_LOSS_MIN_LOGITS_BYTES", 0)
     monkeypatch.setattr(torch.nn.functional, "linear_cross_entropy",
                         lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
     return calls
@@ -359,11 +368,11 @@ def test_compiled_training_step_equals_eager(chunked_loss):
 
 
 def test_attention_recomputed_in_backward_on_cpu_gives_the_same_loss_and_gradients(monkeypatch):
-    from gpt_hf import modeling_gpt_hf
+    from gpt_hf import layers_gpt_hf
 
     model = causal_lm("pre", attn_pdrop=0.3).train()  # attention dropout on: the recomputed path
     ids = random_ids(2, 16)
-    monkeypatch.setattr(modeling_gpt_hf, "_STORED_ATTENTION_BUDGET", 0)  # the tiny model's attention is far below
+    monkeypatch.setattr(layers_gpt_hf, "_STORED_ATTENTION_BUDGET", 0)  # the tiny model's attention is far below
 
     def loss_and_grads():
         torch.manual_seed(1)
@@ -371,7 +380,7 @@ def test_attention_recomputed_in_backward_on_cpu_gives_the_same_loss_and_gradien
         return loss, torch.autograd.grad(loss, list(model.parameters()))
 
     recomputed, recomputed_grads = loss_and_grads()
-    monkeypatch.setattr(modeling_gpt_hf, "checkpoint", lambda fn, *args, use_reentrant, **kwargs: fn(*args, **kwargs))
+    monkeypatch.setattr(layers_gpt_hf, "checkpoint", lambda fn, *args, use_reentrant, **kwargs: fn(*args, **kwargs))
     stored, stored_grads = loss_and_grads()  # the same dropout masks, kept in memory
     assert_close(recomputed, stored)
     for a, b in zip(recomputed_grads, stored_grads):
@@ -380,11 +389,11 @@ def test_attention_recomputed_in_backward_on_cpu_gives_the_same_loss_and_gradien
 
 @pytest.mark.parametrize("budget, recomputed", [(0, True), (2**30, False)])
 def test_attention_is_recomputed_only_past_the_stored_attention_budget(monkeypatch, budget, recomputed):
-    from gpt_hf import modeling_gpt_hf
+    from gpt_hf import layers_gpt_hf
 
     calls = []
-    monkeypatch.setattr(modeling_gpt_hf, "_STORED_ATTENTION_BUDGET", budget)
-    monkeypatch.setattr(modeling_gpt_hf, "checkpoint", lambda fn, *args, use_reentrant, **kwargs: calls.append(fn)
+    monkeypatch.setattr(layers_gpt_hf, "_STORED_ATTENTION_BUDGET", budget)
+    monkeypatch.setattr(layers_gpt_hf, "checkpoint", lambda fn, *args, use_reentrant, **kwargs: calls.append(fn)
                         or fn(*args, **kwargs))
     model = causal_lm("pre", attn_pdrop=0.3).train()
     ids = random_ids(2, 16)

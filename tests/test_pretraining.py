@@ -4,12 +4,10 @@ checkpoints, streaming, outputs and early errors. Multi-process runs: test_distr
 import json
 import math
 import os
-import random
 import subprocess
 import sys
 import textwrap
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import torch
@@ -222,7 +220,8 @@ def test_tokenizer_that_does_not_match_the_model_is_refused(corpus, tmp_path):
     argv = flags(corpus, tmp_path / "out", "--max_steps", "5")
     del argv[argv.index("--config_name"): argv.index("--config_name") + 4]  # drop --config_name/--config_overrides
     with pytest.raises(ValueError, match=r"tokenizer has 300 tokens but config.vocab_size=99"):
-        run_pretraining(argv + ["--model_name_or_path", str(model_dir), "--tokenizer_name_or_path", str(tmp_path / "tok")])
+        run_pretraining(argv + ["--model_name_or_path", str(model_dir),
+                                "--tokenizer_name_or_path", str(tmp_path / "tok")])
     assert not (tmp_path / "out").exists()
 
 

@@ -25,7 +25,8 @@ from gpt_hf.errors import DataError, OutputPathError, RunStopped
 from gpt_hf.training import GPTTrainer
 
 from conftest import ROOT, SCRIPTS, flags, run_pretraining
-from test_finetuning import pretrained, prose, run as run_finetuning  # noqa: F401 (a fixture among them)
+from test_finetuning import pretrained, prose  # noqa: F401 (a fixture among them)
+from test_finetuning import run as run_finetuning
 
 if str(SCRIPTS) not in sys.path:
     sys.path.insert(0, str(SCRIPTS))
@@ -66,12 +67,13 @@ def no_data_reads(monkeypatch):
     import datasets
     import transformers
 
-    from gpt_hf import data, finetuning, loading, pretraining, study
+    from gpt_hf import data, finetuning, loading, pretraining
+    from gpt_hf.studies import data_efficiency
 
     scripts = {name: importlib.import_module(name) for name in ("train_tokenizer", "convert_checkpoint")}
     for owner, name in [(datasets, "load_dataset"), (data, "_load_raw"), (data, "load_table_files"),
                         (finetuning, "load_table_files"), (finetuning, "load_task_dataset"),
-                        (study, "load_task_dataset"), (pretraining, "load_text_dataset"),
+                        (data_efficiency, "load_task_dataset"), (pretraining, "load_text_dataset"),
                         (pretraining, "load_text_stream"), (pretraining, "train_tokenizer"),
                         (scripts["train_tokenizer"], "train_tokenizer"),
                         (scripts["convert_checkpoint"], "convert_checkpoint"), (loading, "load_model"),

@@ -38,7 +38,7 @@ def test_round_trip_through_the_auto_class(tmp_path, model_class, auto_class, fi
     model = model_class(tiny_config(norm_position=norm_position, num_labels=3)).eval()
     model.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    assert set(config["auto_map"]) == set(gpt_hf.AUTO_CLASSES)  # every head is exposed, whichever was saved
+    assert set(config["auto_map"]) == {"AutoConfig", *gpt_hf.HEADS}  # every head is exposed, whichever was saved
     reloaded = auto_class.from_pretrained(tmp_path).eval()
     assert type(reloaded) is model_class
     ids = head_inputs(model_class)
@@ -58,7 +58,8 @@ REMOTE_LOADER = textwrap.dedent(
     """
     import sys, torch
     sys.modules["gpt_hf"] = None  # any `import gpt_hf` now raises ImportError
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoModelForMultipleChoice
+    from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForMultipleChoice,
+                              AutoModelForSequenceClassification)
     folder, ids_path, out_path = sys.argv[1:4]
     ids = torch.load(ids_path)
     config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
@@ -69,8 +70,10 @@ REMOTE_LOADER = textwrap.dedent(
         results = {
             "logits": lm(ids).logits,
             "generated": lm.generate(ids[:1, :4], max_new_tokens=8, do_sample=False),
-            "classifier": AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True).transformer(ids).last_hidden_state,
-            "chooser": AutoModelForMultipleChoice.from_pretrained(folder, trust_remote_code=True).transformer(ids).last_hidden_state,
+            "classifier": AutoModelForSequenceClassification.from_pretrained(
+                folder, trust_remote_code=True).transformer(ids).last_hidden_state,
+            "chooser": AutoModelForMultipleChoice.from_pretrained(
+                folder, trust_remote_code=True).transformer(ids).last_hidden_state,
         }
     torch.save(results, out_path)
     """

@@ -24,7 +24,7 @@ def test_study_compares_pretrained_scratch_and_tfidf_and_writes_a_verdict(pretra
         "--pretrained", str(pretrained), "--task", "classification", "--train_file", train, "--validation_file", dev,
         "--test_file", test, "--text_column", "sentence", "--label_column", "sentiment", "--label_counts", "12", "all",
         "--seeds", "0", "1", "--num_train_epochs", "1", "--learning_rate", "1e-3", "--output_dir", str(out)])
-    from gpt_hf.study import run_study
+    from gpt_hf.studies.data_efficiency import run_study
 
     result = run_study(study, data)
     rows = list(csv.DictReader(open(out / "results.csv")))
@@ -44,7 +44,7 @@ def test_study_compares_pretrained_scratch_and_tfidf_and_writes_a_verdict(pretra
 
 
 def test_verdict_counts_a_gain_only_beyond_the_seed_spread():
-    from gpt_hf.study import verdict_line
+    from gpt_hf.studies.data_efficiency import verdict_line
 
     summary = {(100, "pre-trained"): (0.70, 0.01, 3), (100, "from scratch"): (0.60, 0.02, 3),
                (1000, "pre-trained"): (0.80, 0.03, 3), (1000, "from scratch"): (0.78, 0.02, 3)}
@@ -65,7 +65,7 @@ def test_study_arguments_are_checked(tmp_path, argv, match):
 
 
 def test_recipe_grid_skips_recorded_runs_and_pairs_the_default_with_the_best_by_seed(pretrained, tmp_path, monkeypatch):
-    import gpt_hf.study as study
+    import gpt_hf.studies.recipe_grid as study
 
     calls = []
 

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_distributed import ENV, TORCHRUN, free_port, losses
+from test_pretraining import KILL_AT_STEP
 
 from gpt_hf import token_store
 from gpt_hf.checkpoints import last_complete_checkpoint
@@ -20,8 +22,6 @@ from gpt_hf.errors import ArgumentError, DataError
 from gpt_hf.token_store import PrepareArguments, TokenStore, prepare_store
 
 from conftest import NO_DROPOUT, SCRIPTS, run_pretraining
-from test_distributed import ENV, TORCHRUN, free_port, losses
-from test_pretraining import KILL_AT_STEP
 
 
 def prepare(corpus, folder, **options) -> dict:

@@ -124,7 +124,8 @@ unicode_text = st.text(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=unicode_text | st.sampled_from(["👩‍👩‍👧 🎉", "\x00\x07\t\r\n", "漢字かなカナ", "é = e\u0301", "ｆｕｌｌ　ｗｉｄｔｈ"]))
+@given(text=unicode_text | st.sampled_from(
+    ["👩‍👩‍👧 🎉", "\x00\x07\t\r\n", "漢字かなカナ", "é = e\u0301", "ｆｕｌｌ　ｗｉｄｔｈ"]))
 def test_bytelevel_round_trips_any_string(bytelevel, text):
     assert bytelevel.decode(bytelevel(text)["input_ids"]) == text
 
@@ -220,7 +221,8 @@ def test_datasets_source_streams_a_column():
     dataset = datasets.Dataset.from_dict({"text": ENGLISH, "id": list(range(len(ENGLISH)))})
     tokenizer, summary = train_tokenizer(dataset=dataset, flavour="gpt1", vocab_size=300, show_progress=False)
     assert summary.corpus_bytes == sum(len(t.encode()) for t in ENGLISH)
-    with pytest.raises(ValueError, match=r"Text column 'sentence' not in the dataset; its columns are \['text', 'id'\]"):
+    with pytest.raises(ValueError,
+                       match=r"Text column 'sentence' not in the dataset; its columns are \['text', 'id'\]"):
         train_tokenizer(dataset=dataset, text_column="sentence", show_progress=False)
     streamed = datasets.Dataset.from_dict({"text": ENGLISH}).to_iterable_dataset()
     assert train_tokenizer(dataset=streamed, flavour="gpt1", vocab_size=300, show_progress=False)[0] is not None

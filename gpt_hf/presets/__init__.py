@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from ..configuration_gpt_hf import GPTHFConfig
+from ..errors import ArgumentError
 
 PRESET_DIR = Path(__file__).parent
 PRESETS = tuple(sorted(p.stem for p in PRESET_DIR.glob("*.json")))
@@ -13,7 +14,7 @@ def config_from_preset(name: str, **overrides) -> GPTHFConfig:
     """Build a `GPTHFConfig` from a preset name (`gpt1`, `gpt2-small`, `gpt2-medium`, `tiny`) plus overrides."""
     path = PRESET_DIR / f"{name}.json"
     if not path.is_file():
-        raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}. (A config JSON file is "
+        raise ArgumentError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}. (A config JSON file is "
                          "read by GPTHFConfig.from_json_file, or given to scripts/pretrain.py as --config_name.)")
     values = json.loads(path.read_text())
     values.pop("_comment", None)

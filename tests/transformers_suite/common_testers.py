@@ -7,6 +7,7 @@ the mixin builds the same inputs and labels for them as for GPT-2's.
 """
 
 import unittest
+
 from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel, GPT2Model
 from transformers.models.auto import modeling_auto
 

@@ -24,9 +24,11 @@ import transformers
 
 HERE = Path(__file__).resolve().parent
 STUBS = {
-    "exporters/test_export.py": "class ExportTesterMixin:\n    \"\"\"Not in transformers' sdist: no export tests.\"\"\"\n",
-    "generation/test_utils.py": "class GenerationTesterMixin:\n    \"\"\"Not in transformers' sdist: gpt_hf's generation "
-                                "checks are tests/test_generation.py.\"\"\"\n",
+    "exporters/test_export.py":
+        "class ExportTesterMixin:\n    \"\"\"Not in transformers' sdist: no export tests.\"\"\"\n",
+    "generation/test_utils.py":
+        "class GenerationTesterMixin:\n    \"\"\"Not in transformers' sdist: gpt_hf's generation checks are "
+        "tests/test_generation.py.\"\"\"\n",
 }
 
 
