@@ -56,8 +56,13 @@ class BenchConfig:
 def build_model(name: str, cfg: BenchConfig):
     """The named model, randomly initialised on `cfg`'s sizes (dropout 0.1 everywhere, as in both papers)."""
     library, layout, attn = MODELS[name]
-    sizes = dict(n_layer=cfg.n_layer, n_embd=cfg.n_embd, n_head=cfg.n_head, n_positions=cfg.n_positions,
-                 vocab_size=cfg.vocab_size)
+    sizes = dict(
+        n_layer=cfg.n_layer,
+        n_embd=cfg.n_embd,
+        n_head=cfg.n_head,
+        n_positions=cfg.n_positions,
+        vocab_size=cfg.vocab_size,
+    )
     if library == "gpt_hf":
         from gpt_hf.configuration_gpt_hf import GPTHFConfig
         from gpt_hf.modeling_gpt_hf import GPTHFForCausalLM
@@ -118,16 +123,22 @@ def measure(name: str, workload: str, cfg: BenchConfig) -> dict:
     else:
         model.eval()
         prompt = batch[: cfg.generate_batch_size, : cfg.prompt_tokens]
-        kwargs = dict(max_new_tokens=cfg.new_tokens, min_new_tokens=cfg.new_tokens, do_sample=False, pad_token_id=0,
-                      attention_mask=torch.ones_like(prompt))
+        kwargs = dict(
+            max_new_tokens=cfg.new_tokens,
+            min_new_tokens=cfg.new_tokens,
+            do_sample=False,
+            pad_token_id=0,
+            attention_mask=torch.ones_like(prompt),
+        )
         if compiled_generate:  # transformers' own compiled decoding: static cache + one compiled step
             from gpt_hf.generation import compiled_decoding
 
             kwargs.update(cache_implementation="static", compile_config=compiled_decoding(model))
         with torch.no_grad():
             # warm-up; a compiled step is compiled for the static cache's length, so warm up at the full length
-            model.generate(prompt, **(kwargs if compiled_generate else {**kwargs, "max_new_tokens": 8,
-                                                                       "min_new_tokens": 8}))
+            model.generate(
+                prompt, **(kwargs if compiled_generate else {**kwargs, "max_new_tokens": 8, "min_new_tokens": 8})
+            )
             _sync(cfg.device)
             start = time.perf_counter()
             model.generate(prompt, **kwargs)
@@ -179,11 +190,16 @@ def run_benchmark(cfg: BenchConfig, models: list[str], workloads: list[str], rou
     if unknown:
         raise ValueError(f"Unknown models/workloads {unknown}; models: {sorted(MODELS)}, workloads: {WORKLOADS}.")
     if cfg.compile and "generate" in workloads and "openai-gpt" in models:
-        raise ValueError("openai-gpt has no KV cache, so no compiled decoding: leave it out of --models with --compile "
-                         "true and --workloads generate.")
+        raise ValueError(
+            "openai-gpt has no KV cache, so no compiled decoding: leave it out of --models with --compile "
+            "true and --workloads generate."
+        )
     if cfg.device == "cpu" and "train-bf16" in workloads and not cpu_has_bf16_instructions():
-        logger.warning("Skipping train-bf16: this CPU (%s) has no bf16 instructions, so bf16 there is emulated and "
-                       "no one would train that way.", torch.backends.cpu.get_cpu_capability())
+        logger.warning(
+            "Skipping train-bf16: this CPU (%s) has no bf16 instructions, so bf16 there is emulated and "
+            "no one would train that way.",
+            torch.backends.cpu.get_cpu_capability(),
+        )
         workloads = [w for w in workloads if w != "train-bf16"]
     rows = []
     for workload in workloads:
@@ -192,17 +208,23 @@ def run_benchmark(cfg: BenchConfig, models: list[str], workloads: list[str], rou
             results = {}
             for name in models:
                 results[name] = run_worker(name, workload, cfg)
-                logger.info("round %d %-18s %-10s %10.1f tok/s", index + 1, name, workload,
-                            results[name]["tokens_per_s"])
+                logger.info(
+                    "round %d %-18s %-10s %10.1f tok/s", index + 1, name, workload, results[name]["tokens_per_s"]
+                )
             per_round.append(results)
         for name in models:
             speeds = [r[name]["tokens_per_s"] for r in per_round]
-            row = {"workload": workload, "model": name, "tokens_per_s": statistics.median(speeds),
-                   "peak_mib": statistics.median(r[name]["peak_mib"] for r in per_round)}
+            row = {
+                "workload": workload,
+                "model": name,
+                "tokens_per_s": statistics.median(speeds),
+                "peak_mib": statistics.median(r[name]["peak_mib"] for r in per_round),
+            }
             for reference in ("gpt2-eager", "gpt2-sdpa", "openai-gpt"):
                 if reference in models:
                     row[f"vs {reference}"] = statistics.median(
-                        r[name]["tokens_per_s"] / r[reference]["tokens_per_s"] for r in per_round)
+                        r[name]["tokens_per_s"] / r[reference]["tokens_per_s"] for r in per_round
+                    )
             if "mfu" in per_round[0][name]:
                 row["mfu"] = statistics.median(r[name]["mfu"] or 0.0 for r in per_round)
             rows.append(row)
@@ -279,18 +301,40 @@ def run_tokenizer_benchmark(flavour: str, vocab_size: int, megabytes: float, rou
         out_ours, out_direct = workdir / f"ours-{index}", workdir / f"direct-{index}"
         out_direct.mkdir()
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", _DIRECT_TRAINING, flavour, str(vocab_size), str(out_direct), *files],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", _DIRECT_TRAINING, flavour, str(vocab_size), str(out_direct), *files],
+            check=True,
+            capture_output=True,
+        )
         direct_s.append(time.perf_counter() - start)
         start = time.perf_counter()
-        subprocess.run([sys.executable, str(script), "--files", *files, "--flavour", flavour, "--vocab_size",
-                        str(vocab_size), "--output_dir", str(out_ours)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(script),
+                "--files",
+                *files,
+                "--flavour",
+                flavour,
+                "--vocab_size",
+                str(vocab_size),
+                "--output_dir",
+                str(out_ours),
+            ],
+            check=True,
+            capture_output=True,
+        )
         ours_s.append(time.perf_counter() - start)
         ratios.append(ours_s[-1] / direct_s[-1])
         logger.info("round %d: script %.2fs, direct %.2fs", index + 1, ours_s[-1], direct_s[-1])
-    rows = [{"workload": f"train {flavour} tokenizer ({corpus_mb:.0f} MB)",
-             "ours_mb_s": corpus_mb / statistics.median(ours_s),
-             "reference_mb_s": corpus_mb / statistics.median(direct_s), "time_ratio": statistics.median(ratios)}]
+    rows = [
+        {
+            "workload": f"train {flavour} tokenizer ({corpus_mb:.0f} MB)",
+            "ours_mb_s": corpus_mb / statistics.median(ours_s),
+            "reference_mb_s": corpus_mb / statistics.median(direct_s),
+            "time_ratio": statistics.median(ratios),
+        }
+    ]
 
     import datasets
 
@@ -306,20 +350,29 @@ def run_tokenizer_benchmark(flavour: str, vocab_size: int, megabytes: float, rou
         tokenizer.backend_tokenizer.encode_batch(lines, add_special_tokens=False)
         raw_s.append(time.perf_counter() - start)
         start = time.perf_counter()
-        dataset.map(lambda batch: transform.classification(batch["text"]), batched=True, keep_in_memory=True,
-                    remove_columns=["text"])
+        dataset.map(
+            lambda batch: transform.classification(batch["text"]),
+            batched=True,
+            keep_in_memory=True,
+            remove_columns=["text"],
+        )
         map_s.append(time.perf_counter() - start)
-    rows.append({"workload": f"task transform via datasets.map ({megabytes_encoded:.0f} MB)",
-                 "ours_mb_s": megabytes_encoded / statistics.median(map_s),
-                 "reference_mb_s": megabytes_encoded / statistics.median(raw_s),
-                 "time_ratio": statistics.median(m / r for m, r in zip(map_s, raw_s))})
+    rows.append(
+        {
+            "workload": f"task transform via datasets.map ({megabytes_encoded:.0f} MB)",
+            "ours_mb_s": megabytes_encoded / statistics.median(map_s),
+            "reference_mb_s": megabytes_encoded / statistics.median(raw_s),
+            "time_ratio": statistics.median(m / r for m, r in zip(map_s, raw_s)),
+        }
+    )
     return rows
 
 
 def format_tokenizer_table(rows: list[dict]) -> str:
     lines = ["| workload | ours MB/s | reference MB/s | time ours / reference |", "|---|---|---|---|"]
-    lines += [f"| {r['workload']} | {r['ours_mb_s']:.1f} | {r['reference_mb_s']:.1f} | {r['time_ratio']:.2f} |"
-              for r in rows]
+    lines += [
+        f"| {r['workload']} | {r['ours_mb_s']:.1f} | {r['reference_mb_s']:.1f} | {r['time_ratio']:.2f} |" for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -342,6 +395,7 @@ def measure_training_loop(loop: str, precision: str, cfg: BenchConfig, steps: in
     marks = []
 
     if loop == "trainer":
+
         class StepClock(TrainerCallback):
             def on_step_end(self, args, state, control, **kwargs):
                 marks.append(time.perf_counter())
@@ -350,15 +404,24 @@ def measure_training_loop(loop: str, precision: str, cfg: BenchConfig, steps: in
 
         with tempfile.TemporaryDirectory() as output_dir:
             args = GPTTrainingArguments(
-                output_dir=output_dir, max_steps=steps, per_device_train_batch_size=cfg.batch_size, use_cpu=True,
-                bf16=bf16, report_to="none", save_strategy="no", logging_steps=1000, disable_tqdm=True,
-                warmup_steps=0.1, dataloader_drop_last=True,
+                output_dir=output_dir,
+                max_steps=steps,
+                per_device_train_batch_size=cfg.batch_size,
+                use_cpu=True,
+                bf16=bf16,
+                report_to="none",
+                save_strategy="no",
+                logging_steps=1000,
+                disable_tqdm=True,
+                warmup_steps=0.1,
+                dataloader_drop_last=True,
             )
             dataset = datasets.Dataset.from_dict({"input_ids": blocks.tolist()})
             from gpt_hf.packing import collate_blocks
 
-            trainer = GPTTrainer(model=model, args=args, train_dataset=dataset, data_collator=collate_blocks,
-                                 callbacks=[StepClock()])
+            trainer = GPTTrainer(
+                model=model, args=args, train_dataset=dataset, data_collator=collate_blocks, callbacks=[StepClock()]
+            )
             trainer.train()
     else:
         optimizer = torch.optim.AdamW(model.parameters(), lr=2.5e-4, weight_decay=0.01)
@@ -374,8 +437,12 @@ def measure_training_loop(loop: str, precision: str, cfg: BenchConfig, steps: in
             optimizer.zero_grad(set_to_none=True)
             marks.append(time.perf_counter())
     seconds = (marks[-1] - marks[skip - 1]) / (len(marks) - skip)
-    return {"model": loop, "workload": f"train-{precision}", "tokens_per_s": cfg.batch_size * cfg.n_positions / seconds,
-            "peak_mib": 0.0}
+    return {
+        "model": loop,
+        "workload": f"train-{precision}",
+        "tokens_per_s": cfg.batch_size * cfg.n_positions / seconds,
+        "peak_mib": 0.0,
+    }
 
 
 def run_trainer_overhead(cfg: BenchConfig, rounds: int) -> list[dict]:
@@ -390,8 +457,14 @@ def run_trainer_overhead(cfg: BenchConfig, rounds: int) -> list[dict]:
                 speeds[loop].append(results[loop])
             ratios.append(results["trainer"] / results["bare"])
             logger.info("%s: trainer %.0f tok/s, bare %.0f tok/s", precision, results["trainer"], results["bare"])
-        rows.append({"workload": f"train-{precision}", "trainer_tokens_per_s": statistics.median(speeds["trainer"]),
-                     "bare_tokens_per_s": statistics.median(speeds["bare"]), "ratio": statistics.median(ratios)})
+        rows.append(
+            {
+                "workload": f"train-{precision}",
+                "trainer_tokens_per_s": statistics.median(speeds["trainer"]),
+                "bare_tokens_per_s": statistics.median(speeds["bare"]),
+                "ratio": statistics.median(ratios),
+            }
+        )
     return rows
 
 

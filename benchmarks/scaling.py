@@ -127,8 +127,9 @@ def tokenizer_for_runs(folder: Path) -> Path:
     from gpt_hf.data import builtin_corpus
     from gpt_hf.tokenization import train_tokenizer
 
-    tokenizer, _ = train_tokenizer(texts=builtin_corpus(), flavour="bytelevel", vocab_size=8192,
-                                   show_progress=False, model_max_length=256)
+    tokenizer, _ = train_tokenizer(
+        texts=builtin_corpus(), flavour="bytelevel", vocab_size=8192, show_progress=False, model_max_length=256
+    )
     tokenizer.save_pretrained(folder)
     return folder
 
@@ -136,18 +137,44 @@ def tokenizer_for_runs(folder: Path) -> Path:
 def measure_path(files: list[str], tokenizer_dir: Path, streaming: bool, workers: int, workdir: Path) -> dict:
     """Time to the first step, peak memory and cache disk of one `scripts/pretrain.py` run on `files`."""
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
-    env = {**os.environ, "HF_HOME": str(run_dir / "hf"), "HF_DATASETS_CACHE": str(run_dir / "hf" / "datasets"),
-           "SCALING_T0": repr(time.time())}
-    argv = ["--train_files", *files, "--output_dir", str(run_dir / "out"), "--config_name", "tiny",
-            "--config_overrides", json.dumps({"n_positions": 256}), "--tokenizer_name_or_path", str(tokenizer_dir),
-            "--block_size", "256", "--per_device_train_batch_size", "8", "--max_steps", "5", "--use_cpu",
-            "--report_to", "none", "--save_strategy", "no", "--disable_tqdm", "true"]
+    env = {
+        **os.environ,
+        "HF_HOME": str(run_dir / "hf"),
+        "HF_DATASETS_CACHE": str(run_dir / "hf" / "datasets"),
+        "SCALING_T0": repr(time.time()),
+    }
+    argv = [
+        "--train_files",
+        *files,
+        "--output_dir",
+        str(run_dir / "out"),
+        "--config_name",
+        "tiny",
+        "--config_overrides",
+        json.dumps({"n_positions": 256}),
+        "--tokenizer_name_or_path",
+        str(tokenizer_dir),
+        "--block_size",
+        "256",
+        "--per_device_train_batch_size",
+        "8",
+        "--max_steps",
+        "5",
+        "--use_cpu",
+        "--report_to",
+        "none",
+        "--save_strategy",
+        "no",
+        "--disable_tqdm",
+        "true",
+    ]
     if streaming:
         argv += ["--streaming", "true", "--dataloader_num_workers", str(workers)]
     else:
         argv += ["--preprocessing_num_workers", str(workers)]
     stdout, peak_mb, private_mb = _run_measured(
-        [sys.executable, "-c", _STOP_AT_FIRST_STEP, str(ROOT / "scripts"), *argv], env)
+        [sys.executable, "-c", _STOP_AT_FIRST_STEP, str(ROOT / "scripts"), *argv], env
+    )
     seconds = json.loads(stdout.split("FIRST_STEP ", 1)[1].splitlines()[0])["seconds"]
     cache_mb = _folder_bytes(run_dir / "hf") / 1e6
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -156,8 +183,10 @@ def measure_path(files: list[str], tokenizer_dir: Path, streaming: bool, workers
 
 def measure_stream_rate(files: list[str], tokenizer_dir: Path, workers: int, seconds: float = 20.0) -> float:
     """MB of text per second that the stream turns into blocks (steady state, after the shuffle buffer fills)."""
-    stdout, _, _ = _run_measured([sys.executable, "-c", _STREAM_RATE, ",".join(files), str(tokenizer_dir),
-                               str(seconds), str(workers)], {**os.environ})
+    stdout, _, _ = _run_measured(
+        [sys.executable, "-c", _STREAM_RATE, ",".join(files), str(tokenizer_dir), str(seconds), str(workers)],
+        {**os.environ},
+    )
     tokens_per_s = json.loads(stdout.split("RATE ", 1)[1].splitlines()[0])["tokens_per_s"]
     return tokens_per_s * _bytes_per_token(files[0], tokenizer_dir) / 1e6
 
@@ -194,30 +223,63 @@ print("RAW " + json.dumps({"mb_per_s": size / 1e6 / (time.perf_counter() - start
 
 def measure_raw_rate(files: list[str], tokenizer_dir: Path, max_mb: float = 100.0) -> float:
     """MB/s of `encode_batch_fast` alone (batches of 1,000 documents, every core) on up to `max_mb` of the corpus."""
-    stdout, _, _ = _run_measured([sys.executable, "-c", _RAW_RATE, ",".join(files), str(tokenizer_dir),
-                                  str(int(max_mb * 1e6))], {**os.environ})
+    stdout, _, _ = _run_measured(
+        [sys.executable, "-c", _RAW_RATE, ",".join(files), str(tokenizer_dir), str(int(max_mb * 1e6))], {**os.environ}
+    )
     return json.loads(stdout.split("RAW ", 1)[1].splitlines()[0])["mb_per_s"]
 
 
 def prepare_store_measured(files: list[str], tokenizer_dir: Path, workers: int, store: Path) -> dict:
     """Prepare a token store with `scripts/prepare_data.py`; its own preparation time, peak memory and disk."""
-    argv = [sys.executable, str(ROOT / "scripts" / "prepare_data.py"), "--train_files", *files, "--output_dir",
-            str(store), "--tokenizer_name_or_path", str(tokenizer_dir), "--preprocessing_num_workers", str(workers),
-            "--overwrite_output_dir", "true"]
+    argv = [
+        sys.executable,
+        str(ROOT / "scripts" / "prepare_data.py"),
+        "--train_files",
+        *files,
+        "--output_dir",
+        str(store),
+        "--tokenizer_name_or_path",
+        str(tokenizer_dir),
+        "--preprocessing_num_workers",
+        str(workers),
+        "--overwrite_output_dir",
+        "true",
+    ]
     _, peak_mb, private_mb = _run_measured(argv, {**os.environ})
     metadata = json.loads((store / "metadata.json").read_text())
     tokens = sum(split["tokens"] for split in metadata["splits"].values())
     bins = sum(p.stat().st_size for p in store.glob("*.bin"))
     indexes = sum(p.stat().st_size for p in store.glob("*.idx"))
-    return {"prepare_s": metadata["seconds"], "tokens": tokens, "bin_bytes_per_token": bins / tokens,
-            "idx_bytes_per_token": indexes / tokens, "prepare_peak_private_mb": private_mb,
-            "prepare_peak_rss_mb": peak_mb}
+    return {
+        "prepare_s": metadata["seconds"],
+        "tokens": tokens,
+        "bin_bytes_per_token": bins / tokens,
+        "idx_bytes_per_token": indexes / tokens,
+        "prepare_peak_private_mb": private_mb,
+        "prepare_peak_rss_mb": peak_mb,
+    }
 
 
 def _store_run_argv(store: Path, output_dir: Path) -> list[str]:
-    return ["--data_dir", str(store), "--output_dir", str(output_dir), "--config_name", "tiny", "--config_overrides",
-            json.dumps({"n_positions": 256}), "--block_size", "256", "--per_device_train_batch_size", "8",
-            "--use_cpu", "--report_to", "none", "--disable_tqdm", "true"]
+    return [
+        "--data_dir",
+        str(store),
+        "--output_dir",
+        str(output_dir),
+        "--config_name",
+        "tiny",
+        "--config_overrides",
+        json.dumps({"n_positions": 256}),
+        "--block_size",
+        "256",
+        "--per_device_train_batch_size",
+        "8",
+        "--use_cpu",
+        "--report_to",
+        "none",
+        "--disable_tqdm",
+        "true",
+    ]
 
 
 def measure_store_first_step(store: Path, workdir: Path) -> dict:
@@ -226,10 +288,14 @@ def measure_store_first_step(store: Path, workdir: Path) -> dict:
     env = {**os.environ, "HF_HOME": str(run_dir / "hf"), "SCALING_T0": repr(time.time())}
     argv = [*_store_run_argv(store, run_dir / "out"), "--max_steps", "5", "--save_strategy", "no"]
     stdout, peak_mb, private_mb = _run_measured(
-        [sys.executable, "-c", _STOP_AT_FIRST_STEP, str(ROOT / "scripts"), *argv], env)
+        [sys.executable, "-c", _STOP_AT_FIRST_STEP, str(ROOT / "scripts"), *argv], env
+    )
     shutil.rmtree(run_dir, ignore_errors=True)
-    return {"first_step_s": json.loads(stdout.split("FIRST_STEP ", 1)[1].splitlines()[0])["seconds"],
-            "peak_rss_mb": peak_mb, "peak_private_mb": private_mb}
+    return {
+        "first_step_s": json.loads(stdout.split("FIRST_STEP ", 1)[1].splitlines()[0])["seconds"],
+        "peak_rss_mb": peak_mb,
+        "peak_private_mb": private_mb,
+    }
 
 
 # Run inside the measured process: train 1 step, save its checkpoint, stop when the second step would begin.
@@ -257,8 +323,15 @@ def measure_store_resume(store: Path, workdir: Path, fractions=(0.1, 0.5, 0.9)) 
     blocks = len(TokenStore(store).blocks("train", 256))
     steps = blocks // 8
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
-    argv = [*_store_run_argv(store, run_dir / "out"), "--max_steps", str(steps), "--save_steps", "1",
-            "--save_total_limit", "1"]
+    argv = [
+        *_store_run_argv(store, run_dir / "out"),
+        "--max_steps",
+        str(steps),
+        "--save_steps",
+        "1",
+        "--save_total_limit",
+        "1",
+    ]
     _run_measured([sys.executable, "-c", _CHECKPOINT_THEN_STOP, str(ROOT / "scripts"), *argv], {**os.environ})
     first = run_dir / "out" / "checkpoint-1"
     rows = []
@@ -270,19 +343,31 @@ def measure_store_resume(store: Path, workdir: Path, fractions=(0.1, 0.5, 0.9)) 
         state["global_step"] = step
         (checkpoint / "trainer_state.json").write_text(json.dumps(state))
         env = {**os.environ, "SCALING_T0": repr(time.time())}
-        stdout, _, private_mb = _run_measured([sys.executable, "-c", _STOP_AT_FIRST_STEP, str(ROOT / "scripts"),
-                                               *argv, "--resume_from_checkpoint", str(checkpoint)], env)
+        stdout, _, private_mb = _run_measured(
+            [
+                sys.executable,
+                "-c",
+                _STOP_AT_FIRST_STEP,
+                str(ROOT / "scripts"),
+                *argv,
+                "--resume_from_checkpoint",
+                str(checkpoint),
+            ],
+            env,
+        )
         seconds = json.loads(stdout.split("FIRST_STEP ", 1)[1].splitlines()[0])["seconds"]
-        rows.append({"fraction": fraction, "step": step, "of_steps": steps, "resume_s": seconds,
-                     "peak_private_mb": private_mb})
+        rows.append(
+            {"fraction": fraction, "step": step, "of_steps": steps, "resume_s": seconds, "peak_private_mb": private_mb}
+        )
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         shutil.rmtree(checkpoint)
     shutil.rmtree(run_dir, ignore_errors=True)
     return rows
 
 
-def run_scaling(sizes_mb: list[float], workers: list[int], workdir: Path, paths=PATHS,
-                resume_mb: float | None = None) -> list[dict]:
+def run_scaling(
+    sizes_mb: list[float], workers: list[int], workdir: Path, paths=PATHS, resume_mb: float | None = None
+) -> list[dict]:
     """One row per (size, path, workers); with the store path, also the resume times at 10 / 50 / 90 % of an epoch of
     the `resume_mb` store."""
     tokenizer_dir = tokenizer_for_runs(workdir / "tokenizer")
@@ -297,9 +382,18 @@ def run_scaling(sizes_mb: list[float], workers: list[int], workdir: Path, paths=
                 store = workdir / "store"
                 prepared = prepare_store_measured(files, tokenizer_dir, count, store)
                 result = measure_store_first_step(store, workdir)
-                rows.append({"corpus_mb": corpus_mb, "path": "store", "workers": count,
-                             "prep_mb_s": corpus_mb / prepared["prepare_s"], "raw_mb_s": raw_rate,
-                             "cache_mb": _folder_bytes(store) / 1e6, **prepared, **result})
+                rows.append(
+                    {
+                        "corpus_mb": corpus_mb,
+                        "path": "store",
+                        "workers": count,
+                        "prep_mb_s": corpus_mb / prepared["prepare_s"],
+                        "raw_mb_s": raw_rate,
+                        "cache_mb": _folder_bytes(store) / 1e6,
+                        **prepared,
+                        **result,
+                    }
+                )
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
             if resume_mb is not None and abs(size - resume_mb) < 1e-9:
                 for row in measure_store_resume(store, workdir):
@@ -308,32 +402,54 @@ def run_scaling(sizes_mb: list[float], workers: list[int], workdir: Path, paths=
         for streaming in [path == "streaming" for path in paths if path != "store"]:
             for count in workers:
                 result = measure_path(files, tokenizer_dir, streaming, count, workdir)
-                rate = measure_stream_rate(files, tokenizer_dir, count) if streaming \
+                rate = (
+                    measure_stream_rate(files, tokenizer_dir, count)
+                    if streaming
                     else corpus_mb / result["first_step_s"]
-                rows.append({"corpus_mb": corpus_mb, "path": "streaming" if streaming else "map-style",
-                             "workers": count, "prep_mb_s": rate, "raw_mb_s": raw_rate, **result})
+                )
+                rows.append(
+                    {
+                        "corpus_mb": corpus_mb,
+                        "path": "streaming" if streaming else "map-style",
+                        "workers": count,
+                        "prep_mb_s": rate,
+                        "raw_mb_s": raw_rate,
+                        **result,
+                    }
+                )
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         shutil.rmtree(corpus_dir, ignore_errors=True)
     return rows
 
 
 def format_scaling_table(rows: list[dict]) -> str:
-    lines = ["| corpus | path | workers | time to first step | preparation | raw tokenizers | preparation / raw | "
-             "peak private memory | peak RSS | disk |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| corpus | path | workers | time to first step | preparation | raw tokenizers | preparation / raw | "
+        "peak private memory | peak RSS | disk |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     resumes = []
     for row in rows:
         if row["path"] == "store resume":
-            resumes.append(f"| {row['corpus_mb']:.0f} MB | {row['fraction']:.0%} (step {row['step']:,} of "
-                           f"{row['of_steps']:,}) | {row['resume_s']:.1f} s | {row['peak_private_mb'] / 1e3:.2f} GB |")
+            resumes.append(
+                f"| {row['corpus_mb']:.0f} MB | {row['fraction']:.0%} (step {row['step']:,} of "
+                f"{row['of_steps']:,}) | {row['resume_s']:.1f} s | {row['peak_private_mb'] / 1e3:.2f} GB |"
+            )
             continue
         disk = f"{row['cache_mb']:.0f} MB"
         if row["path"] == "store":
             disk += f" ({row['bin_bytes_per_token']:.2f} + {row['idx_bytes_per_token']:.2f} B/token)"
-        lines.append(f"| {row['corpus_mb']:.0f} MB | {row['path']} | {row['workers']} | {row['first_step_s']:.1f} s | "
-                     f"{row['prep_mb_s']:.2f} MB/s | {row['raw_mb_s']:.2f} MB/s | "
-                     f"{row['prep_mb_s'] / row['raw_mb_s']:.2f}x | {row['peak_private_mb'] / 1e3:.2f} GB | "
-                     f"{row['peak_rss_mb'] / 1e3:.2f} GB | {disk} |")
+        lines.append(
+            f"| {row['corpus_mb']:.0f} MB | {row['path']} | {row['workers']} | {row['first_step_s']:.1f} s | "
+            f"{row['prep_mb_s']:.2f} MB/s | {row['raw_mb_s']:.2f} MB/s | "
+            f"{row['prep_mb_s'] / row['raw_mb_s']:.2f}x | {row['peak_private_mb'] / 1e3:.2f} GB | "
+            f"{row['peak_rss_mb'] / 1e3:.2f} GB | {disk} |"
+        )
     if resumes:
-        lines += ["", "| store | resumed at | time to the first resumed step | peak private memory |",
-                  "|---|---|---|---|", *resumes]
+        lines += [
+            "",
+            "| store | resumed at | time to the first resumed step | peak private memory |",
+            "|---|---|---|---|",
+            *resumes,
+        ]
     return "\n".join(lines)

@@ -27,7 +27,6 @@ CHECKPOINT_COMPLETE = "gpt_hf_checkpoint_complete.json"
 _CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
 
 
-
 def checkpoint_step(path: Path) -> int | None:
     match = _CHECKPOINT_NAME.match(path.name)
     return int(match.group(1)) if match and path.is_dir() else None
@@ -50,8 +49,14 @@ def last_complete_checkpoint(output_dir) -> Path | None:
 def remove_incomplete_checkpoints(output_dir, quiet: bool = False) -> list[Path]:
     """Delete checkpoint folders left half-written by a crash (no completion marker); returns them, oldest first."""
     folder = Path(output_dir)
-    removed = sorted((p for p in folder.iterdir() if checkpoint_step(p) is not None
-                      and not (p / CHECKPOINT_COMPLETE).is_file()), key=checkpoint_step) if folder.is_dir() else []
+    removed = (
+        sorted(
+            (p for p in folder.iterdir() if checkpoint_step(p) is not None and not (p / CHECKPOINT_COMPLETE).is_file()),
+            key=checkpoint_step,
+        )
+        if folder.is_dir()
+        else []
+    )
     for path in removed:
         if not quiet:
             logger.warning("Removing incomplete checkpoint %s (its save was interrupted).", path)
@@ -100,18 +105,23 @@ def resolve_resume_checkpoint(value: str | None, output_dir, remove_incomplete: 
             remove_incomplete_checkpoints(output_dir)
         checkpoint = last_complete_checkpoint(output_dir)
         if checkpoint is None:
-            raise ArgumentError(f"--resume_from_checkpoint {value}: no complete checkpoint in {output_dir} to resume "
-                                "from; drop the flag to start a new run.")
+            raise ArgumentError(
+                f"--resume_from_checkpoint {value}: no complete checkpoint in {output_dir} to resume "
+                "from; drop the flag to start a new run."
+            )
         return str(checkpoint)
     path = Path(value)
     if (path / CHECKPOINT_COMPLETE).is_file():
         return str(path)
     if (path / "trainer_state.json").is_file():  # e.g. saved by plain transformers, which writes no marker
-        logger.warning("%s has no %s; resuming from it because its trainer_state.json exists.", path,
-                       CHECKPOINT_COMPLETE)
+        logger.warning(
+            "%s has no %s; resuming from it because its trainer_state.json exists.", path, CHECKPOINT_COMPLETE
+        )
         return str(path)
-    raise ArgumentError(f"--resume_from_checkpoint {path} is not a complete checkpoint (no {CHECKPOINT_COMPLETE} or "
-                        "trainer_state.json); pass a checkpoint-N folder, or 'last'.")
+    raise ArgumentError(
+        f"--resume_from_checkpoint {path} is not a complete checkpoint (no {CHECKPOINT_COMPLETE} or "
+        "trainer_state.json); pass a checkpoint-N folder, or 'last'."
+    )
 
 
 # Signals that stop a run cleanly, and the exit code each gives (the shell's 128 + signal number).
@@ -155,8 +165,11 @@ class StopOnSignal(TrainerCallback):
             self.stopped_at = state.global_step
             control.should_save = True
             control.should_training_stop = True
-            logger.info("%s received: saving checkpoint-%d, then stopping.",
-                        signal.Signals(self.signal_number).name, state.global_step)
+            logger.info(
+                "%s received: saving checkpoint-%d, then stopping.",
+                signal.Signals(self.signal_number).name,
+                state.global_step,
+            )
 
     def on_epoch_end(self, args, state, control, **kwargs):
         if self.stopped_at is not None:  # saved at the step end; no evaluation of a cut-short epoch
@@ -175,9 +188,11 @@ class StopOnSignal(TrainerCallback):
         if self.stopped_at is None:
             return
         name = signal.Signals(self.signal_number).name
-        raise RunStopped(f"Stopped by {name} at step {self.stopped_at}: checkpoint-{self.stopped_at} in {output_dir} "
-                         "is complete. Resume: the same command with --resume_from_checkpoint last (or auto).",
-                         exit_code=STOP_SIGNALS[self.signal_number])
+        raise RunStopped(
+            f"Stopped by {name} at step {self.stopped_at}: checkpoint-{self.stopped_at} in {output_dir} "
+            "is complete. Resume: the same command with --resume_from_checkpoint last (or auto).",
+            exit_code=STOP_SIGNALS[self.signal_number],
+        )
 
 
 def run_callbacks(save_total_limit: int | None) -> tuple[list[TrainerCallback], StopOnSignal]:

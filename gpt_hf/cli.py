@@ -68,8 +68,11 @@ def parse_arguments(dataclass_types: Sequence[type], argv: Sequence[str] | None 
 def setup_logging(arguments: Sequence) -> None:
     """INFO on the main process, warnings only on the others (one log per run under torchrun)."""
     process_index = next((getattr(a, "process_index") for a in arguments if hasattr(a, "process_index")), 0)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        level=logging.INFO if process_index == 0 else logging.WARNING, force=True)
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO if process_index == 0 else logging.WARNING,
+        force=True,
+    )
 
 
 def run_main(dataclass_types: Sequence[type], run: Callable, argv: Sequence[str] | None = None) -> int:

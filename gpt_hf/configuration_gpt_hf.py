@@ -103,7 +103,8 @@ class GPTHFConfig(PreTrainedConfig):
                 raise ValueError(f"GPTHFConfig.{name} must be positive, got {value}.")
         if self.n_inner is not None and (not isinstance(self.n_inner, int) or self.n_inner <= 0):
             raise ValueError(
-                f"GPTHFConfig.n_inner must be a positive int or None (= 4 * n_embd), got {self.n_inner!r}.")
+                f"GPTHFConfig.n_inner must be a positive int or None (= 4 * n_embd), got {self.n_inner!r}."
+            )
         if self.n_embd % self.n_head != 0:
             raise ValueError(
                 f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}); "
@@ -115,9 +116,7 @@ class GPTHFConfig(PreTrainedConfig):
                 "e.g. 'gelu_new' (GPT-1/GPT-2), 'gelu', 'relu'."
             )
         if self.norm_position not in NORM_POSITIONS:
-            raise ValueError(
-                f"norm_position must be 'post' (GPT-1) or 'pre' (GPT-2), got {self.norm_position!r}."
-            )
+            raise ValueError(f"norm_position must be 'post' (GPT-1) or 'pre' (GPT-2), got {self.norm_position!r}.")
         for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "classifier_dropout"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
@@ -128,7 +127,8 @@ class GPTHFConfig(PreTrainedConfig):
             raise ValueError(f"initializer_range must be > 0, got {self.initializer_range!r}.")
         if not isinstance(self.aux_lm_weight, (int, float)) or self.aux_lm_weight < 0:
             raise ValueError(
-                f"aux_lm_weight must be >= 0 (0 disables the auxiliary LM loss), got {self.aux_lm_weight!r}.")
+                f"aux_lm_weight must be >= 0 (0 disables the auxiliary LM loss), got {self.aux_lm_weight!r}."
+            )
         for name in SPECIAL_TOKEN_FIELDS:
             value = getattr(self, name)
             if value is None:

@@ -24,8 +24,11 @@ logger = logging.getLogger(__name__)
 SOURCE_TYPES = ("openai-gpt", "gpt2")
 # The heads a source checkpoint can fill (--head name -> Auto class in modeling's HEADS): the decoder, the tied LM
 # head, and the multiple-choice projection of a DoubleHeadsModel. A classification head is fine-tuned, not converted.
-CONVERTIBLE_HEADS = {"base": "AutoModel", "causal-lm": "AutoModelForCausalLM",
-                     "multiple-choice": "AutoModelForMultipleChoice"}
+CONVERTIBLE_HEADS = {
+    "base": "AutoModel",
+    "causal-lm": "AutoModelForCausalLM",
+    "multiple-choice": "AutoModelForMultipleChoice",
+}
 _OPENAI_ACTIVATIONS = {"gelu": "gelu_new", "relu": "relu", "silu": "silu", "swish": "silu"}
 _PROJECTIONS = re.compile(r"h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$")
 # Causal-mask buffers some older checkpoints saved; gpt_hf builds its masks with create_causal_mask instead.
@@ -39,16 +42,29 @@ def convert_config(source_config: dict) -> GPTHFConfig:
         raise ArgumentError(f"Cannot convert model_type={model_type!r}; supported source types: {SOURCE_TYPES}.")
     common = {
         key: source_config[key]
-        for key in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "resid_pdrop", "embd_pdrop",
-                    "attn_pdrop", "layer_norm_epsilon", "initializer_range", "pad_token_id", "bos_token_id",
-                    "eos_token_id")
+        for key in (
+            "vocab_size",
+            "n_positions",
+            "n_embd",
+            "n_layer",
+            "n_head",
+            "resid_pdrop",
+            "embd_pdrop",
+            "attn_pdrop",
+            "layer_norm_epsilon",
+            "initializer_range",
+            "pad_token_id",
+            "bos_token_id",
+            "eos_token_id",
+        )
         if source_config.get(key) is not None
     }
     for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
         value = common.get(key)
         if value is not None and not (isinstance(value, int) and 0 <= value < common.get("vocab_size", 0)):
-            logger.warning("Dropping %s=%r: not an id in the source vocabulary of %s.", key, value,
-                           common.get("vocab_size"))
+            logger.warning(
+                "Dropping %s=%r: not an id in the source vocabulary of %s.", key, value, common.get("vocab_size")
+            )
             common.pop(key)
     common["classifier_dropout"] = source_config.get("summary_first_dropout", 0.1)
     common["tie_word_embeddings"] = source_config.get("tie_word_embeddings", True)
@@ -56,10 +72,13 @@ def convert_config(source_config: dict) -> GPTHFConfig:
         afn = source_config.get("afn", "gelu")
         if afn not in _OPENAI_ACTIVATIONS:
             raise ArgumentError(
-                f"openai-gpt afn={afn!r} has no gpt_hf equivalent; known: {sorted(_OPENAI_ACTIVATIONS)}.")
+                f"openai-gpt afn={afn!r} has no gpt_hf equivalent; known: {sorted(_OPENAI_ACTIVATIONS)}."
+            )
         # OpenAIGPT's MLP is always 4 * n_embd wide, whatever n_inner says.
         return GPTHFConfig(
-            **common, norm_position="post", activation_function=_OPENAI_ACTIVATIONS[afn],
+            **common,
+            norm_position="post",
+            activation_function=_OPENAI_ACTIVATIONS[afn],
             n_inner=4 * source_config.get("n_embd", 768),
         )
     unsupported = {
@@ -71,7 +90,9 @@ def convert_config(source_config: dict) -> GPTHFConfig:
         if source_config.get(key, not bad) == bad:
             raise ArgumentError(f"gpt2 checkpoints with {key}={bad} are not supported by gpt_hf.")
     return GPTHFConfig(
-        **common, norm_position="pre", activation_function=source_config.get("activation_function", "gelu_new"),
+        **common,
+        norm_position="pre",
+        activation_function=source_config.get("activation_function", "gelu_new"),
         n_inner=source_config.get("n_inner") or 4 * source_config.get("n_embd", 768),
     )
 
@@ -84,7 +105,7 @@ def convert_state_dict(source_state: dict[str, torch.Tensor], config: GPTHFConfi
         name = key.removeprefix("transformer.")
         for old, new in renames.items():
             if name.startswith(old):
-                name = new + name[len(old):]
+                name = new + name[len(old) :]
         if _IGNORED.search(name):
             continue
         if name == "lm_head.weight" or name.startswith("multiple_choice_head."):
@@ -114,9 +135,13 @@ def load_source(source: str | Path, revision: str | None = None) -> tuple[dict, 
         from huggingface_hub import snapshot_download  # only needed for Hub names
 
         try:
-            folder = Path(snapshot_download(
-                str(source), revision=revision, allow_patterns=["config.json", "*.safetensors", "pytorch_model*.bin"]
-            ))
+            folder = Path(
+                snapshot_download(
+                    str(source),
+                    revision=revision,
+                    allow_patterns=["config.json", "*.safetensors", "pytorch_model*.bin"],
+                )
+            )
         except Exception as err:  # network, auth or missing repo: say what was tried
             raise ArgumentError(
                 f"{source!r} is not a local folder and could not be fetched from the Hub ({err.__class__.__name__}: "
@@ -168,7 +193,8 @@ def convert_checkpoint(source, head: str = "causal-lm", revision: str | None = N
     unexpected = sorted(set(state) - set(expected))
     mis_shaped = sorted(
         f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in set(state) & set(expected) if state[k].shape != expected[k].shape
+        for k in set(state) & set(expected)
+        if state[k].shape != expected[k].shape
     )
     if missing or unexpected or mis_shaped:
         raise ArgumentError(
@@ -178,8 +204,12 @@ def convert_checkpoint(source, head: str = "causal-lm", revision: str | None = N
     model.load_state_dict(state, strict=False)
     model.tie_weights()
     model.eval()
-    logger.info("Converted %s checkpoint into %s (%s layout)", source_config["model_type"],
-                type(model).__name__, config.norm_position)
+    logger.info(
+        "Converted %s checkpoint into %s (%s layout)",
+        source_config["model_type"],
+        type(model).__name__,
+        config.norm_position,
+    )
     return model
 
 
@@ -216,22 +246,35 @@ def export_config(config: GPTHFConfig, target: str):
     layout = EXPORT_LAYOUTS[target]
     if config.norm_position != layout:
         other = next(name for name, value in EXPORT_LAYOUTS.items() if value == config.norm_position)
-        raise ArgumentError(f"norm_position={config.norm_position!r}: {target} is {layout}-LN; this model exports "
-                            f"as --to {other}.")
-    common = dict(vocab_size=config.vocab_size, n_positions=config.n_positions, n_embd=config.n_embd,
-                  n_layer=config.n_layer, n_head=config.n_head, resid_pdrop=config.resid_pdrop,
-                  embd_pdrop=config.embd_pdrop, attn_pdrop=config.attn_pdrop,
-                  layer_norm_epsilon=config.layer_norm_epsilon, initializer_range=config.initializer_range,
-                  tie_word_embeddings=config.tie_word_embeddings, pad_token_id=config.pad_token_id,
-                  bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id)
+        raise ArgumentError(
+            f"norm_position={config.norm_position!r}: {target} is {layout}-LN; this model exports as --to {other}."
+        )
+    common = dict(
+        vocab_size=config.vocab_size,
+        n_positions=config.n_positions,
+        n_embd=config.n_embd,
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        resid_pdrop=config.resid_pdrop,
+        embd_pdrop=config.embd_pdrop,
+        attn_pdrop=config.attn_pdrop,
+        layer_norm_epsilon=config.layer_norm_epsilon,
+        initializer_range=config.initializer_range,
+        tie_word_embeddings=config.tie_word_embeddings,
+        pad_token_id=config.pad_token_id,
+        bos_token_id=config.bos_token_id,
+        eos_token_id=config.eos_token_id,
+    )
     if target == "gpt2":
         return GPT2Config(**common, n_inner=config.n_inner, activation_function=config.activation_function)
     if config.activation_function not in _GPT1_AFN:
-        raise ArgumentError(f"activation_function={config.activation_function!r}: openai-gpt has only "
-                            f"{sorted(_GPT1_AFN)}.")
+        raise ArgumentError(
+            f"activation_function={config.activation_function!r}: openai-gpt has only {sorted(_GPT1_AFN)}."
+        )
     if config.inner_dim != 4 * config.n_embd:
-        raise ArgumentError(f"n_inner={config.n_inner}: openai-gpt's feed-forward is always 4 * n_embd "
-                            f"({4 * config.n_embd}).")
+        raise ArgumentError(
+            f"n_inner={config.n_inner}: openai-gpt's feed-forward is always 4 * n_embd ({4 * config.n_embd})."
+        )
     return OpenAIGPTConfig(**common, afn=_GPT1_AFN[config.activation_function])
 
 
@@ -242,7 +285,7 @@ def export_state_dict(model, target: str) -> dict[str, torch.Tensor]:
     for name, tensor in body.items():
         for old, new in _EXPORT_RENAMES[target].items():
             if name.startswith(old):
-                name = new + name[len(old):]
+                name = new + name[len(old) :]
         exported["transformer." + name] = tensor.t().contiguous() if _PROJECTIONS.search(name) else tensor
     if not model.config.tie_word_embeddings:
         exported["lm_head.weight"] = model.lm_head.weight
@@ -257,20 +300,25 @@ def export_model(model, target: str):
 
     config = export_config(model.config, target)
     if getattr(model, "task_head_modules", ()):
-        logger.warning("%s: only the body and the LM head are exported, not the task head %s (the built-ins pool "
-                       "at the last token and their classifier has no bias).", type(model).__name__,
-                       ", ".join(model.task_head_modules))
+        logger.warning(
+            "%s: only the body and the LM head are exported, not the task head %s (the built-ins pool "
+            "at the last token and their classifier has no bias).",
+            type(model).__name__,
+            ", ".join(model.task_head_modules),
+        )
     built_in = (GPT2LMHeadModel if target == "gpt2" else OpenAIGPTLMHeadModel)(config)
     result = built_in.load_state_dict(export_state_dict(model, target), strict=False)
     tied = {"lm_head.weight"} if config.tie_word_embeddings else set()
     missing = [key for key in result.missing_keys if key not in tied]
     if missing or result.unexpected_keys:
-        raise ValueError(f"Export to {target} left keys unmatched: missing {missing}, unexpected "
-                         f"{result.unexpected_keys}.")
+        raise ValueError(
+            f"Export to {target} left keys unmatched: missing {missing}, unexpected {result.unexpected_keys}."
+        )
     built_in.tie_weights()
     source = getattr(model, "generation_config", None) or model.config  # task heads have no generation config
-    built_in.generation_config.update(**{key: getattr(source, key, None)
-                                         for key in ("bos_token_id", "eos_token_id", "pad_token_id")})
+    built_in.generation_config.update(
+        **{key: getattr(source, key, None) for key in ("bos_token_id", "eos_token_id", "pad_token_id")}
+    )
     return built_in.eval()
 
 

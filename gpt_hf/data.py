@@ -25,8 +25,10 @@ from .errors import ArgumentError, DataError, check_fraction
 
 _CHUNK_BYTES = 1 << 20
 # What to do when a corpus yields no validation document: the same advice from the map-style and streaming paths.
-NO_VALIDATION_FIX = ("pass --validation_files, give more text, or cut it into smaller documents (--document_unit line, "
-                     "--document_separator)")
+NO_VALIDATION_FIX = (
+    "pass --validation_files, give more text, or cut it into smaller documents (--document_unit line, "
+    "--document_separator)"
+)
 
 
 def expand_files(patterns: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
@@ -221,8 +223,14 @@ def _extract_builtin_corpus(stdlib: Path, min_chars: int) -> list[str]:
 
 # --- language-modelling datasets -----------------------------------------------------------------------------------
 
-_FILE_BUILDERS = {".txt": "text", ".text": "text", ".json": "json", ".jsonl": "json", ".csv": "csv",
-                  ".parquet": "parquet"}
+_FILE_BUILDERS = {
+    ".txt": "text",
+    ".text": "text",
+    ".json": "json",
+    ".jsonl": "json",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
 # What one document is in a plain-text file -> datasets' text builder `sample_by`. JSON / CSV / parquet rows are
 # documents as they are. A --document_separator string overrides the unit.
 DOCUMENT_UNITS = {"paragraph": "paragraph", "line": "line", "file": "document"}
@@ -249,13 +257,21 @@ class DocumentArguments:
     """How plain-text files are cut into documents; every argument dataclass that reads text files extends it."""
 
     document_unit: str = field(
-        default="paragraph", metadata={"help": f"What one document is in .txt files: {tuple(DOCUMENT_UNITS)} "
-                                               "(paragraph: text between blank lines). Rows of json / csv / parquet "
-                                               "files are documents. Documents are joined with <|endoftext|> and a "
-                                               "validation split takes whole documents."})
+        default="paragraph",
+        metadata={
+            "help": f"What one document is in .txt files: {tuple(DOCUMENT_UNITS)} "
+            "(paragraph: text between blank lines). Rows of json / csv / parquet "
+            "files are documents. Documents are joined with <|endoftext|> and a "
+            "validation split takes whole documents."
+        },
+    )
     document_separator: str | None = field(
-        default=None, metadata={"help": "Text between documents in .txt files, e.g. '\\n%%\\n' (fortune files); "
-                                        "backslash escapes are read. Overrides --document_unit."})
+        default=None,
+        metadata={
+            "help": "Text between documents in .txt files, e.g. '\\n%%\\n' (fortune files); "
+            "backslash escapes are read. Overrides --document_unit."
+        },
+    )
 
     def __post_init__(self):
         if self.document_unit not in DOCUMENT_UNITS:
@@ -295,9 +311,15 @@ def _separated_documents(paths: list[str], separator: str, stamps: list):
 _UNIT_SEPARATORS = {"paragraph": "\n\n", "line": "\n", "file": None}
 
 
-def iter_documents(files=None, dataset_name: str | None = None, dataset_config: str | None = None,
-                   text_column: str = "text", document_unit: str = "paragraph", document_separator: str | None = None,
-                   max_documents: int | None = None) -> Iterator[str]:
+def iter_documents(
+    files=None,
+    dataset_name: str | None = None,
+    dataset_config: str | None = None,
+    text_column: str = "text",
+    document_unit: str = "paragraph",
+    document_separator: str | None = None,
+    max_documents: int | None = None,
+) -> Iterator[str]:
     """The training documents of a corpus, in order, one pass, in bounded memory: the documents `load_text_stream`
     yields (blank ones dropped, the newlines around each trimmed), without a hold-out. Plain-text files are split
     here, ~7x faster than through datasets' streaming text builder (210 vs 28 MB/s: its per-document bookkeeping);
@@ -309,30 +331,43 @@ def iter_documents(files=None, dataset_name: str | None = None, dataset_config: 
             documents = (piece.strip("\r\n") for piece in _pieces_between(splits["train"], separator))
             yield from itertools.islice((text for text in documents if text.strip()), max_documents)
             return
-    raw = _load_raw(files, None, dataset_name, dataset_config, text_column, document_unit, document_separator,
-                    streaming=True)
+    raw = _load_raw(
+        files, None, dataset_name, dataset_config, text_column, document_unit, document_separator, streaming=True
+    )
     texts = (text for batch in raw["train"].iter(batch_size=1000) for text in batch["text"])
     yield from itertools.islice(texts, max_documents)
 
 
-def _load_plain_text(splits: dict[str, list[str]], document_unit: str, document_separator: str | None,
-                     streaming: bool):
+def _load_plain_text(splits: dict[str, list[str]], document_unit: str, document_separator: str | None, streaming: bool):
     import datasets
 
     if document_separator is None:
-        return datasets.load_dataset("text", data_files=splits, sample_by=DOCUMENT_UNITS[document_unit],
-                                     streaming=streaming)
+        return datasets.load_dataset(
+            "text", data_files=splits, sample_by=DOCUMENT_UNITS[document_unit], streaming=streaming
+        )
     if streaming:  # one shard per file; nothing cached
-        return datasets.IterableDatasetDict({
-            split: datasets.IterableDataset.from_generator(
-                _separated_documents, gen_kwargs={"paths": paths, "separator": document_separator,
-                                                  "stamps": [None] * len(paths)})
-            for split, paths in splits.items()})
-    return datasets.DatasetDict({
-        split: datasets.Dataset.from_generator(
-            _separated_documents, gen_kwargs={"paths": paths, "separator": document_separator, "stamps": [
-                (stat.st_size, stat.st_mtime_ns) for stat in map(os.stat, paths)]})
-        for split, paths in splits.items()})
+        return datasets.IterableDatasetDict(
+            {
+                split: datasets.IterableDataset.from_generator(
+                    _separated_documents,
+                    gen_kwargs={"paths": paths, "separator": document_separator, "stamps": [None] * len(paths)},
+                )
+                for split, paths in splits.items()
+            }
+        )
+    return datasets.DatasetDict(
+        {
+            split: datasets.Dataset.from_generator(
+                _separated_documents,
+                gen_kwargs={
+                    "paths": paths,
+                    "separator": document_separator,
+                    "stamps": [(stat.st_size, stat.st_mtime_ns) for stat in map(os.stat, paths)],
+                },
+            )
+            for split, paths in splits.items()
+        }
+    )
 
 
 def _resolve_data_files(files, validation_files) -> tuple[dict[str, list[str]], str]:
@@ -355,8 +390,16 @@ def _resolve_data_files(files, validation_files) -> tuple[dict[str, list[str]], 
     return splits, builders.pop()
 
 
-def _load_raw(files, validation_files, dataset_name, dataset_config, text_column: str, document_unit: str,
-              document_separator: str | None, streaming: bool):
+def _load_raw(
+    files,
+    validation_files,
+    dataset_name,
+    dataset_config,
+    text_column: str,
+    document_unit: str,
+    document_separator: str | None,
+    streaming: bool,
+):
     """The raw splits of documents (a DatasetDict, or an IterableDatasetDict when `streaming`) and the text column;
     the column is checked in every split."""
     import datasets
@@ -374,8 +417,11 @@ def _load_raw(files, validation_files, dataset_name, dataset_config, text_column
                 # newlines around a document are layout (the blank line before it, the file's last newline); a
                 # batched map may return fewer rows, which drops the blank documents (datasets' filter on a stream
                 # costs ~20x more)
-                raw = raw.map(lambda batch: {"text": [text.strip("\r\n") for text in batch["text"] if text.strip()]},
-                              batched=True, **progress)
+                raw = raw.map(
+                    lambda batch: {"text": [text.strip("\r\n") for text in batch["text"] if text.strip()]},
+                    batched=True,
+                    **progress,
+                )
             else:
                 raw = datasets.load_dataset(builder, data_files=splits, streaming=streaming)
         except datasets.exceptions.DatasetGenerationError as err:
@@ -394,8 +440,7 @@ def _load_raw(files, validation_files, dataset_name, dataset_config, text_column
             columns = list(next(iter(dataset.take(1)), {}))
         if text_column not in columns:
             raise DataError(
-                f"Text column {text_column!r} not in the {split} split; its columns are {columns}. "
-                "Pass --text_column."
+                f"Text column {text_column!r} not in the {split} split; its columns are {columns}. Pass --text_column."
             )
     rename = {text_column: "text"} if text_column != "text" else {}
     selected = {split: dataset.select_columns([text_column]).rename_columns(rename) for split, dataset in raw.items()}
@@ -424,8 +469,16 @@ def load_text_dataset(
     `validation_fraction=None` returns the train split alone, every document in it.
     Raises `ValueError` for missing files, a missing text column or an empty dataset.
     """
-    raw = _load_raw(files, validation_files, dataset_name, dataset_config, text_column, document_unit,
-                    document_separator, streaming=False)
+    raw = _load_raw(
+        files,
+        validation_files,
+        dataset_name,
+        dataset_config,
+        text_column,
+        document_unit,
+        document_separator,
+        streaming=False,
+    )
     train = raw["train"]
     if max_documents is not None:
         train = train.select(range(min(max_documents, len(train))))
@@ -452,14 +505,17 @@ def load_table_files(files: dict[str, str], first_flag: str = "the first file"):
         if not Path(path).is_file():
             raise ArgumentError(f"Data file {path} does not exist.")
         if Path(path).suffix.lower() not in TABLE_BUILDERS:
-            raise ArgumentError(f"Unsupported data file type {Path(path).suffix or '(none)'} ({path}); use "
-                             f"{', '.join(sorted(TABLE_BUILDERS))}.")
+            raise ArgumentError(
+                f"Unsupported data file type {Path(path).suffix or '(none)'} ({path}); use "
+                f"{', '.join(sorted(TABLE_BUILDERS))}."
+            )
         if Path(path).stat().st_size == 0:
             raise DataError(f"The {split} file {path} is empty.")
     if len(suffixes) > 1:
         first = Path(next(iter(files.values()))).suffix.lower()
-        raise ArgumentError(f"Data files must share one type; {first_flag} is {first} but others are "
-                         f"{sorted(suffixes - {first})}.")
+        raise ArgumentError(
+            f"Data files must share one type; {first_flag} is {first} but others are {sorted(suffixes - {first})}."
+        )
     builder = TABLE_BUILDERS[suffixes.pop()]
     try:
         return datasets.load_dataset(builder, data_files=files)
@@ -496,8 +552,10 @@ def unreadable_files_error(paths: list[str], builder: str, error: BaseException)
             found = first_malformed_json_line(path)
             if found is not None:
                 number, reason = found
-                return DataError(f"{path}, line {number}: not a JSON row ({reason}); fix or remove that line "
-                                 "(JSON-lines files hold one JSON object per line).")
+                return DataError(
+                    f"{path}, line {number}: not a JSON row ({reason}); fix or remove that line "
+                    "(JSON-lines files hold one JSON object per line)."
+                )
     return DataError(f"Could not read {paths} as {builder} files: {error.__cause__ or error}")
 
 
@@ -533,8 +591,16 @@ def load_text_stream(
     if max_validation_documents < 1:
         raise ArgumentError(f"--max_validation_documents must be >= 1, got {max_validation_documents}.")
     check_fraction(validation_fraction, "The validation fraction")
-    raw = _load_raw(files, validation_files, dataset_name, dataset_config, text_column, document_unit,
-                    document_separator, streaming=True)
+    raw = _load_raw(
+        files,
+        validation_files,
+        dataset_name,
+        dataset_config,
+        text_column,
+        document_unit,
+        document_separator,
+        streaming=True,
+    )
     train = raw["train"]
     if max_documents is not None:
         train = train.take(max_documents)
@@ -542,16 +608,19 @@ def load_text_stream(
         raise DataError("The training dataset is empty.")
     validation = raw.get("validation")
     if validation is None:
+
         def side(held: bool):  # a batched map returning fewer rows: datasets' filter on a stream is ~20x slower
-            return lambda batch: {"text": [text for text in batch["text"]
-                                           if in_validation_split(text, validation_fraction, seed) == held]}
+            return lambda batch: {
+                "text": [text for text in batch["text"] if in_validation_split(text, validation_fraction, seed) == held]
+            }
 
         validation, train = train.map(side(True), batched=True), train.map(side(False), batched=True)
     documents = list(itertools.islice((row["text"] for row in validation), max_validation_documents))
     if not documents:
         raise DataError(
             f"No validation document: the stream holds out {validation_fraction:.2%} of its documents by a hash of "
-            f"their text and found none; {NO_VALIDATION_FIX}.")
+            f"their text and found none; {NO_VALIDATION_FIX}."
+        )
     return {"train": train, "validation": datasets.Dataset.from_dict({"text": documents})}
 
 

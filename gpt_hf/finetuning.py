@@ -45,14 +45,24 @@ PROBLEM_TYPES = tuple(KIND_OF_PROBLEM_TYPE)  # the problem types transformers kn
 
 @dataclass
 class FinetuneDataArguments(DocumentArguments):
-    task: str | None = field(default=None, metadata={"help": f"Task type: {tuple(TASK_TYPES)} (and any registered "
-                                                              "with gpt_hf.task_types.register_task_type). Implied "
-                                                              "by --benchmark."})
+    task: str | None = field(
+        default=None,
+        metadata={
+            "help": f"Task type: {tuple(TASK_TYPES)} (and any registered "
+            "with gpt_hf.task_types.register_task_type). Implied "
+            "by --benchmark."
+        },
+    )
     benchmark: str | None = field(
-        default=None, metadata={"help": f"Ready-made task: built-in self-labelled {sorted(SELF_LABELLED_TASKS)} "
-                                        f"(offline) or a benchmark {sorted(BENCHMARKS)} (needs network)."})
+        default=None,
+        metadata={
+            "help": f"Ready-made task: built-in self-labelled {sorted(SELF_LABELLED_TASKS)} "
+            f"(offline) or a benchmark {sorted(BENCHMARKS)} (needs network)."
+        },
+    )
     corpus_files: list[str] | None = field(
-        default=None, metadata={"help": "Corpus for the self-labelled tasks (default: the built-in corpus)."})
+        default=None, metadata={"help": "Corpus for the self-labelled tasks (default: the built-in corpus)."}
+    )
     dataset_name: str | None = field(default=None, metadata={"help": "A `datasets` name (needs network)."})
     dataset_config: str | None = field(default=None, metadata={"help": "The dataset's configuration name."})
     train_file: str | None = field(default=None, metadata={"help": "Local csv / json / jsonl / parquet file."})
@@ -62,20 +72,32 @@ class FinetuneDataArguments(DocumentArguments):
     text_pair_column: str | None = field(default=None, metadata={"help": "Hypothesis / second sentence column."})
     context_column: str | None = field(default=None, metadata={"help": "Multiple choice: the context column."})
     choice_columns: list[str] | None = field(
-        default=None, metadata={"help": "Multiple choice: one column per choice, or one column holding a list."})
-    label_column: str = field(default="label", metadata={"help": "Label column: class names or ids, scores, "
-                                                                  "lists of labels (multi-label), choice index."})
+        default=None, metadata={"help": "Multiple choice: one column per choice, or one column holding a list."}
+    )
+    label_column: str = field(
+        default="label",
+        metadata={"help": "Label column: class names or ids, scores, lists of labels (multi-label), choice index."},
+    )
     problem_type: str | None = field(
-        default=None, metadata={"help": "single_label_classification, multi_label_classification or regression "
-                                        "(default: from the task and the labels)."})
+        default=None,
+        metadata={
+            "help": "single_label_classification, multi_label_classification or regression "
+            "(default: from the task and the labels)."
+        },
+    )
     max_length: int | None = field(default=None, metadata={"help": "Tokens per row (default: n_positions)."})
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training rows."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N eval/test rows."})
     validation_split_fraction: float = field(
-        default=0.1, metadata={"help": "Share of training rows held out when there is no validation split."})
+        default=0.1, metadata={"help": "Share of training rows held out when there is no validation split."}
+    )
     drop_empty_rows: bool = field(
-        default=False, metadata={"help": "Leave out rows whose text is empty (default: they are an error); the "
-                                         "count dropped per split goes to results.json."})
+        default=False,
+        metadata={
+            "help": "Leave out rows whose text is empty (default: they are an error); the "
+            "count dropped per split goes to results.json."
+        },
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -85,8 +107,10 @@ class FinetuneDataArguments(DocumentArguments):
             elif self.benchmark in BENCHMARKS:
                 implied = BENCHMARKS[self.benchmark].task
             else:
-                raise ArgumentError(f"Unknown benchmark {self.benchmark!r}; choose one of "
-                                 f"{sorted(SELF_LABELLED_TASKS) + sorted(BENCHMARKS)}.")
+                raise ArgumentError(
+                    f"Unknown benchmark {self.benchmark!r}; choose one of "
+                    f"{sorted(SELF_LABELLED_TASKS) + sorted(BENCHMARKS)}."
+                )
             if self.task is not None and self.task != implied:
                 raise ArgumentError(f"--benchmark {self.benchmark} is a {implied} task, not {self.task}.")
             self.task = implied
@@ -97,13 +121,16 @@ class FinetuneDataArguments(DocumentArguments):
             named = self.user_columns()
             unnamed = [INPUT_COLUMNS[column] for column in task_type.inputs if not named[column]]
             if unnamed:
-                raise ArgumentError(f"A {self.task} task reads the columns {task_type.inputs}: it needs "
-                                 f"{' and '.join(unnamed)} (the column names in your data).")
+                raise ArgumentError(
+                    f"A {self.task} task reads the columns {task_type.inputs}: it needs "
+                    f"{' and '.join(unnamed)} (the column names in your data)."
+                )
         if self.problem_type not in (None, *PROBLEM_TYPES):
             raise ArgumentError(f"--problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}.")
         if self.max_length is not None and self.max_length < 4:
-            raise ArgumentError(f"--max_length must be at least 4 (start, delimiter, extract and one token), got "
-                             f"{self.max_length}.")
+            raise ArgumentError(
+                f"--max_length must be at least 4 (start, delimiter, extract and one token), got {self.max_length}."
+            )
         check_at_least_one(self, "max_train_samples", "max_eval_samples")
         check_fraction(self.validation_split_fraction, "--validation_split_fraction")
 
@@ -113,10 +140,12 @@ class FinetuneDataArguments(DocumentArguments):
 
     def user_columns(self) -> dict[str, list[str]]:
         """Normalised column -> the user's columns that fill it (several context columns are joined)."""
-        return {"text": [self.text_column] if self.text_column else [],
-                "text_pair": [self.text_pair_column] if self.text_pair_column else [],
-                "context": [self.context_column] if self.context_column else [],
-                "choices": list(self.choice_columns or [])}
+        return {
+            "text": [self.text_column] if self.text_column else [],
+            "text_pair": [self.text_pair_column] if self.text_pair_column else [],
+            "context": [self.context_column] if self.context_column else [],
+            "choices": list(self.choice_columns or []),
+        }
 
 
 # The paper's fine-tuning recipe (section 4.1) was tuned for the 768-wide 117M model. The "scaled" recipe keeps it at
@@ -136,12 +165,17 @@ class FinetuneTrainingArguments(TrainerDefaults):
     its learning rate and epochs to the model and the data."""
 
     recipe: str = field(
-        default="scaled", metadata={"help": "Fine-tuning recipe for what you leave unset: 'paper' (lr 6.25e-5, 3 "
-                                            "epochs: chosen for the 768-wide 117M model) or 'scaled' (the paper's "
-                                            "at width 768; lr x 768 / n_embd for other widths, and enough epochs "
-                                            f"for {MIN_FINETUNE_STEPS} optimizer steps on small data sets)."})
+        default="scaled",
+        metadata={
+            "help": "Fine-tuning recipe for what you leave unset: 'paper' (lr 6.25e-5, 3 "
+            "epochs: chosen for the 768-wide 117M model) or 'scaled' (the paper's "
+            "at width 768; lr x 768 / n_embd for other widths, and enough epochs "
+            f"for {MIN_FINETUNE_STEPS} optimizer steps on small data sets)."
+        },
+    )
     learning_rate: float | None = field(
-        default=None, metadata={"help": "Body learning rate (default: from --recipe; paper: 6.25e-5)."})
+        default=None, metadata={"help": "Body learning rate (default: from --recipe; paper: 6.25e-5)."}
+    )
     lr_scheduler_type: str = field(default="linear", metadata={"help": "Paper: linear decay."})
     warmup_steps: float = field(default=0.002, metadata={"help": "Paper: warmup over 0.2% of training."})
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Paper: batch 32."})
@@ -151,15 +185,22 @@ class FinetuneTrainingArguments(TrainerDefaults):
     load_best_model_at_end: bool = field(default=True, metadata={"help": "Keep the best checkpoint."})
     metric_for_best_model: str | None = field(
         default=TASK_METRIC,
-        metadata={"help": f"Validation metric that picks the kept checkpoint: '{TASK_METRIC}' = the "
-                                               "task's own (accuracy, F1, Pearson…; results.json names it), or any "
-                                               "eval metric name such as 'loss' (which includes the auxiliary LM "
-                                               "loss)."})
+        metadata={
+            "help": f"Validation metric that picks the kept checkpoint: '{TASK_METRIC}' = the "
+            "task's own (accuracy, F1, Pearson…; results.json names it), or any "
+            "eval metric name such as 'loss' (which includes the auxiliary LM "
+            "loss)."
+        },
+    )
     save_total_limit: int | None = field(default=2, metadata={"help": "Complete checkpoints kept."})
     logging_steps: float = field(default=20, metadata={"help": "Log every N steps."})
     head_lr_multiplier: float = field(
-        default=10.0, metadata={"help": "Learning rate of the new task head = learning_rate x this (the body, "
-                                        "already trained, moves less than the new layer); 1 disables."})
+        default=10.0,
+        metadata={
+            "help": "Learning rate of the new task head = learning_rate x this (the body, "
+            "already trained, moves less than the new layer); 1 disables."
+        },
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -178,21 +219,32 @@ class FinetuneModelArguments(ModelLoadingArguments):
     model_name_or_path: str = field(metadata={"help": "Pretrained gpt_hf folder (ours, or converted)."})
     from_scratch: bool = field(default=False, metadata={"help": "Same architecture, random weights (ablation)."})
     aux_lm_weight: float | None = field(
-        default=None, metadata={"help": "Auxiliary LM loss weight (paper: 0.5; 0 = off). Default: the model folder's "
-                                        "(0.5 for a folder saved by pretraining)."})
+        default=None,
+        metadata={
+            "help": "Auxiliary LM loss weight (paper: 0.5; 0 = off). Default: the model folder's "
+            "(0.5 for a folder saved by pretraining)."
+        },
+    )
     classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout before the task head."})
     transfer_layers: int | None = field(
-        default=None, metadata={"help": "Keep the pretrained embeddings and the first N blocks, re-initialise the "
-                                        "rest (the paper's Figure 2, left). Default: every block."})
+        default=None,
+        metadata={
+            "help": "Keep the pretrained embeddings and the first N blocks, re-initialise the "
+            "rest (the paper's Figure 2, left). Default: every block."
+        },
+    )
 
     def __post_init__(self):
         super().__post_init__()
         if self.transfer_layers is not None and (self.transfer_layers < 0 or self.from_scratch):
-            raise ArgumentError("--transfer_layers must be >= 0 and needs pretrained weights (not --from_scratch), got "
-                                f"{self.transfer_layers}{' with --from_scratch' if self.from_scratch else ''}.")
+            raise ArgumentError(
+                "--transfer_layers must be >= 0 and needs pretrained weights (not --from_scratch), got "
+                f"{self.transfer_layers}{' with --from_scratch' if self.from_scratch else ''}."
+            )
         if self.aux_lm_weight is not None and self.aux_lm_weight < 0:
-            raise ArgumentError(f"--aux_lm_weight must be >= 0 (0 turns the auxiliary LM loss off), got "
-                             f"{self.aux_lm_weight}.")
+            raise ArgumentError(
+                f"--aux_lm_weight must be >= 0 (0 turns the auxiliary LM loss off), got {self.aux_lm_weight}."
+            )
         if not 0.0 <= self.classifier_dropout < 1.0:
             raise ArgumentError(f"--classifier_dropout must be in [0, 1), got {self.classifier_dropout}.")
 
@@ -209,8 +261,9 @@ def load_task_dataset(data_args, seed: int) -> tuple[datasets.DatasetDict, dict]
         if data_args.corpus_files:
             from .data import load_text_dataset
 
-            corpus = load_text_dataset(files=data_args.corpus_files, validation_fraction=0.01, seed=seed,
-                                       **data_args.document_options)
+            corpus = load_text_dataset(
+                files=data_args.corpus_files, validation_fraction=0.01, seed=seed, **data_args.document_options
+            )
             documents = list(corpus["train"]["text"]) + list(corpus["validation"]["text"])
         raw = self_labelled_dataset(data_args.benchmark, documents, seed=seed)
         return raw, {"dropped_empty_rows": {}, "overlap_with_train": overlap_with_train(raw)}
@@ -236,15 +289,23 @@ def load_task_dataset(data_args, seed: int) -> tuple[datasets.DatasetDict, dict]
             missing = []
         if missing:
             raise DataError(f"Column(s) {missing} not in the {split} split; its columns are {dataset.column_names}.")
-        normalised[split] = dataset.map(lambda batch: _normalise(batch, columns, spec), batched=True,
-                                        remove_columns=dataset.column_names, desc=f"Normalising {split}")
+        normalised[split] = dataset.map(
+            lambda batch: _normalise(batch, columns, spec),
+            batched=True,
+            remove_columns=dataset.column_names,
+            desc=f"Normalising {split}",
+        )
     # before the hold-out shuffles rows: row numbers in the messages are the file's
     normalised, dropped = check_empty_rows(normalised, data_args.drop_empty_rows)
     check_labels(normalised, data_args.task_type.labels, data_args.problem_type)
     if "validation" not in normalised:
         normalised["train"], normalised["validation"] = hold_out(
-            normalised["train"], data_args.validation_split_fraction, seed, what="training rows",
-            fix="pass --validation_file, or give more rows")
+            normalised["train"],
+            data_args.validation_split_fraction,
+            seed,
+            what="training rows",
+            fix="pass --validation_file, or give more rows",
+        )
     return normalised, {"dropped_empty_rows": dropped, "overlap_with_train": overlap_with_train(normalised)}
 
 
@@ -252,8 +313,12 @@ def _column_mapping(data_args, spec) -> dict:
     """Normalised column -> source columns (the benchmark's, or the user's options), for the task type's inputs,
     plus the label column; `all` lists every source column the data must have."""
     if spec is not None:
-        sources = {"text": [spec.text] if spec.text else [], "text_pair": [spec.text_pair] if spec.text_pair else [],
-                   "context": list(spec.context), "choices": list(spec.choices)}
+        sources = {
+            "text": [spec.text] if spec.text else [],
+            "text_pair": [spec.text_pair] if spec.text_pair else [],
+            "context": list(spec.context),
+            "choices": list(spec.choices),
+        }
     else:
         sources = data_args.user_columns()
     mapping = {column: sources[column] for column in data_args.task_type.inputs}
@@ -286,8 +351,9 @@ def encode_task(raw, task_type: TaskType, transform: TaskTransform):
     """Apply the task type's transform to every split (datasets.map, batched)."""
     if task_type.check is not None:
         task_type.check(raw)
-    return raw.map(lambda batch: task_type.encode(transform, batch), batched=True,
-                   desc=f"Building {task_type.name} inputs")
+    return raw.map(
+        lambda batch: task_type.encode(transform, batch), batched=True, desc=f"Building {task_type.name} inputs"
+    )
 
 
 # --- running --------------------------------------------------------------------------------------------------------
@@ -309,8 +375,13 @@ def build_task_model(model_args, task_type: TaskType, labels: LabelInfo, tokeniz
         config = AutoConfig.from_pretrained(model_args.model_name_or_path, **extra)
         model = auto.from_config(config, attn_implementation=model_args.attn_implementation)
     else:
-        model = load_model(auto, model_args.model_name_or_path, attn_implementation=model_args.attn_implementation,
-                           new_modules=HEADS[task_type.auto_class].model_class.task_head_modules, **extra)
+        model = load_model(
+            auto,
+            model_args.model_name_or_path,
+            attn_implementation=model_args.attn_implementation,
+            new_modules=HEADS[task_type.auto_class].model_class.task_head_modules,
+            **extra,
+        )
     if model_args.transfer_layers is not None:
         reinitialise_layers(model, model_args.transfer_layers)
     return model
@@ -324,9 +395,11 @@ def check_model_before_data(model_args, tokenizer) -> None:
     config = AutoConfig.from_pretrained(model_args.model_name_or_path)
     check_tokenizer_matches_config(tokenizer, config)
     if config.extract_token_id is None:
-        raise ArgumentError(f"--model_name_or_path {model_args.model_name_or_path} has no extract_token_id; the task "
-                            "heads pool at it. Use a model pretrained with a gpt_hf tokenizer (or set the task token "
-                            "ids in its config).")
+        raise ArgumentError(
+            f"--model_name_or_path {model_args.model_name_or_path} has no extract_token_id; the task "
+            "heads pool at it. Use a model pretrained with a gpt_hf tokenizer (or set the task token "
+            "ids in its config)."
+        )
 
 
 def reinitialise_layers(model, keep: int) -> list[int]:
@@ -385,8 +458,9 @@ def finetune(model_args, data_args, training_args) -> dict:
     encoded = encode_task(raw, task_type, transform)
     metric = None
     if training_args.metric_for_best_model == TASK_METRIC:  # transformers would fall back to the loss instead
-        metric = (BENCHMARKS[data_args.benchmark].metric if data_args.benchmark in BENCHMARKS
-                  else labels.kind.default_metric)
+        metric = (
+            BENCHMARKS[data_args.benchmark].metric if data_args.benchmark in BENCHMARKS else labels.kind.default_metric
+        )
     recipe = resolve_recipe(training_args, model.config.n_embd, len(encoded["train"]))
     name = Path(training_args.output_dir).name
     with run_output_dir(training_args.output_dir, resume is not None, training_args.process_index == 0) as work_dir:
@@ -394,15 +468,20 @@ def finetune(model_args, data_args, training_args) -> dict:
         return _train_and_save(model_args, data_args, run, model, tokenizer, encoded, labels, name, data_checks)
 
 
-def _train_and_save(model_args, data_args, run: RunArguments, model, tokenizer, encoded, labels, model_name: str,
-                    data_checks: dict) -> dict:
+def _train_and_save(
+    model_args, data_args, run: RunArguments, model, tokenizer, encoded, labels, model_name: str, data_checks: dict
+) -> dict:
     training_args, output_dir = run.trainer_args, Path(run.trainer_args.output_dir)
     if training_args.process_index == 0 and not run.resume:
         remove_stale_checkpoints(output_dir)  # every check passed; old checkpoints would count in rotation
     callbacks, stopper = run_callbacks(run.save_total_limit)
     trainer = GPTTrainer(
-        model=model, args=training_args, train_dataset=encoded["train"], eval_dataset=encoded["validation"],
-        data_collator=TaskCollator(tokenizer.pad_token_id), compute_metrics=make_compute_metrics(labels),
+        model=model,
+        args=training_args,
+        train_dataset=encoded["train"],
+        eval_dataset=encoded["validation"],
+        data_collator=TaskCollator(tokenizer.pad_token_id),
+        compute_metrics=make_compute_metrics(labels),
         callbacks=callbacks,
     )
     with reported_write_failures(output_dir, "a checkpoint"), stopper.watching():
@@ -426,18 +505,25 @@ def _train_and_save(model_args, data_args, run: RunArguments, model, tokenizer, 
             name = data_args.benchmark or data_args.dataset_name or Path(data_args.train_file).stem
             source = "scratch (random init)" if model_args.from_scratch else model_args.model_name_or_path
             write_model_card(
-                output_dir, model.config, model_name=model_name,
+                output_dir,
+                model.config,
+                model_name=model_name,
                 description=f"Fine-tuned with gpt_hf for {name} ({data_args.task}).",
-                training=(f"From {source}"
-                          f"; recipe '{training_args.recipe}': lr {training_args.learning_rate:.3g} (head "
-                          f"x{training_args.head_lr_multiplier}), "
-                          f"batch {training_args.per_device_train_batch_size}, {training_args.num_train_epochs} epochs "
-                          f"(kept: epoch {results['epoch']:g}, the best by validation "
-                          f"{training_args.metric_for_best_model}), "
-                          f"auxiliary LM weight {model.config.aux_lm_weight}."),
+                training=(
+                    f"From {source}"
+                    f"; recipe '{training_args.recipe}': lr {training_args.learning_rate:.3g} (head "
+                    f"x{training_args.head_lr_multiplier}), "
+                    f"batch {training_args.per_device_train_batch_size}, {training_args.num_train_epochs} epochs "
+                    f"(kept: epoch {results['epoch']:g}, the best by validation "
+                    f"{training_args.metric_for_best_model}), "
+                    f"auxiliary LM weight {model.config.aux_lm_weight}."
+                ),
                 auto_class=data_args.task_type.auto_class,
-                results={k: v for k, v in results.items() if isinstance(v, float) and not k.endswith(
-                    ("runtime", "per_second"))},
+                results={
+                    k: v
+                    for k, v in results.items()
+                    if isinstance(v, float) and not k.endswith(("runtime", "per_second"))
+                },
                 base_model=None if model_args.from_scratch else str(model_args.model_name_or_path),
                 results_dataset=name,
                 datasets=[BENCHMARKS[data_args.benchmark].dataset[0]] if data_args.benchmark in BENCHMARKS else None,
@@ -449,19 +535,28 @@ def _train_and_save(model_args, data_args, run: RunArguments, model, tokenizer, 
 def resolve_recipe(training_args, n_embd: int, train_rows: int) -> dict:
     """The learning rate and epochs of the run: the user's, or by `training_args.recipe` where left unset; returns
     what was chosen (for the run's arguments, results.json and the model card). `training_args` is not changed."""
-    given = {"learning_rate": training_args.learning_rate is not None,
-             "num_train_epochs": training_args.num_train_epochs is not None}
+    given = {
+        "learning_rate": training_args.learning_rate is not None,
+        "num_train_epochs": training_args.num_train_epochs is not None,
+    }
     scaled = training_args.recipe == "scaled"
     learning_rate, epochs = training_args.learning_rate, training_args.num_train_epochs
     if not given["learning_rate"]:
         learning_rate = PAPER_LEARNING_RATE * (PAPER_WIDTH / n_embd if scaled else 1.0)
     if not given["num_train_epochs"]:
-        batch = training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps \
+        batch = (
+            training_args.per_device_train_batch_size
+            * training_args.gradient_accumulation_steps
             * max(training_args.world_size, 1)
+        )
         steps_per_epoch = math.ceil(train_rows / batch)
         epochs = max(PAPER_EPOCHS, math.ceil(MIN_FINETUNE_STEPS / steps_per_epoch)) if scaled else PAPER_EPOCHS
-    chosen = {"recipe": training_args.recipe, "learning_rate": learning_rate, "num_train_epochs": epochs,
-              "given": sorted(name for name, was_given in given.items() if was_given)}
+    chosen = {
+        "recipe": training_args.recipe,
+        "learning_rate": learning_rate,
+        "num_train_epochs": epochs,
+        "given": sorted(name for name, was_given in given.items() if was_given),
+    }
     logger.info("Fine-tuning recipe: %s", chosen)
     return chosen
 

@@ -27,12 +27,20 @@ class GenerationArguments:
     seed: int = field(default=42, metadata={"help": "Random seed (sampling)."})
     stream: bool = field(default=False, metadata={"help": "Print tokens as they are produced (one prompt)."})
     truncate_prompt: bool = field(
-        default=False, metadata={"help": "Keep the last tokens of a prompt that leaves no room for max_new_tokens "
-                                         "(default: refuse it with an error)."})
+        default=False,
+        metadata={
+            "help": "Keep the last tokens of a prompt that leaves no room for max_new_tokens "
+            "(default: refuse it with an error)."
+        },
+    )
     trust_remote_code: bool = field(default=False, metadata={"help": "Load the model's own code from its folder."})
     compile: bool = field(
-        default=False, metadata={"help": "Decode with a static KV cache and a torch.compile'd step (pays off over "
-                                         "many tokens; the first call compiles)."})
+        default=False,
+        metadata={
+            "help": "Decode with a static KV cache and a torch.compile'd step (pays off over "
+            "many tokens; the first call compiles)."
+        },
+    )
     compile_backend: str = field(default="inductor", metadata={"help": "torch.compile backend for --compile."})
 
     def __post_init__(self):
@@ -67,8 +75,10 @@ def read_prompts(args: GenerationArguments, stdin=None) -> list[str]:
     else:
         prompts = [line.rstrip("\n") for line in (stdin or sys.stdin) if line.strip()]
     if not prompts:
-        raise ArgumentError("No prompt given: pass --prompts, --prompt_file, or lines on standard input "
-                         "(--prompts '' generates from the beginning-of-text token).")
+        raise ArgumentError(
+            "No prompt given: pass --prompts, --prompt_file, or lines on standard input "
+            "(--prompts '' generates from the beginning-of-text token)."
+        )
     return prompts
 
 
@@ -78,7 +88,8 @@ def generate_texts(model, tokenizer, prompts: list[str], args: GenerationArgumen
     budget = context - args.max_new_tokens
     if budget < 1:
         raise ArgumentError(
-            f"--max_new_tokens {args.max_new_tokens} leaves no room for a prompt in a context of {context}.")
+            f"--max_new_tokens {args.max_new_tokens} leaves no room for a prompt in a context of {context}."
+        )
     tokenizer.padding_side = "left"  # generation appends on the right: pad on the left
     encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"]
     if any(not ids for ids in encoded):  # an empty prompt: start from BOS, as a document does in pretraining
@@ -98,8 +109,13 @@ def generate_texts(model, tokenizer, prompts: list[str], args: GenerationArgumen
         if len(prompts) != 1:
             raise ArgumentError("--stream shows one sequence as it is produced; give a single prompt.")
         streamer = TextStreamer(tokenizer, skip_special_tokens=True)  # prints to stdout as tokens arrive
-    options = dict(max_new_tokens=args.max_new_tokens, do_sample=args.do_sample, num_beams=args.num_beams,
-                   repetition_penalty=args.repetition_penalty, pad_token_id=tokenizer.pad_token_id)
+    options = dict(
+        max_new_tokens=args.max_new_tokens,
+        do_sample=args.do_sample,
+        num_beams=args.num_beams,
+        repetition_penalty=args.repetition_penalty,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     if args.do_sample:
         options.update(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
     if args.compile:
@@ -115,8 +131,12 @@ def compiled_decoding(model, backend: str = "inductor"):
     transformers would not turn it on by itself. "reduce-overhead" (CUDA graphs) on GPUs; plain on CPU."""
     from transformers import CompileConfig
 
-    config = CompileConfig(fullgraph=True, dynamic=False, backend=backend,
-                           mode="reduce-overhead" if model.device.type == "cuda" else "default")
+    config = CompileConfig(
+        fullgraph=True,
+        dynamic=False,
+        backend=backend,
+        mode="reduce-overhead" if model.device.type == "cuda" else "default",
+    )
     config._compile_all_devices = True  # read by GenerationMixin._valid_auto_compile_criteria
     return config
 
@@ -128,6 +148,7 @@ def generate_from_folder(args: GenerationArguments, stdin=None) -> list[str]:
     from .loading import load_model_and_tokenizer
 
     prompts = read_prompts(args, stdin)
-    model, tokenizer = load_model_and_tokenizer(AutoModelForCausalLM, args.model_name_or_path,
-                                                trust_remote_code=args.trust_remote_code)
+    model, tokenizer = load_model_and_tokenizer(
+        AutoModelForCausalLM, args.model_name_or_path, trust_remote_code=args.trust_remote_code
+    )
     return generate_texts(model, tokenizer, prompts, args)

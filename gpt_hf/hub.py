@@ -21,8 +21,20 @@ logger = logging.getLogger(__name__)
 
 # A link to model_cards/gpt_hf.md, so the template also ships inside installed wheels.
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"
-ARCHITECTURE_FIELDS = ("norm_position", "n_layer", "n_embd", "n_head", "n_inner", "n_positions", "vocab_size",
-                       "activation_function", "resid_pdrop", "attn_pdrop", "embd_pdrop", "aux_lm_weight")
+ARCHITECTURE_FIELDS = (
+    "norm_position",
+    "n_layer",
+    "n_embd",
+    "n_head",
+    "n_inner",
+    "n_positions",
+    "vocab_size",
+    "activation_function",
+    "resid_pdrop",
+    "attn_pdrop",
+    "embd_pdrop",
+    "aux_lm_weight",
+)
 DEFAULT_LIMITATIONS = (
     "A research reproduction of GPT-1 / GPT-2 trained on the data described above. It inherits that data's "
     "biases and gaps, can produce fluent but false or offensive text, and has not been evaluated for any "
@@ -61,14 +73,23 @@ def render_model_card(
         datasets=list(datasets) if datasets else None,
         base_model=base_model,
         eval_results=[
-            EvalResult(task_type=pipeline_tag, dataset_type=results_dataset, dataset_name=results_dataset,
-                       metric_type=key, metric_value=float(value))
+            EvalResult(
+                task_type=pipeline_tag,
+                dataset_type=results_dataset,
+                dataset_name=results_dataset,
+                metric_type=key,
+                metric_value=float(value),
+            )
             for key, value in (results or {}).items()
-        ] or None,
+        ]
+        or None,
     )
     rows = "\n".join(f"| {name} | {getattr(config, name, None)} |" for name in ARCHITECTURE_FIELDS)
-    results_text = ("| metric | value |\n|---|---|\n" + "\n".join(
-        f"| {key} | {value:.4g} |" for key, value in results.items())) if results else "No evaluation recorded."
+    results_text = (
+        ("| metric | value |\n|---|---|\n" + "\n".join(f"| {key} | {value:.4g} |" for key, value in results.items()))
+        if results
+        else "No evaluation recorded."
+    )
     return TEMPLATE.read_text(encoding="utf-8").format(
         metadata=data.to_yaml(),
         model_name=model_name,
@@ -97,8 +118,11 @@ def saved_results(folder: Path) -> dict[str, float]:
         path = folder / name
         if path.is_file():
             values = json.loads(path.read_text())
-            keep = {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-                    and any(m in k for m in CARD_METRICS)}
+            keep = {
+                k: float(v)
+                for k, v in values.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and any(m in k for m in CARD_METRICS)
+            }
             if keep:
                 return keep
     return {}
@@ -114,8 +138,10 @@ def check_repo_id(repo_id: str) -> str:
         validate_repo_id(repo_id)
     except HFValidationError as err:
         reason = str(err).splitlines()[0]
-        raise ArgumentError(f"--repo_id {repo_id!r} is not a Hub repository id ({reason}); use 'user/name' or "
-                            "'organisation/name' with letters, digits, '-', '_' and '.'.") from None
+        raise ArgumentError(
+            f"--repo_id {repo_id!r} is not a Hub repository id ({reason}); use 'user/name' or "
+            "'organisation/name' with letters, digits, '-', '_' and '.'."
+        ) from None
     return repo_id
 
 
@@ -147,10 +173,15 @@ def build_hub_folder(model_dir, local_dir, repo_id: str | None = None, overwrite
                 shutil.copy2(model_dir / name, staging / name)
         results = saved_results(model_dir)
         write_model_card(
-            staging, model.config, model_name=repo_id or model_dir.name, repo_id=repo_id,
+            staging,
+            model.config,
+            model_name=repo_id or model_dir.name,
+            repo_id=repo_id,
             description=f"A gpt_hf {'GPT-2 (pre-LN)' if model.config.pre_norm else 'GPT-1 (post-LN)'} model "
-                        f"({architecture}).",
-            training=_previous_training_section(model_dir), auto_class=auto_class, results=results,
+            f"({architecture}).",
+            training=_previous_training_section(model_dir),
+            auto_class=auto_class,
+            results=results,
             base_model=_previous_base_model(model_dir),
         )
     return Path(local_dir)
@@ -184,11 +215,20 @@ _HTTP_LIBRARIES = {"httpx", "httpx2", "requests", "urllib3", "aiohttp"}
 def _is_network_error(err: BaseException) -> bool:
     """Connection problems, whichever HTTP library huggingface_hub happens to use (its name changes across releases)."""
     return isinstance(err, (OSError, TimeoutError)) or any(
-        cls.__module__.split(".")[0] in _HTTP_LIBRARIES for cls in type(err).__mro__)
+        cls.__module__.split(".")[0] in _HTTP_LIBRARIES for cls in type(err).__mro__
+    )
 
 
-def upload(folder, repo_id: str, *, private: bool = False, revision: str | None = None, create_pr: bool = False,
-           commit_message: str = "Upload gpt_hf model", endpoint: str | None = None) -> str:
+def upload(
+    folder,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    create_pr: bool = False,
+    commit_message: str = "Upload gpt_hf model",
+    endpoint: str | None = None,
+) -> str:
     """Create the repo if needed and upload the folder; returns the commit URL."""
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
@@ -199,8 +239,13 @@ def upload(folder, repo_id: str, *, private: bool = False, revision: str | None 
         api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
         if revision and revision != "main" and not create_pr:
             api.create_branch(repo_id, branch=revision, exist_ok=True)
-        commit = api.upload_folder(repo_id=repo_id, folder_path=str(folder), revision=revision, create_pr=create_pr,
-                                   commit_message=commit_message)
+        commit = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(folder),
+            revision=revision,
+            create_pr=create_pr,
+            commit_message=commit_message,
+        )
     except HfHubHTTPError as err:
         status = getattr(getattr(err, "response", None), "status_code", None)
         if status in (401, 403):
@@ -209,11 +254,14 @@ def upload(folder, repo_id: str, *, private: bool = False, revision: str | None 
             hint = f"{where} is failing (HTTP {status}); try again later"
         else:
             hint = f"{where} refused the request (HTTP {status})"
-        raise HubUploadError(f"Upload of {folder} to {repo_id} failed: {hint}. The folder is kept; rerun the same "
-                             "command to retry.") from None
+        raise HubUploadError(
+            f"Upload of {folder} to {repo_id} failed: {hint}. The folder is kept; rerun the same command to retry."
+        ) from None
     except Exception as err:
         if not _is_network_error(err):
             raise
-        raise HubUploadError(f"Could not reach {where} ({err.__class__.__name__}: {err}); check your connection and "
-                             f"HF_ENDPOINT. The folder {folder} is kept; rerun the same command to retry.") from None
+        raise HubUploadError(
+            f"Could not reach {where} ({err.__class__.__name__}: {err}); check your connection and "
+            f"HF_ENDPOINT. The folder {folder} is kept; rerun the same command to retry."
+        ) from None
     return str(getattr(commit, "commit_url", commit))

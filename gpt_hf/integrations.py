@@ -59,7 +59,8 @@ def register_with_peft() -> None:
     if _PEFT_TABLES in sys.modules:
         fill_peft_tables(sys.modules[_PEFT_TABLES])
     elif importlib.util.find_spec("peft") is not None and not any(
-            isinstance(finder, _AfterImport) for finder in sys.meta_path):
+        isinstance(finder, _AfterImport) for finder in sys.meta_path
+    ):
         sys.meta_path.insert(0, _AfterImport(_PEFT_TABLES, fill_peft_tables))
 
 

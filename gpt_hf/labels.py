@@ -32,8 +32,11 @@ class LabelInfo:
 
 
 def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str)
-                                                                                 and not value.strip())
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or (isinstance(value, str) and not value.strip())
+    )
 
 
 def describe_rows(indices: list[int]) -> str:
@@ -52,8 +55,11 @@ def check_missing_labels(raw) -> set[str]:
         elif missing:
             raise DataError(
                 f"The label column is blank in {describe_rows(missing)} of the {split} split; fill or drop those rows"
-                + (" (a test split may also have no labels at all: then it is only predicted)." if split == "test"
-                   else ".")
+                + (
+                    " (a test split may also have no labels at all: then it is only predicted)."
+                    if split == "test"
+                    else "."
+                )
             )
     return unlabelled
 
@@ -75,8 +81,10 @@ def _as_float(value, split: str, index: int) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise DataError(f"Regression labels must be numbers; the {split} split has {value!r} in row {index}. "
-                         "Fix the label, or fine-tune for classification (--task classification).") from None
+        raise DataError(
+            f"Regression labels must be numbers; the {split} split has {value!r} in row {index}. "
+            "Fix the label, or fine-tune for classification (--task classification)."
+        ) from None
 
 
 def _class_key(value):
@@ -110,16 +118,23 @@ def encode_labels(raw, label_format: str, problem_type: str | None):
 
     if problem_type == "regression":
         scored = replace_labels(_as_float)
-        if "test" in scored and "label" in scored["test"].column_names and all(
-                v == -1 for v in scored["test"]["label"]):
+        if (
+            "test" in scored
+            and "label" in scored["test"].column_names
+            and all(v == -1 for v in scored["test"]["label"])
+        ):
             scored["test"] = scored["test"].remove_columns("label")  # GLUE's unlabelled test set: predict only
         return scored, LabelInfo(problem_type, 1, None)
     multi = problem_type == "multi_label_classification"
-    seen = sorted({_class_key(v) for label in train_labels for v in (label if multi else [label]) if v != -1},
-                  key=lambda v: (isinstance(v, str), v))
+    seen = sorted(
+        {_class_key(v) for label in train_labels for v in (label if multi else [label]) if v != -1},
+        key=lambda v: (isinstance(v, str), v),
+    )
     if len(seen) < 2 and not multi:
-        raise DataError(f"The training split has {len(seen)} distinct label(s) {seen}; classification needs at "
-                         "least two classes (or pass --task regression for scores).")
+        raise DataError(
+            f"The training split has {len(seen)} distinct label(s) {seen}; classification needs at "
+            "least two classes (or pass --task regression for scores)."
+        )
     label2id = {value: index for index, value in enumerate(seen)}
     for split, dataset in raw.items():
         if split == "train" or split in unlabelled:
@@ -127,14 +142,17 @@ def encode_labels(raw, label_format: str, problem_type: str | None):
         values = {_class_key(v) for label in dataset["label"] for v in (label if multi else [label]) if v != -1}
         unknown = values - set(label2id)
         if unknown:
-            raise DataError(f"The {split} split has labels {sorted(map(str, unknown))} that never occur in training "
-                             f"(training labels: {sorted(map(str, label2id))}).")
+            raise DataError(
+                f"The {split} split has labels {sorted(map(str, unknown))} that never occur in training "
+                f"(training labels: {sorted(map(str, label2id))})."
+            )
 
     def relabel(label, split, index):
         if multi:
             if not isinstance(label, (list, tuple)):
-                raise DataError(f"Multi-label rows need a list of labels; the {split} split has {label!r} in row "
-                                 f"{index}.")
+                raise DataError(
+                    f"Multi-label rows need a list of labels; the {split} split has {label!r} in row {index}."
+                )
             present = {_class_key(v) for v in label}
             return [float(v in present) for v in seen]
         return label2id.get(_class_key(label), -1)
@@ -168,8 +186,11 @@ def _check_choice_labels(raw, unlabelled: set[str]):
     for split, dataset in raw.items():
         if split in unlabelled:
             continue
-        bad = [(index, label) for index, (label, choices) in enumerate(zip(dataset["label"], dataset["choices"]))
-               if not (_class_key(label) in range(len(choices)) and not isinstance(label, (bool, str)))]
+        bad = [
+            (index, label)
+            for index, (label, choices) in enumerate(zip(dataset["label"], dataset["choices"]))
+            if not (_class_key(label) in range(len(choices)) and not isinstance(label, (bool, str)))
+        ]
         if bad:
             index, label = bad[0]
             raise DataError(
@@ -177,6 +198,11 @@ def _check_choice_labels(raw, unlabelled: set[str]):
                 f"(0 to {len(dataset[index]['choices']) - 1}); "
                 f"the {split} split has {label!r} in {describe_rows([i for i, _ in bad])}."
             )
-    return datasets.DatasetDict({split: dataset.remove_columns("label") if split in unlabelled else
-                                 dataset.remove_columns("label").add_column("label", [int(v) for v in dataset["label"]])
-                                 for split, dataset in raw.items()})
+    return datasets.DatasetDict(
+        {
+            split: dataset.remove_columns("label")
+            if split in unlabelled
+            else dataset.remove_columns("label").add_column("label", [int(v) for v in dataset["label"]])
+            for split, dataset in raw.items()
+        }
+    )

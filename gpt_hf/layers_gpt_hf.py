@@ -44,8 +44,9 @@ def causal_lm_loss(hidden_states, lm_head_weight, labels, num_items_in_batch=Non
     if hasattr(F, "linear_cross_entropy") and 4 * hidden.shape[0] * weight.shape[0] >= _CHUNKED_LOSS_MIN_LOGITS_BYTES:
         # under torch.compile the op needs allow_retain_graph (it warns, and breaks the graph, otherwise)
         options = nn.LinearCrossEntropyOptions(allow_retain_graph=torch.compiler.is_compiling())
-        loss = F.linear_cross_entropy(hidden, weight, targets.reshape(-1), ignore_index=ignore_index,
-                                      reduction="sum", options=options)
+        loss = F.linear_cross_entropy(
+            hidden, weight, targets.reshape(-1), ignore_index=ignore_index, reduction="sum", options=options
+        )
     else:  # small logits (or torch < 2.13): the plain path
         logits = F.linear(hidden, weight).float()
         loss = F.cross_entropy(logits, targets.reshape(-1), ignore_index=ignore_index, reduction="sum")
@@ -95,20 +96,36 @@ class GPTHFAttention(nn.Module):
             key, value = cache.update(key, value, self.layer_idx, kwargs=kwargs)  # (B, nh, S, hs)
 
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
-            self.config._attn_implementation, eager_attention_forward)
+            self.config._attn_implementation, eager_attention_forward
+        )
         dropout = self.attention_dropout if self.training else 0.0
-        if dropout > 0 and query.is_cpu and torch.is_grad_enabled() and not torch.compiler.is_compiling() \
-                and self.config.n_layer * 3 * 4 * query.shape[:-1].numel() * key.shape[-2] > _STORED_ATTENTION_BUDGET:
+        if (
+            dropout > 0
+            and query.is_cpu
+            and torch.is_grad_enabled()
+            and not torch.compiler.is_compiling()
+            and self.config.n_layer * 3 * 4 * query.shape[:-1].numel() * key.shape[-2] > _STORED_ATTENTION_BUDGET
+        ):
             # On CPU no attention kernel supports dropout: sdpa's math path keeps the scores, probabilities and dropout
             # mask (3 fp32 (B, nh, T, S) per layer) for backward: 3.6 GB at the gpt1 preset, batch 8 x 512. Past the
             # budget, recompute them in backward (same RNG state and result; only q, k, v stay); below it storing is
             # faster (1.09x per step).
             attn_output, attn_weights = checkpoint(
-                attention_interface, self, query, key, value, attention_mask, dropout=dropout, scaling=self.scaling,
-                use_reentrant=False, **kwargs)
+                attention_interface,
+                self,
+                query,
+                key,
+                value,
+                attention_mask,
+                dropout=dropout,
+                scaling=self.scaling,
+                use_reentrant=False,
+                **kwargs,
+            )
         else:
             attn_output, attn_weights = attention_interface(
-                self, query, key, value, attention_mask, dropout=dropout, scaling=self.scaling, **kwargs)
+                self, query, key, value, attention_mask, dropout=dropout, scaling=self.scaling, **kwargs
+            )
         attn_output = attn_output.reshape(B, T, C)  # (B, T, nh, hs) -> (B, T, C)
         return self.resid_dropout(self.c_proj(attn_output)), attn_weights
 

@@ -113,16 +113,22 @@ def load_model(auto_class, path: str | os.PathLike, new_modules: tuple[str, ...]
     try:
         model, info = auto_class.from_pretrained(path, output_loading_info=True, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
-        raise ArgumentError(f"Cannot load a model from {path} with {auto_class.__name__}: {type(err).__name__}: "
-                         f"{err}") from None
+        raise ArgumentError(
+            f"Cannot load a model from {path} with {auto_class.__name__}: {type(err).__name__}: {err}"
+        ) from None
     finally:
         report_logger.removeFilter(load_report)
     if new_modules:
         prefixes = tuple(f"{module}." for module in new_modules)
         other = sorted(key for key in info["missing_keys"] if not key.startswith(prefixes))
         if other or info["unexpected_keys"]:
-            logger.warning("%s did not hold all of %s's weights: missing %s, unexpected %s (newly initialised).",
-                           path, type(model).__name__, other, sorted(info["unexpected_keys"]))
+            logger.warning(
+                "%s did not hold all of %s's weights: missing %s, unexpected %s (newly initialised).",
+                path,
+                type(model).__name__,
+                other,
+                sorted(info["unexpected_keys"]),
+            )
         elif any(key.startswith(prefixes) for key in info["missing_keys"]):
             logger.info("New task head %s initialised on the body from %s.", ", ".join(new_modules), path)
     return model

@@ -28,20 +28,25 @@ def classification_metrics(predictions, labels, num_labels: int) -> dict[str, fl
         "accuracy": float(sk.accuracy_score(labels, predictions)),
         "mcc": float(sk.matthews_corrcoef(labels, predictions)),  # multi-class R_K; 0.0 when undefined
         # binary: F1 of class 1 (GLUE's MRPC / QQP convention); more classes: unweighted mean over classes
-        "f1": float(sk.f1_score(labels, predictions, average="binary" if num_labels == 2 else "macro",
-                                zero_division=0.0)),
+        "f1": float(
+            sk.f1_score(labels, predictions, average="binary" if num_labels == 2 else "macro", zero_division=0.0)
+        ),
     }
 
 
 def multi_label_metrics(predictions, labels, num_labels: int) -> dict[str, float]:
     predictions, labels = np.asarray(predictions), np.asarray(labels)
-    return {"exact_match": float(sk.accuracy_score(labels, predictions)),  # subset accuracy: every label right
-            "f1_micro": float(sk.f1_score(labels, predictions, average="micro", zero_division=0.0))}
+    return {
+        "exact_match": float(sk.accuracy_score(labels, predictions)),  # subset accuracy: every label right
+        "f1_micro": float(sk.f1_score(labels, predictions, average="micro", zero_division=0.0)),
+    }
 
 
 def regression_metrics(predictions, labels, num_labels: int) -> dict[str, float]:
-    return {"pearson": _correlation(stats.pearsonr, predictions, labels),
-            "spearman": _correlation(stats.spearmanr, predictions, labels)}
+    return {
+        "pearson": _correlation(stats.pearsonr, predictions, labels),
+        "spearman": _correlation(stats.spearmanr, predictions, labels),
+    }
 
 
 def _class_name(prediction, id2label) -> str:
@@ -78,15 +83,39 @@ class PredictionKind:
             return self.scores(predictions, labels, num_labels)
 
 
-PREDICTION_KINDS = {kind.name: kind for kind in (
-    PredictionKind("classification", "single_label_classification", lambda logits: logits.argmax(-1),
-                   classification_metrics, ("accuracy", "mcc", "f1"), "accuracy", _class_name, text_baseline=True),
-    PredictionKind("multi_label", "multi_label_classification", lambda logits: (logits > 0).astype(np.int64),
-                   multi_label_metrics, ("exact_match", "f1_micro"), "f1_micro",
-                   lambda row, id2label: ",".join(id2label[i] for i, on in enumerate(row) if on)),
-    PredictionKind("regression", "regression", lambda logits: logits.reshape(-1), regression_metrics,
-                   ("pearson", "spearman"), "pearson", lambda score, id2label: f"{float(score):.6g}"),
-)}
+PREDICTION_KINDS = {
+    kind.name: kind
+    for kind in (
+        PredictionKind(
+            "classification",
+            "single_label_classification",
+            lambda logits: logits.argmax(-1),
+            classification_metrics,
+            ("accuracy", "mcc", "f1"),
+            "accuracy",
+            _class_name,
+            text_baseline=True,
+        ),
+        PredictionKind(
+            "multi_label",
+            "multi_label_classification",
+            lambda logits: (logits > 0).astype(np.int64),
+            multi_label_metrics,
+            ("exact_match", "f1_micro"),
+            "f1_micro",
+            lambda row, id2label: ",".join(id2label[i] for i, on in enumerate(row) if on),
+        ),
+        PredictionKind(
+            "regression",
+            "regression",
+            lambda logits: logits.reshape(-1),
+            regression_metrics,
+            ("pearson", "spearman"),
+            "pearson",
+            lambda score, id2label: f"{float(score):.6g}",
+        ),
+    )
+}
 KIND_OF_PROBLEM_TYPE = {kind.problem_type: kind for kind in PREDICTION_KINDS.values()}
 METRIC_NAMES = tuple(dict.fromkeys(name for kind in PREDICTION_KINDS.values() for name in kind.metric_names))
 

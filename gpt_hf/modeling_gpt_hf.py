@@ -34,8 +34,10 @@ from .layers_gpt_hf import GPTHFBlock, causal_lm_loss
 MIN_TRANSFORMERS = (5, 4)
 if tuple(int(part) for part in transformers_version.split(".")[:2]) < MIN_TRANSFORMERS:
     _floor = ".".join(map(str, MIN_TRANSFORMERS))
-    raise ImportError(f"gpt_hf models need transformers>={_floor},<6; this is transformers {transformers_version}: "
-                      f"pip install -U 'transformers>={_floor},<6'")
+    raise ImportError(
+        f"gpt_hf models need transformers>={_floor},<6; this is transformers {transformers_version}: "
+        f"pip install -U 'transformers>={_floor},<6'"
+    )
 
 # The key/value cache's name, as the running transformers spells it: `generate` passes it to `forward` and reads it
 # back from the output classes under this name ("past_key_values" up to 5.23, "cache" from 5.24).
@@ -49,8 +51,11 @@ def _one_cache(past_key_values: Cache | None, cache: Cache | None) -> Cache | No
     if past_key_values is not None and cache is not None and past_key_values is not cache:
         raise ValueError("Pass the key/value cache once, as cache= or past_key_values=, not both.")
     if past_key_values is not None and _CACHE == "cache" and not torch.compiler.is_compiling():
-        warnings.warn("`past_key_values` is deprecated since transformers 5.24: pass the key/value cache as `cache`.",
-                      FutureWarning, stacklevel=3)
+        warnings.warn(
+            "`past_key_values` is deprecated since transformers 5.24: pass the key/value cache as `cache`.",
+            FutureWarning,
+            stacklevel=3,
+        )
     return cache if cache is not None else past_key_values
 
 
@@ -122,13 +127,16 @@ class GPTHFModel(GPTHFPreTrainedModel):
             return
         low, high = int(input_ids.min()), int(input_ids.max())
         if low < 0 or high >= vocab_size:
-            raise ValueError(f"input_ids hold ids outside the vocabulary [0, {vocab_size}) (min {low}, max {high}); "
-                             f"{advice}")
+            raise ValueError(
+                f"input_ids hold ids outside the vocabulary [0, {vocab_size}) (min {low}, max {high}); {advice}"
+            )
 
     def _length_advice(self) -> str:
         n = self.config.n_positions
-        return (f"truncate the input (tokenizer(..., truncation=True, max_length={n}); with TRL, "
-                f"SFTConfig(max_length={n})) or use a model with a longer context.")
+        return (
+            f"truncate the input (tokenizer(..., truncation=True, max_length={n}); with TRL, "
+            f"SFTConfig(max_length={n})) or use a model with a longer context."
+        )
 
     def _check_positions(self, position_ids):
         """Position ids within the learned positions (rows packed without padding restart them per document, so a
@@ -136,13 +144,17 @@ class GPTHFModel(GPTHFPreTrainedModel):
         if torch.compiler.is_compiling() or not position_ids.numel():
             return
         if position_ids.device.type != "cpu":
-            torch._assert_async((position_ids < self.config.n_positions).all(),
-                                f"position ids reach n_positions={self.config.n_positions}")
+            torch._assert_async(
+                (position_ids < self.config.n_positions).all(),
+                f"position ids reach n_positions={self.config.n_positions}",
+            )
             return
         largest = int(position_ids.max())
         if largest >= self.config.n_positions:
-            raise ValueError(f"Position {largest} is beyond n_positions={self.config.n_positions} (positions 0.."
-                             f"{self.config.n_positions - 1}); {self._length_advice()}")
+            raise ValueError(
+                f"Position {largest} is beyond n_positions={self.config.n_positions} (positions 0.."
+                f"{self.config.n_positions - 1}); {self._length_advice()}"
+            )
 
     def set_input_embeddings(self, new_embeddings):
         self.wte = new_embeddings
@@ -187,8 +199,10 @@ class GPTHFModel(GPTHFPreTrainedModel):
         else:
             past_length = cache.get_seq_length() if cache is not None else 0
             if not torch.compiler.is_compiling() and past_length + seq_length > self.config.n_positions:
-                raise ValueError(f"Sequence length {past_length + seq_length} (past {past_length} + new {seq_length}) "
-                                 f"exceeds n_positions={self.config.n_positions}; {self._length_advice()}")
+                raise ValueError(
+                    f"Sequence length {past_length + seq_length} (past {past_length} + new {seq_length}) "
+                    f"exceeds n_positions={self.config.n_positions}; {self._length_advice()}"
+                )
             if attention_mask is not None and attention_mask.ndim == 2:
                 # Count real tokens only, so a left-padded row gets the same positions as the unpadded row.
                 position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -seq_length:]
@@ -440,8 +454,10 @@ class GPTHFForSequenceClassification(GPTHFTaskModel):
             # inferred from the first labels and kept in the config, as transformers' own heads do: the saved config
             # then tells pipelines how to read the logits (raw scores, softmax or sigmoid)
             self.config.problem_type = (
-                "regression" if self.num_labels == 1
-                else "single_label_classification" if labels.dtype in (torch.long, torch.int)
+                "regression"
+                if self.num_labels == 1
+                else "single_label_classification"
+                if labels.dtype in (torch.long, torch.int)
                 else "multi_label_classification"
             )
         problem_type = self.config.problem_type
@@ -512,14 +528,17 @@ for _auto_class, _head in HEADS.items():
 
 def auto_map() -> dict[str, str]:
     """config.auto_map for a saved folder: the config and every head, as `module.Class` names."""
-    return {"AutoConfig": f"configuration_gpt_hf.{GPTHFConfig.__name__}",
-            **{auto_class: f"modeling_gpt_hf.{head.model_class.__name__}" for auto_class, head in HEADS.items()}}
+    return {
+        "AutoConfig": f"configuration_gpt_hf.{GPTHFConfig.__name__}",
+        **{auto_class: f"modeling_gpt_hf.{head.model_class.__name__}" for auto_class, head in HEADS.items()},
+    }
 
 
 def head_of(architecture: str) -> tuple[str, Head] | None:
     """(Auto class, head) for a class name as saved in config.architectures; None for a class not in the table."""
-    return next(((auto_class, head) for auto_class, head in HEADS.items()
-                 if head.model_class.__name__ == architecture), None)
+    return next(
+        ((auto_class, head) for auto_class, head in HEADS.items() if head.model_class.__name__ == architecture), None
+    )
 
 
 __all__ = [

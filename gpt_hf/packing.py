@@ -39,10 +39,16 @@ def tokenize_and_pack(dataset, tokenizer, block_size: int, num_proc: int | None 
     """Tokenise a `DatasetDict` of documents and pack each split into `block_size`-token blocks with `datasets.map`
     (batched, cached for file-backed datasets); a split without one full block is an error."""
     packer = _Packer(tokenizer, block_size)
-    tokenized = dataset.map(packer.tokenize, batched=True, num_proc=num_proc, remove_columns=["text"],
-                            desc="Tokenizing")
-    packed = tokenized.map(packer.pack, batched=True, num_proc=num_proc, remove_columns=["ids"],
-                           desc=f"Packing into blocks of {block_size}")
+    tokenized = dataset.map(
+        packer.tokenize, batched=True, num_proc=num_proc, remove_columns=["text"], desc="Tokenizing"
+    )
+    packed = tokenized.map(
+        packer.pack,
+        batched=True,
+        num_proc=num_proc,
+        remove_columns=["ids"],
+        desc=f"Packing into blocks of {block_size}",
+    )
     for split, blocks in packed.items():
         if len(blocks) == 0:
             raise DataError(
@@ -66,8 +72,9 @@ class PackedStream(torch.utils.data.IterableDataset):
     bookkeeping (per-example state copies, batch keys joined into ever longer strings), which capped the stream at
     0.2 MB/s; here datasets reads batches of documents (~25 MB/s) and the rest is a loop over lists."""
 
-    def __init__(self, documents, tokenizer, block_size: int, seed: int, shuffle_buffer_size: int,
-                 batch_documents: int = 1000):
+    def __init__(
+        self, documents, tokenizer, block_size: int, seed: int, shuffle_buffer_size: int, batch_documents: int = 1000
+    ):
         self.documents, self.seed, self.shuffle_buffer_size = documents, seed, shuffle_buffer_size
         self.batch_documents = batch_documents
         self.packer = _Packer(tokenizer, block_size)
@@ -80,8 +87,11 @@ class PackedStream(torch.utils.data.IterableDataset):
             shards = shards[worker.id :: worker.num_workers]
         buffer: list[str] = []
         for shard in shards:
-            source = self.documents.shard(num_shards=self.documents.num_shards, index=shard) \
-                if self.documents.num_shards > 1 else self.documents
+            source = (
+                self.documents.shard(num_shards=self.documents.num_shards, index=shard)
+                if self.documents.num_shards > 1
+                else self.documents
+            )
             for batch in source.iter(batch_size=self.batch_documents):
                 for text in batch["text"]:
                     if len(buffer) < self.shuffle_buffer_size:
@@ -107,8 +117,10 @@ class PackedStream(torch.utils.data.IterableDataset):
                 empty = False
                 yield block
             if empty:
-                raise DataError(f"The training stream holds fewer than {self.packer.block_size} tokens per batch "
-                                 "of documents, so not one block could be packed; add text or lower --block_size.")
+                raise DataError(
+                    f"The training stream holds fewer than {self.packer.block_size} tokens per batch "
+                    "of documents, so not one block could be packed; add text or lower --block_size."
+                )
 
     def check_not_empty(self) -> None:
         """Read up to the first block now, so that too little text is an error before training starts."""

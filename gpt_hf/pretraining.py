@@ -49,18 +49,29 @@ logger = logging.getLogger(__name__)
 @dataclass
 class PretrainDataArguments(CorpusArguments):
     data_dir: str | None = field(
-        default=None, metadata={"help": "A token store prepared by scripts/prepare_data.py: train from its shards "
-                                        "(the corpus tokenised once; O(1) resume). Replaces the text arguments."})
+        default=None,
+        metadata={
+            "help": "A token store prepared by scripts/prepare_data.py: train from its shards "
+            "(the corpus tokenised once; O(1) resume). Replaces the text arguments."
+        },
+    )
     block_size: int | None = field(
-        default=None, metadata={"help": "Tokens per training block (default and maximum: the model's n_positions)."})
+        default=None, metadata={"help": "Tokens per training block (default and maximum: the model's n_positions)."}
+    )
     streaming: bool = field(
-        default=False, metadata={"help": "Read, tokenise and pack the corpus on the fly (datasets streaming): memory "
-                                         "and start-up time do not grow with the corpus, nothing is cached. Needs "
-                                         "--max_steps; resuming replays the consumed stream (no model compute)."})
+        default=False,
+        metadata={
+            "help": "Read, tokenise and pack the corpus on the fly (datasets streaming): memory "
+            "and start-up time do not grow with the corpus, nothing is cached. Needs "
+            "--max_steps; resuming replays the consumed stream (no model compute)."
+        },
+    )
     shuffle_buffer_size: int = field(
-        default=10_000, metadata={"help": "With --streaming: documents in the seeded shuffle buffer."})
+        default=10_000, metadata={"help": "With --streaming: documents in the seeded shuffle buffer."}
+    )
     sample_prompt: str = field(
-        default="The", metadata={"help": "Prompt for the sample continuation logged at the end ('' to skip)."})
+        default="The", metadata={"help": "Prompt for the sample continuation logged at the end ('' to skip)."}
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -68,13 +79,22 @@ class PretrainDataArguments(CorpusArguments):
         if self.block_size is not None and self.block_size < 2:
             raise ArgumentError(f"--block_size must be >= 2, got {self.block_size}.")
         if self.data_dir is not None:
-            given = [flag for flag, value in (("--train_files", self.train_files), ("--dataset_name",
-                     self.dataset_name), ("--validation_files", self.validation_files),
-                     ("--streaming", self.streaming)) if value]
+            given = [
+                flag
+                for flag, value in (
+                    ("--train_files", self.train_files),
+                    ("--dataset_name", self.dataset_name),
+                    ("--validation_files", self.validation_files),
+                    ("--streaming", self.streaming),
+                )
+                if value
+            ]
             if given:
-                raise ArgumentError(f"--data_dir trains from a prepared token store; {', '.join(given)} would "
-                                    "describe another corpus: leave them out (they are the store's own, chosen when "
-                                    "it was prepared).")
+                raise ArgumentError(
+                    f"--data_dir trains from a prepared token store; {', '.join(given)} would "
+                    "describe another corpus: leave them out (they are the store's own, chosen when "
+                    "it was prepared)."
+                )
         if self.streaming and self.tokenizer_train_documents is None:
             self.tokenizer_train_documents = STREAMING_TOKENIZER_DOCUMENTS
 
@@ -136,8 +156,10 @@ def _trained_vocab_size(model_args, data_args, config: GPTHFConfig) -> tuple[int
     if data_args.tokenizer_vocab_size is not None:
         return data_args.tokenizer_vocab_size, "--tokenizer_vocab_size"
     if model_args.model_name_or_path is None:  # a new model: the tokenizer fills its config's vocabulary
-        return config.vocab_size, ("The config's vocab_size (the default of --tokenizer_vocab_size; or set "
-                                   "\"vocab_size\" in --config_overrides)")
+        return config.vocab_size, (
+            "The config's vocab_size (the default of --tokenizer_vocab_size; or set "
+            '"vocab_size" in --config_overrides)'
+        )
     return None, "--tokenizer_vocab_size"
 
 
@@ -176,11 +198,18 @@ def prepare_tokenizer(model_args, data_args, raw_datasets, training_args, config
     vocab_size, flag = _trained_vocab_size(model_args, data_args, config)
     documents = raw_datasets["train"]
     if data_args.tokenizer_train_documents is not None:
-        documents = documents.take(data_args.tokenizer_train_documents) if data_args.streaming else \
-            documents.select(range(min(data_args.tokenizer_train_documents, len(documents))))
+        documents = (
+            documents.take(data_args.tokenizer_train_documents)
+            if data_args.streaming
+            else documents.select(range(min(data_args.tokenizer_train_documents, len(documents))))
+        )
     tokenizer, summary = train_tokenizer(
-        dataset=documents, flavour=data_args.tokenizer_flavour, vocab_size=vocab_size, vocab_flag=flag,
-        model_max_length=config.n_positions, show_progress=training_args.local_process_index == 0,
+        dataset=documents,
+        flavour=data_args.tokenizer_flavour,
+        vocab_size=vocab_size,
+        vocab_flag=flag,
+        model_max_length=config.n_positions,
+        show_progress=training_args.local_process_index == 0,
     )
     logger.info("Tokenizer trained on the training split: %s", summary)
     return tokenizer, True
@@ -190,8 +219,12 @@ def build_model(model_args, tokenizer, config: GPTHFConfig) -> GPTHFForCausalLM:
     """Continue from a folder (its tokenizer must agree), or build a new model from `config` sized for the
     tokenizer."""
     if model_args.model_name_or_path:
-        model = load_model(AutoModelForCausalLM, model_args.model_name_or_path,
-                           attn_implementation=model_args.attn_implementation, **model_args.overrides)
+        model = load_model(
+            AutoModelForCausalLM,
+            model_args.model_name_or_path,
+            attn_implementation=model_args.attn_implementation,
+            **model_args.overrides,
+        )
     else:
         for key, value in special_token_ids(tokenizer).items():
             setattr(config, key, value)
@@ -220,14 +253,20 @@ def pretrain(model_args, data_args, training_args) -> dict:
         raw = store
     elif data_args.streaming:
         if training_args.max_steps <= 0:
-            raise ArgumentError("--streaming needs --max_steps: a stream has no length, so the Trainer cannot count "
-                             "epochs.")
-        raw = load_text_stream(**data_args.source_options, seed=training_args.seed,
-                               max_validation_documents=data_args.max_validation_documents)
+            raise ArgumentError(
+                "--streaming needs --max_steps: a stream has no length, so the Trainer cannot count epochs."
+            )
+        raw = load_text_stream(
+            **data_args.source_options,
+            seed=training_args.seed,
+            max_validation_documents=data_args.max_validation_documents,
+        )
         shards, workers = raw["train"].num_shards, training_args.dataloader_num_workers
         if workers > shards:  # each DataLoader worker reads whole shards (files): the rest would find none
-            raise ArgumentError(f"--dataloader_num_workers {workers} exceeds the stream's {shards} shards (one per "
-                             f"file); use at most {shards}, or split the corpus into more files.")
+            raise ArgumentError(
+                f"--dataloader_num_workers {workers} exceeds the stream's {shards} shards (one per "
+                f"file); use at most {shards}, or split the corpus into more files."
+            )
     else:
         raw = load_text_dataset(**data_args.source_options, seed=training_args.seed)
     with run_output_dir(output_dir, resume is not None, training_args.process_index == 0) as work_dir:
@@ -235,13 +274,17 @@ def pretrain(model_args, data_args, training_args) -> dict:
         return _train_language_model(model_args, data_args, run, raw, config, block_size, output_dir.name)
 
 
-def _train_language_model(model_args, data_args, run: RunArguments, raw, config, block_size: int,
-                          model_name: str) -> dict:
+def _train_language_model(
+    model_args, data_args, run: RunArguments, raw, config, block_size: int, model_name: str
+) -> dict:
     training_args, resume_value = run.trainer_args, run.resume
     output_dir = Path(training_args.output_dir)
     with training_args.main_process_first(desc="tokenizer", local=False):
-        saved = (output_dir / "tokenizer.json").is_file() and not model_args.tokenizer_name_or_path \
+        saved = (
+            (output_dir / "tokenizer.json").is_file()
+            and not model_args.tokenizer_name_or_path
             and not model_args.model_name_or_path
+        )
         if saved and (resume_value or training_args.process_index != 0):
             # resuming, or the main process has just trained and saved it: read it back
             tokenizer, trained = load_tokenizer(output_dir), False
@@ -272,20 +315,46 @@ def _train_language_model(model_args, data_args, run: RunArguments, raw, config,
         train_result = trainer.train(resume_from_checkpoint=checkpoint)
     stopper.raise_if_stopped(output_dir)
     eval_metrics = trainer.evaluate()
-    tokens_per_step = training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps \
-        * training_args.world_size * block_size
+    tokens_per_step = (
+        training_args.per_device_train_batch_size
+        * training_args.gradient_accumulation_steps
+        * training_args.world_size
+        * block_size
+    )
     summary = training_summary(trainer, train_result.metrics, tokens_per_step, eval_metrics)
 
     if trainer.is_world_process_zero():
         with reported_write_failures(output_dir, "the final model"):
-            _save_final(trainer, tokenizer, output_dir, model, model_name, data_args, training_args, summary,
-                        block_size, train_result, eval_metrics)
+            _save_final(
+                trainer,
+                tokenizer,
+                output_dir,
+                model,
+                model_name,
+                data_args,
+                training_args,
+                summary,
+                block_size,
+                train_result,
+                eval_metrics,
+            )
     logger.info(format_summary(summary))
     return summary
 
 
-def _save_final(trainer, tokenizer, output_dir, model, model_name, data_args, training_args, summary, block_size,
-                train_result, eval_metrics) -> None:
+def _save_final(
+    trainer,
+    tokenizer,
+    output_dir,
+    model,
+    model_name,
+    data_args,
+    training_args,
+    summary,
+    block_size,
+    train_result,
+    eval_metrics,
+) -> None:
     """The finished run's folder: model (with its code), tokenizer, metrics, sample, model card, summary."""
     trainer.save_model(output_dir)  # weights, config (auto_map for every head), code files, generation config
     save_tokenizer(tokenizer, output_dir, model.config)
@@ -295,12 +364,17 @@ def _save_final(trainer, tokenizer, output_dir, model, model_name, data_args, tr
         summary["sample"] = sample_continuation(model, tokenizer, data_args.sample_prompt, training_args.seed)
         logger.info("Sample: %r", summary["sample"])
     write_model_card(
-        output_dir, model.config, model_name=model_name,
+        output_dir,
+        model.config,
+        model_name=model_name,
         description=f"A {'GPT-2 (pre-LN)' if model.config.pre_norm else 'GPT-1 (post-LN)'} language model "
-                    "pretrained with gpt_hf.",
+        "pretrained with gpt_hf.",
         training=_describe_recipe(data_args, training_args, summary, block_size),
-        results={name: eval_metrics[key] for name, key in (("eval_loss", "eval_loss"),
-                                                          ("perplexity", "eval_perplexity")) if key in eval_metrics},
+        results={
+            name: eval_metrics[key]
+            for name, key in (("eval_loss", "eval_loss"), ("perplexity", "eval_perplexity"))
+            if key in eval_metrics
+        },
         datasets=[data_args.dataset_name] if data_args.dataset_name else None,
     )
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -315,10 +389,13 @@ def pack_splits(raw, tokenizer, block_size: int, data_args, training_args) -> di
     if not data_args.streaming:
         return tokenize_and_pack(raw, tokenizer, block_size, num_proc=data_args.preprocessing_num_workers)
     if data_args.preprocessing_num_workers is not None:
-        logger.warning("--preprocessing_num_workers applies to the map-style path; with --streaming, tokenising runs "
-                       "in the DataLoader: use --dataloader_num_workers.")
-    train = PackedStream(raw["train"], tokenizer, block_size, seed=training_args.seed,
-                         shuffle_buffer_size=data_args.shuffle_buffer_size)
+        logger.warning(
+            "--preprocessing_num_workers applies to the map-style path; with --streaming, tokenising runs "
+            "in the DataLoader: use --dataloader_num_workers."
+        )
+    train = PackedStream(
+        raw["train"], tokenizer, block_size, seed=training_args.seed, shuffle_buffer_size=data_args.shuffle_buffer_size
+    )
     train.check_not_empty()
     validation = tokenize_and_pack(datasets.DatasetDict(validation=raw["validation"]), tokenizer, block_size)
     return {"train": train, **validation}
@@ -337,9 +414,16 @@ def sample_continuation(model, tokenizer, prompt: str, seed: int, max_new_tokens
 
 
 def _describe_recipe(data_args, training_args, summary, block_size) -> str:
-    data = (f"the token store {data_args.data_dir}" if data_args.data_dir else data_args.dataset_name
-            or (", ".join(data_args.train_files) if data_args.train_files
-                else "the built-in corpus (Python's pydoc topics and standard-library docstrings)"))
+    data = (
+        f"the token store {data_args.data_dir}"
+        if data_args.data_dir
+        else data_args.dataset_name
+        or (
+            ", ".join(data_args.train_files)
+            if data_args.train_files
+            else "the built-in corpus (Python's pydoc topics and standard-library docstrings)"
+        )
+    )
     return (
         f"Data: {data}. Blocks of {block_size} tokens, documents joined with the end-of-text token.\n\n"
         f"Recipe: AdamW, peak learning rate {training_args.learning_rate}, {training_args.lr_scheduler_type} "

@@ -24,9 +24,12 @@ def empty_rows(dataset) -> list[int]:
     """Rows with nothing to read: an empty text (or text pair), or only empty choices."""
     columns = [c for c in TEXT_COLUMNS if c in dataset.column_names]
     choices = dataset["choices"] if "choices" in dataset.column_names else None
-    return [index for index, row in enumerate(zip(*(dataset[c] for c in columns), choices or [None] * len(dataset)))
-            if any(_blank(value) for value in row[: len(columns)])
-            or (choices is not None and all(_blank(choice) for choice in row[-1]))]
+    return [
+        index
+        for index, row in enumerate(zip(*(dataset[c] for c in columns), choices or [None] * len(dataset)))
+        if any(_blank(value) for value in row[: len(columns)])
+        or (choices is not None and all(_blank(choice) for choice in row[-1]))
+    ]
 
 
 def check_empty_rows(raw, drop: bool) -> tuple[object, dict[str, int]]:
@@ -38,21 +41,29 @@ def check_empty_rows(raw, drop: bool) -> tuple[object, dict[str, int]]:
         if not rows:
             continue
         if not drop:
-            raise DataError(f"{len(rows)} of {len(dataset)} rows of the {split} split have no text: "
-                            f"{describe_rows(rows)}. Fill them in, or pass --drop_empty_rows true to leave them out.")
+            raise DataError(
+                f"{len(rows)} of {len(dataset)} rows of the {split} split have no text: "
+                f"{describe_rows(rows)}. Fill them in, or pass --drop_empty_rows true to leave them out."
+            )
         keep = sorted(set(range(len(dataset))) - set(rows))
         if not keep:
             raise DataError(f"Every row of the {split} split has empty text; check --text_column and the file.")
         raw[split] = dataset.select(keep)
         dropped[split] = len(rows)
-        logger.info("Dropped %d rows with empty text from the %s split (--drop_empty_rows): %s.", len(rows), split,
-                    describe_rows(rows))
+        logger.info(
+            "Dropped %d rows with empty text from the %s split (--drop_empty_rows): %s.",
+            len(rows),
+            split,
+            describe_rows(rows),
+        )
     return raw, dropped
 
 
 def _row_key(values) -> tuple:
-    return tuple(" ".join(str(v).split()) if not isinstance(v, list) else tuple(" ".join(str(c).split()) for c in v)
-                 for v in values)
+    return tuple(
+        " ".join(str(v).split()) if not isinstance(v, list) else tuple(" ".join(str(c).split()) for c in v)
+        for v in values
+    )
 
 
 def overlap_with_train(raw) -> dict[str, int]:
@@ -64,11 +75,17 @@ def overlap_with_train(raw) -> dict[str, int]:
     for split in ("validation", "test"):
         if split not in raw:
             continue
-        rows = [index for index, values in enumerate(zip(*(raw[split][c] for c in columns)))
-                if _row_key(values) in train]
+        rows = [
+            index for index, values in enumerate(zip(*(raw[split][c] for c in columns))) if _row_key(values) in train
+        ]
         if rows:
             found[split] = len(rows)
-            logger.warning("%d of %d %s rows repeat a training row (%s): scores on them overstate what the model does "
-                           "on new text; remove them from one side.", len(rows), len(raw[split]), split,
-                           describe_rows(rows))
+            logger.warning(
+                "%d of %d %s rows repeat a training row (%s): scores on them overstate what the model does "
+                "on new text; remove them from one side.",
+                len(rows),
+                len(raw[split]),
+                split,
+                describe_rows(rows),
+            )
     return found

@@ -32,8 +32,14 @@ class RunArguments:
     recipe: dict | None = None
 
 
-def resolve_run_arguments(args: TrainingArguments, *, work_dir: str | os.PathLike, resume: str | None = None,
-                          metric: str | None = None, recipe: dict | None = None) -> RunArguments:
+def resolve_run_arguments(
+    args: TrainingArguments,
+    *,
+    work_dir: str | os.PathLike,
+    resume: str | None = None,
+    metric: str | None = None,
+    recipe: dict | None = None,
+) -> RunArguments:
     """The run's arguments from the user's `args` and the facts found before training (a pure function: `args` is
     not changed). `metric`: the task's own metric when the user left `--metric_for_best_model` at its 'task' default
     (higher is better for all of them); `recipe`: `finetuning.resolve_recipe`'s choice of learning rate and epochs."""

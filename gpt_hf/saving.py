@@ -52,8 +52,9 @@ def _check_can_write_in(folder: Path, shown: Path, flag: str) -> None:
         tempfile.TemporaryDirectory(dir=folder, prefix=".gpt_hf-write-check-").cleanup()
     except OSError as err:
         reason = WRITE_REFUSALS.get(err.errno, err.strerror or str(err))
-        raise OutputPathError(f"{flag} {shown}: cannot write in {folder} ({reason}); choose a folder you can write "
-                              "to.") from None
+        raise OutputPathError(
+            f"{flag} {shown}: cannot write in {folder} ({reason}); choose a folder you can write to."
+        ) from None
 
 
 def check_writable_folder(path: str | os.PathLike, flag: str = "--output_dir") -> Path:
@@ -103,10 +104,16 @@ def reported_write_failures(folder: str | os.PathLike, what: str = "the output",
             what = half_written[-1].name
         last = last_complete_checkpoint(folder)
         free = shutil.disk_usage(folder if folder.exists() else folder.parent).free if folder.parent.exists() else 0
-        resume = (f" The last complete checkpoint, {last.name}, is intact: free space, then rerun with "
-                  "--resume_from_checkpoint last." if last else "")
-        raise OutputPathError(f"{reason} while writing {what} in {folder} ({free / 2**20:.0f} MiB free): free space "
-                              f"there or choose another {flag}.{resume}") from err
+        resume = (
+            f" The last complete checkpoint, {last.name}, is intact: free space, then rerun with "
+            "--resume_from_checkpoint last."
+            if last
+            else ""
+        )
+        raise OutputPathError(
+            f"{reason} while writing {what} in {folder} ({free / 2**20:.0f} MiB free): free space "
+            f"there or choose another {flag}.{resume}"
+        ) from err
 
 
 def check_output_dir(path: str | os.PathLike, overwrite: bool) -> Path:

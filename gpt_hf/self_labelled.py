@@ -84,8 +84,11 @@ def _next_sentence(rng, docs, doc_index, sentences, position, positive) -> dict:
 
 
 def _same_document(rng, docs, doc_index, sentences, position, positive) -> dict:
-    second = rng.choice(sentences[:position] + sentences[position + 1:]) if positive \
+    second = (
+        rng.choice(sentences[:position] + sentences[position + 1 :])
+        if positive
         else _other_sentence(rng, docs, doc_index)
+    )
     return {"text": sentences[position], "text_pair": second, "label": int(positive)}
 
 
@@ -132,8 +135,9 @@ def build_examples(task: str, docs: list[list[str]], seed: int, limit: int | Non
     return examples
 
 
-def self_labelled_dataset(task: str, documents: list[str] | None = None, seed: int = 42,
-                          max_examples: dict[str, int] | None = None):
+def self_labelled_dataset(
+    task: str, documents: list[str] | None = None, seed: int = 42, max_examples: dict[str, int] | None = None
+):
     """A `DatasetDict` (train / validation / test) of one self-labelled task."""
     import datasets
 
@@ -143,7 +147,9 @@ def self_labelled_dataset(task: str, documents: list[str] | None = None, seed: i
         raise ArgumentError(f"Unknown self-labelled task {task!r}; choose one of {sorted(TASKS)}.")
     split_docs = _document_splits(builtin_corpus() if documents is None else documents, seed)
     limits = max_examples or {}
-    return datasets.DatasetDict({
-        split: datasets.Dataset.from_list(build_examples(task, docs, seed + i, limits.get(split)))
-        for i, (split, docs) in enumerate(split_docs.items())
-    })
+    return datasets.DatasetDict(
+        {
+            split: datasets.Dataset.from_list(build_examples(task, docs, seed + i, limits.get(split)))
+            for i, (split, docs) in enumerate(split_docs.items())
+        }
+    )

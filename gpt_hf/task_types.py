@@ -20,8 +20,12 @@ from .modeling_gpt_hf import HEADS
 from .tasks import TaskTransform
 
 # Normalised columns an example can have, with the fine-tuning option that names the user's column for each.
-INPUT_COLUMNS = {"text": "--text_column", "text_pair": "--text_pair_column", "context": "--context_column",
-                 "choices": "--choice_columns"}
+INPUT_COLUMNS = {
+    "text": "--text_column",
+    "text_pair": "--text_pair_column",
+    "context": "--context_column",
+    "choices": "--choice_columns",
+}
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,9 @@ class TaskType:
     def __post_init__(self):
         unknown = [column for column in self.inputs if column not in INPUT_COLUMNS]
         if not self.inputs or unknown:
-            raise ValueError(f"Task type {self.name!r}: inputs {self.inputs} must be a non-empty tuple of "
-                             f"{tuple(INPUT_COLUMNS)}.")
+            raise ValueError(
+                f"Task type {self.name!r}: inputs {self.inputs} must be a non-empty tuple of {tuple(INPUT_COLUMNS)}."
+            )
         if self.auto_class not in HEADS:
             raise ValueError(f"Task type {self.name!r}: auto_class {self.auto_class!r} is not one of {sorted(HEADS)}.")
         if self.labels not in LABEL_FORMATS:
@@ -65,8 +70,10 @@ def check_same_choice_count(raw) -> None:
     every = set().union(*counts.values())
     if len(every) > 1:
         where = ", ".join(f"{split}: {sorted(found)}" for split, found in counts.items())
-        raise DataError(f"The data mixes rows with {sorted(every)} choices ({where}); every multiple-choice row "
-                         "needs the same number of choices.")
+        raise DataError(
+            f"The data mixes rows with {sorted(every)} choices ({where}); every multiple-choice row "
+            "needs the same number of choices."
+        )
 
 
 TASK_TYPES: dict[str, TaskType] = {}
@@ -92,8 +99,14 @@ for _task_type in (
     TaskType("regression", ("text",), TaskTransform.classification, labels="scores"),
     TaskType("entailment", ("text", "text_pair"), TaskTransform.entailment),
     TaskType("similarity", ("text", "text_pair"), TaskTransform.similarity),  # class ids, or scores (STS-B)
-    TaskType("multiple_choice", ("context", "choices"), TaskTransform.multiple_choice,
-             auto_class="AutoModelForMultipleChoice", labels="choice", check=check_same_choice_count),
+    TaskType(
+        "multiple_choice",
+        ("context", "choices"),
+        TaskTransform.multiple_choice,
+        auto_class="AutoModelForMultipleChoice",
+        labels="choice",
+        check=check_same_choice_count,
+    ),
 ):
     register_task_type(_task_type)
 
@@ -120,20 +133,45 @@ BENCHMARKS = {
     "sst2": Benchmark("classification", ("nyu-mll/glue", "sst2"), text="sentence"),
     "mrpc": Benchmark("similarity", ("nyu-mll/glue", "mrpc"), text="sentence1", text_pair="sentence2", metric="f1"),
     "qqp": Benchmark("similarity", ("nyu-mll/glue", "qqp"), text="question1", text_pair="question2", metric="f1"),
-    "stsb": Benchmark("similarity", ("nyu-mll/glue", "stsb"), text="sentence1", text_pair="sentence2",
-                      metric="pearson", problem_type="regression"),
-    "mnli": Benchmark("entailment", ("nyu-mll/glue", "mnli"), text="premise", text_pair="hypothesis",
-                      validation_split="validation_matched"),
+    "stsb": Benchmark(
+        "similarity",
+        ("nyu-mll/glue", "stsb"),
+        text="sentence1",
+        text_pair="sentence2",
+        metric="pearson",
+        problem_type="regression",
+    ),
+    "mnli": Benchmark(
+        "entailment",
+        ("nyu-mll/glue", "mnli"),
+        text="premise",
+        text_pair="hypothesis",
+        validation_split="validation_matched",
+    ),
     "qnli": Benchmark("entailment", ("nyu-mll/glue", "qnli"), text="question", text_pair="sentence"),
     "rte": Benchmark("entailment", ("nyu-mll/glue", "rte"), text="sentence1", text_pair="sentence2"),
     "snli": Benchmark("entailment", ("stanfordnlp/snli", None), text="premise", text_pair="hypothesis"),
     "scitail": Benchmark("entailment", ("allenai/scitail", "tsv_format"), text="premise", text_pair="hypothesis"),
-    "race": Benchmark("multiple_choice", ("ehovy/race", "all"), context=("article", "question"),
-                      choices=("options",), label="answer", label_map=("A", "B", "C", "D")),
-    "story_cloze": Benchmark("multiple_choice", ("LSDSem/story_cloze", "2016"),
-                             context=("input_sentence_1", "input_sentence_2", "input_sentence_3", "input_sentence_4"),
-                             choices=("sentence_quiz1", "sentence_quiz2"), label="answer_right_ending",
-                             label_map=("1", "2")),
-    "swag": Benchmark("multiple_choice", ("allenai/swag", "regular"), context=("sent1", "sent2"),
-                      choices=("ending0", "ending1", "ending2", "ending3")),
+    "race": Benchmark(
+        "multiple_choice",
+        ("ehovy/race", "all"),
+        context=("article", "question"),
+        choices=("options",),
+        label="answer",
+        label_map=("A", "B", "C", "D"),
+    ),
+    "story_cloze": Benchmark(
+        "multiple_choice",
+        ("LSDSem/story_cloze", "2016"),
+        context=("input_sentence_1", "input_sentence_2", "input_sentence_3", "input_sentence_4"),
+        choices=("sentence_quiz1", "sentence_quiz2"),
+        label="answer_right_ending",
+        label_map=("1", "2"),
+    ),
+    "swag": Benchmark(
+        "multiple_choice",
+        ("allenai/swag", "regular"),
+        context=("sent1", "sent2"),
+        choices=("ending0", "ending1", "ending2", "ending3"),
+    ),
 }

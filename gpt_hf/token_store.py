@@ -79,6 +79,7 @@ def tokenizer_fingerprint(tokenizer) -> str:
 
 # --- the shard format -----------------------------------------------------------------------------------------------
 
+
 def write_shard(prefix: Path, tokens: np.ndarray, lengths: np.ndarray) -> dict:
     """`prefix`.bin and `prefix`.idx (Megatron's layout) for documents of `lengths` tokens, back to back in `tokens`;
     written to temporary names and renamed, so a shard on disk is always whole. Returns its record for the metadata."""
@@ -86,8 +87,10 @@ def write_shard(prefix: Path, tokens: np.ndarray, lengths: np.ndarray) -> dict:
     pointers = np.zeros(len(lengths), np.int64)
     np.cumsum(lengths[:-1], out=pointers[1:])
     pointers *= tokens.dtype.itemsize
-    for suffix, write in ((".bin", tokens.tofile),  # no copy of the shard in memory
-                          (".idx", lambda handle: _write_index(handle, tokens.dtype, lengths, pointers))):
+    for suffix, write in (
+        (".bin", tokens.tofile),  # no copy of the shard in memory
+        (".idx", lambda handle: _write_index(handle, tokens.dtype, lengths, pointers)),
+    ):
         partial = prefix.with_name(prefix.name + suffix + ".partial")
         with open(partial, "wb") as handle:
             write(handle)
@@ -116,7 +119,7 @@ def read_index(path: Path) -> tuple[np.dtype, np.ndarray]:
         header = handle.read(len(_INDEX_HEADER) + 8 + 1 + 8 + 8)
         if len(header) < len(_INDEX_HEADER) + 25 or not header.startswith(_INDEX_HEADER):
             raise DataError(f"{path} is not a Megatron indexed-dataset index (bad header); re-prepare the store.")
-        version, code, sequences, _ = struct.unpack("<QBQQ", header[len(_INDEX_HEADER):])
+        version, code, sequences, _ = struct.unpack("<QBQQ", header[len(_INDEX_HEADER) :])
         names = {code: name for name, code in _DTYPE_CODES.items()}
         if version != _INDEX_VERSION or code not in names:
             raise DataError(f"{path}: index version {version} / dtype code {code} is not one gpt_hf reads.")
@@ -125,6 +128,7 @@ def read_index(path: Path) -> tuple[np.dtype, np.ndarray]:
 
 
 # --- reading --------------------------------------------------------------------------------------------------------
+
 
 class TokenStore:
     """A prepared store, checked when opened: complete (metadata written, every shard of the size it lists), of a
@@ -136,16 +140,21 @@ class TokenStore:
         if not self.folder.is_dir():
             raise ArgumentError(f"--data_dir {folder} does not exist; prepare it with scripts/prepare_data.py.")
         if not meta.is_file():
-            state = "an unfinished preparation (rerun the same scripts/prepare_data.py command to complete it)" \
-                if (self.folder / PROGRESS).is_file() else "not a token store"
+            state = (
+                "an unfinished preparation (rerun the same scripts/prepare_data.py command to complete it)"
+                if (self.folder / PROGRESS).is_file()
+                else "not a token store"
+            )
             raise DataError(f"--data_dir {folder} has no {METADATA}: {state}.")
         try:
             self.metadata = json.loads(meta.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise DataError(f"{meta} is not valid JSON ({err}); re-prepare the store.") from None
         if self.metadata.get("format") != FORMAT or self.metadata.get("format_version") != FORMAT_VERSION:
-            raise DataError(f"{meta}: format {self.metadata.get('format')!r} version "
-                            f"{self.metadata.get('format_version')!r} is not {FORMAT!r} version {FORMAT_VERSION}.")
+            raise DataError(
+                f"{meta}: format {self.metadata.get('format')!r} version "
+                f"{self.metadata.get('format_version')!r} is not {FORMAT!r} version {FORMAT_VERSION}."
+            )
         self.dtype = np.dtype(self.metadata["dtype"])
         for split in ("train", "validation"):
             for shard in self.metadata["splits"][split]["shards"]:
@@ -156,11 +165,15 @@ class TokenStore:
         for suffix, size in expected.items():
             path = self.folder / f"{shard['name']}{suffix}"
             if not path.is_file():
-                raise DataError(f"Token store {self.folder} lacks {path.name}: the store is incomplete; re-prepare "
-                                "it (or copy the missing file).")
+                raise DataError(
+                    f"Token store {self.folder} lacks {path.name}: the store is incomplete; re-prepare "
+                    "it (or copy the missing file)."
+                )
             if path.stat().st_size != size:
-                raise DataError(f"{path} has {path.stat().st_size} bytes where the metadata says {size}: a truncated "
-                                "or foreign shard; re-prepare the store (or copy the file again).")
+                raise DataError(
+                    f"{path} has {path.stat().st_size} bytes where the metadata says {size}: a truncated "
+                    "or foreign shard; re-prepare the store (or copy the file again)."
+                )
 
     def tokenizer(self):
         from transformers import AutoTokenizer
@@ -170,20 +183,26 @@ class TokenStore:
     def check_tokenizer(self, tokenizer, flag: str = "--tokenizer_name_or_path") -> None:
         """The store's ids must come from this tokenizer."""
         if tokenizer_fingerprint(tokenizer) != self.metadata["tokenizer_fingerprint"]:
-            raise ArgumentError(f"{flag}: this tokenizer is not the one token store {self.folder} was prepared with "
-                                f"(vocabulary {len(tokenizer)} vs the store's {self.metadata['vocab_size']}); leave "
-                                f"{flag} out to use the store's own, or prepare a store with this tokenizer.")
+            raise ArgumentError(
+                f"{flag}: this tokenizer is not the one token store {self.folder} was prepared with "
+                f"(vocabulary {len(tokenizer)} vs the store's {self.metadata['vocab_size']}); leave "
+                f"{flag} out to use the store's own, or prepare a store with this tokenizer."
+            )
 
     def shard_paths(self, split: str) -> list[tuple[Path, int]]:
-        return [(self.folder / f"{shard['name']}.bin", shard["tokens"])
-                for shard in self.metadata["splits"][split]["shards"]]
+        return [
+            (self.folder / f"{shard['name']}.bin", shard["tokens"])
+            for shard in self.metadata["splits"][split]["shards"]
+        ]
 
     def blocks(self, split: str, block_size: int) -> "StoreBlocks":
         blocks = StoreBlocks(self.shard_paths(split), self.dtype, block_size)
         if len(blocks) == 0:
-            raise DataError(f"The {split} split of token store {self.folder} holds "
-                            f"{self.metadata['splits'][split]['tokens']} tokens, fewer than one block of {block_size}; "
-                            "lower --block_size or prepare more text.")
+            raise DataError(
+                f"The {split} split of token store {self.folder} holds "
+                f"{self.metadata['splits'][split]['tokens']} tokens, fewer than one block of {block_size}; "
+                "lower --block_size or prepare more text."
+            )
         return blocks
 
 
@@ -227,13 +246,15 @@ class StoreBlocks(torch.utils.data.Dataset):
 # --- preparation ----------------------------------------------------------------------------------------------------
 
 
-
 @dataclass(kw_only=True)
 class PrepareArguments(CorpusArguments):
     output_dir: str = field(metadata={"help": "The store's folder."})
     tokenizer_name_or_path: str | None = field(
-        default=None, metadata={"help": "Tokenizer folder; default: train one on the first "
-                                        "--tokenizer_train_documents documents (100,000)."})
+        default=None,
+        metadata={
+            "help": "Tokenizer folder; default: train one on the first --tokenizer_train_documents documents (100,000)."
+        },
+    )
     shard_tokens: int = field(default=100_000_000, metadata={"help": "Tokens per shard (uint16: 2 bytes each)."})
     seed: int = field(default=42, metadata={"help": "Seed of the validation hold-out (by a hash of each document)."})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a complete store."})
@@ -261,8 +282,9 @@ def corpus_documents(args: PrepareArguments):
     options = dict(dataset_config=args.dataset_config, text_column=args.text_column, **args.document_options)
 
     def corpus():
-        return iter_documents(files=args.train_files, dataset_name=args.dataset_name,
-                              max_documents=args.max_train_documents, **options)
+        return iter_documents(
+            files=args.train_files, dataset_name=args.dataset_name, max_documents=args.max_train_documents, **options
+        )
 
     if args.validation_files:
         validation = iter_documents(files=args.validation_files, **options)
@@ -273,8 +295,10 @@ def corpus_documents(args: PrepareArguments):
 
     validation = list(itertools.islice(filter(held_out, corpus()), args.max_validation_documents))
     if not validation:
-        raise DataError(f"No validation document: {args.validation_split_fraction:.2%} of the documents are held out "
-                        f"by a hash of their text, and none was; {NO_VALIDATION_FIX}.")
+        raise DataError(
+            f"No validation document: {args.validation_split_fraction:.2%} of the documents are held out "
+            f"by a hash of their text, and none was; {NO_VALIDATION_FIX}."
+        )
     return (lambda: itertools.filterfalse(held_out, corpus())), validation
 
 
@@ -303,8 +327,7 @@ def _encode_documents(tokenizer, texts: list[str], dtype: np.dtype) -> tuple[np.
     eos = tokenizer.eos_token_id
     ids = encode_texts(tokenizer, texts)
     lengths = np.fromiter((len(document) + 1 for document in ids), np.int32, len(ids))
-    tokens = np.fromiter(itertools.chain.from_iterable(document + [eos] for document in ids), dtype,
-                         int(lengths.sum()))
+    tokens = np.fromiter(itertools.chain.from_iterable(document + [eos] for document in ids), dtype, int(lengths.sum()))
     return tokens, lengths
 
 
@@ -337,7 +360,7 @@ class _ShardWriter:
             ends = np.cumsum(lengths, dtype=np.int64)
             documents = int(np.searchsorted(ends, self.shard_tokens)) + 1
             self._write(tokens[: ends[documents - 1]], lengths[:documents])
-            self.tokens, self.lengths = [tokens[ends[documents - 1]:]], [lengths[documents:]]
+            self.tokens, self.lengths = [tokens[ends[documents - 1] :]], [lengths[documents:]]
             self.gathered = self.tokens[0].size
             wrote = True
         return wrote
@@ -358,8 +381,10 @@ def _check_store_folder(args: PrepareArguments) -> dict | None:
     folder = check_writable_folder(args.output_dir)
     if (folder / METADATA).is_file():
         if not args.overwrite_output_dir:
-            raise ArgumentError(f"--output_dir {folder} already holds a complete token store; pass "
-                                "--overwrite_output_dir true to prepare it again.")
+            raise ArgumentError(
+                f"--output_dir {folder} already holds a complete token store; pass "
+                "--overwrite_output_dir true to prepare it again."
+            )
         shutil.rmtree(folder)
         return None
     progress_file = folder / PROGRESS
@@ -367,12 +392,16 @@ def _check_store_folder(args: PrepareArguments) -> dict | None:
         progress = json.loads(progress_file.read_text(encoding="utf-8"))
         if progress["recipe"] == args.recipe():
             if progress["sources"] != _source_files(args):
-                raise ArgumentError(f"--output_dir {folder}: the corpus files changed since this preparation began "
-                                    "(sizes differ); pass --overwrite_output_dir true to prepare them again.")
+                raise ArgumentError(
+                    f"--output_dir {folder}: the corpus files changed since this preparation began "
+                    "(sizes differ); pass --overwrite_output_dir true to prepare them again."
+                )
             return progress
         if not args.overwrite_output_dir:
-            raise ArgumentError(f"--output_dir {folder} holds an unfinished preparation with other arguments; rerun "
-                                "that command to finish it, or pass --overwrite_output_dir true to start over.")
+            raise ArgumentError(
+                f"--output_dir {folder} holds an unfinished preparation with other arguments; rerun "
+                "that command to finish it, or pass --overwrite_output_dir true to start over."
+            )
         shutil.rmtree(folder)
     elif folder.is_dir() and any(folder.iterdir()) and not args.overwrite_output_dir:
         raise ArgumentError(f"--output_dir {folder} is not empty; pass --overwrite_output_dir true to replace it.")
@@ -394,8 +423,9 @@ def prepare_store(args: PrepareArguments) -> dict:
         try:
             given = AutoTokenizer.from_pretrained(args.tokenizer_name_or_path)
         except (OSError, ValueError) as err:
-            raise ArgumentError(f"--tokenizer_name_or_path {args.tokenizer_name_or_path}: cannot load a tokenizer "
-                                f"from it ({err}).") from None
+            raise ArgumentError(
+                f"--tokenizer_name_or_path {args.tokenizer_name_or_path}: cannot load a tokenizer from it ({err})."
+            ) from None
     started = time.perf_counter()
     train_documents, validation_documents = corpus_documents(args)
     with reported_write_failures(folder, "the token store"):
@@ -407,12 +437,18 @@ def prepare_store(args: PrepareArguments) -> dict:
             else:
                 tokenizer, summary = train_tokenizer(
                     texts=itertools.islice(train_documents(), args.tokenizer_train_documents),
-                    flavour=args.tokenizer_flavour, vocab_size=args.tokenizer_vocab_size,
-                    vocab_flag="--tokenizer_vocab_size")
+                    flavour=args.tokenizer_flavour,
+                    vocab_size=args.tokenizer_vocab_size,
+                    vocab_flag="--tokenizer_vocab_size",
+                )
                 logger.info("Tokenizer trained on the first documents: %s", summary)
             tokenizer.save_pretrained(tokenizer_dir)
-            progress = {"recipe": args.recipe(), "sources": _source_files(args), "documents_read": 0,
-                        "splits": {"train": [], "validation": []}}
+            progress = {
+                "recipe": args.recipe(),
+                "sources": _source_files(args),
+                "documents_read": 0,
+                "splits": {"train": [], "validation": []},
+            }
             _write_progress(folder, progress)
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         if tokenizer.eos_token_id is None:
@@ -441,9 +477,13 @@ def prepare_store(args: PrepareArguments) -> dict:
         (folder / (METADATA + ".partial")).write_text(json.dumps(metadata, indent=2))
         (folder / (METADATA + ".partial")).replace(folder / METADATA)
         (folder / PROGRESS).unlink()
-    logger.info("Token store %s: %s training tokens in %d shards, %s validation tokens.", folder,
-                f"{metadata['splits']['train']['tokens']:,}", len(metadata["splits"]["train"]["shards"]),
-                f"{metadata['splits']['validation']['tokens']:,}")
+    logger.info(
+        "Token store %s: %s training tokens in %d shards, %s validation tokens.",
+        folder,
+        f"{metadata['splits']['train']['tokens']:,}",
+        len(metadata["splits"]["train"]["shards"]),
+        f"{metadata['splits']['validation']['tokens']:,}",
+    )
     return metadata
 
 
@@ -471,8 +511,7 @@ class _encoder:
     def encode(self, batches):
         if self.pool is None:
             return (_encode_documents(self.tokenizer, texts, self.dtype) for texts in batches)
-        return self.pool.imap(_encode_in_worker, ((texts, self.dtype.name) for texts in batches),
-                              chunksize=1)
+        return self.pool.imap(_encode_in_worker, ((texts, self.dtype.name) for texts in batches), chunksize=1)
 
     def __exit__(self, *exc):
         if self.pool is not None:
@@ -481,14 +520,27 @@ class _encoder:
 
 
 def _metadata(args: PrepareArguments, tokenizer, dtype: np.dtype, progress: dict, seconds: float) -> dict:
-    splits = {split: {"shards": shards, "tokens": sum(s["tokens"] for s in shards),
-                      "documents": sum(s["documents"] for s in shards)} for split, shards in progress["splits"].items()}
+    splits = {
+        split: {
+            "shards": shards,
+            "tokens": sum(s["tokens"] for s in shards),
+            "documents": sum(s["documents"] for s in shards),
+        }
+        for split, shards in progress["splits"].items()
+    }
     return {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "dtype": dtype.name, "vocab_size": len(tokenizer),
-        "eos_token_id": tokenizer.eos_token_id, "tokenizer_fingerprint": tokenizer_fingerprint(tokenizer),
-        "documents_end_with_eos": True, "document_unit": args.document_unit,
-        "document_separator": args.document_separator, "splits": splits,
-        "sources": _source_files(args) or [{"dataset": args.dataset_name or "built-in corpus",
-                                            "config": args.dataset_config}],
-        "recipe": progress["recipe"], "seconds": round(seconds, 1),
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "dtype": dtype.name,
+        "vocab_size": len(tokenizer),
+        "eos_token_id": tokenizer.eos_token_id,
+        "tokenizer_fingerprint": tokenizer_fingerprint(tokenizer),
+        "documents_end_with_eos": True,
+        "document_unit": args.document_unit,
+        "document_separator": args.document_separator,
+        "splits": splits,
+        "sources": _source_files(args)
+        or [{"dataset": args.dataset_name or "built-in corpus", "config": args.dataset_config}],
+        "recipe": progress["recipe"],
+        "seconds": round(seconds, 1),
     }

@@ -63,8 +63,17 @@ SPECIAL_TOKENS = SpecialTokens()
 
 # The original GPT-1 encoder's text standardisation (ftfy + text_standardize): dashes, ellipsis, accents and curly
 # quotes to ASCII, whitespace runs to one space. Punctuation is split off by the pre-tokenizer.
-_GPT1_REPLACEMENTS = [("—", "-"), ("–", "-"), ("―", "-"), ("…", "..."), ("´", "'"), ("‘", "'"), ("’", "'"),
-                      ("“", '"'), ("”", '"')]
+_GPT1_REPLACEMENTS = [
+    ("—", "-"),
+    ("–", "-"),
+    ("―", "-"),
+    ("…", "..."),
+    ("´", "'"),
+    ("‘", "'"),
+    ("’", "'"),
+    ("“", '"'),
+    ("”", '"'),
+]
 
 
 def build_pipeline(flavour: str) -> Tokenizer:
@@ -97,23 +106,34 @@ def check_vocab_size(flavour: str, vocab_size: int, flag: str = "--vocab_size") 
     """A clear error, naming the flag that sets it, for a vocabulary too small for the flavour."""
     minimum = minimum_vocab_size(flavour)
     if vocab_size < minimum:
-        what = ("the byte alphabet (256) + the special tokens" if flavour == "bytelevel"
-                else "the special tokens and one more")
-        raise ArgumentError(f"{flag} {vocab_size} is too small for a {flavour} tokenizer: it must hold {what}; use at "
-                            f"least {minimum}.")
+        what = (
+            "the byte alphabet (256) + the special tokens"
+            if flavour == "bytelevel"
+            else "the special tokens and one more"
+        )
+        raise ArgumentError(
+            f"{flag} {vocab_size} is too small for a {flavour} tokenizer: it must hold {what}; use at least {minimum}."
+        )
 
 
-def build_trainer(flavour: str, vocab_size: int, min_frequency: int, show_progress: bool,
-                  vocab_flag: str = "--vocab_size") -> trainers.BpeTrainer:
+def build_trainer(
+    flavour: str, vocab_size: int, min_frequency: int, show_progress: bool, vocab_flag: str = "--vocab_size"
+) -> trainers.BpeTrainer:
     specials = SPECIAL_TOKENS.for_flavour(flavour)
     check_vocab_size(flavour, vocab_size, vocab_flag)
     if flavour == "bytelevel":
         return trainers.BpeTrainer(
-            vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials, show_progress=show_progress,
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=specials,
+            show_progress=show_progress,
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         )
     return trainers.BpeTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials, show_progress=show_progress,
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=specials,
+        show_progress=show_progress,
         end_of_word_suffix=END_OF_WORD,
     )
 
@@ -147,9 +167,11 @@ class TrainingSummary:
 
     def __str__(self):
         per_word = "n/a" if self.tokens_per_word is None else f"{self.tokens_per_word:.3f}"
-        return (f"flavour={self.flavour} vocab_size={self.vocab_size} corpus={self.corpus_bytes / 1e6:.2f} MB "
-                f"time={self.seconds:.2f}s ({self.corpus_bytes / 1e6 / max(self.seconds, 1e-9):.1f} MB/s) "
-                f"tokens/word={per_word}")
+        return (
+            f"flavour={self.flavour} vocab_size={self.vocab_size} corpus={self.corpus_bytes / 1e6:.2f} MB "
+            f"time={self.seconds:.2f}s ({self.corpus_bytes / 1e6 / max(self.seconds, 1e-9):.1f} MB/s) "
+            f"tokens/word={per_word}"
+        )
 
 
 def train_tokenizer(
@@ -321,8 +343,10 @@ def with_chat_template(tokenizer):
     GPT-2's do; set it before fine-tuning on conversations, and the fine-tuned folder's tokenizer keeps it."""
     names = {name: getattr(tokenizer, f"{name}_token", None) for name in ("start", "delimiter")}
     if None in names.values() or tokenizer.eos_token is None:
-        raise ArgumentError("The chat template needs the start, delimiter and eos tokens of a gpt_hf tokenizer; "
-                            "this tokenizer lacks one.")
+        raise ArgumentError(
+            "The chat template needs the start, delimiter and eos tokens of a gpt_hf tokenizer; "
+            "this tokenizer lacks one."
+        )
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
 
@@ -356,7 +380,8 @@ def is_padded_vocab(tokens: int, vocab_size: int) -> bool:
     """A model vocabulary that is the tokenizer's rounded up to a multiple of 8..128 for speed (GPT-2's 50257 ->
     50304), adding at most 1% of rows; a larger gap means a tokenizer trained for another model."""
     return vocab_size - tokens <= tokens // 100 and any(
-        vocab_size == -(-tokens // multiple) * multiple for multiple in (8, 16, 32, 64, _MAX_VOCAB_PADDING))
+        vocab_size == -(-tokens // multiple) * multiple for multiple in (8, 16, 32, 64, _MAX_VOCAB_PADDING)
+    )
 
 
 def check_tokenizer_matches_config(tokenizer, config) -> None:
@@ -380,7 +405,8 @@ def check_tokenizer_matches_config(tokenizer, config) -> None:
             problems.append(f"{key}: tokenizer {value} vs config {getattr(config, key, None)}")
     if problems:
         raise ArgumentError(
-            "Tokenizer and model config disagree: " + "; ".join(problems)
+            "Tokenizer and model config disagree: "
+            + "; ".join(problems)
             + ". Build the config with gpt_hf.tokenization.special_token_ids(tokenizer), or resize the model's "
             "embeddings and update the ids."
         )
@@ -406,38 +432,67 @@ class CorpusArguments(DocumentArguments):
     """Where the text comes from and how a tokenizer is trained on it: shared by pretraining and preparation."""
 
     train_files: list[str] | None = field(
-        default=None, metadata={"help": "Local txt / json / jsonl / csv / parquet files or globs. Default: the "
-                                        "built-in corpus (Python's documentation), when no --dataset_name either."})
+        default=None,
+        metadata={
+            "help": "Local txt / json / jsonl / csv / parquet files or globs. Default: the "
+            "built-in corpus (Python's documentation), when no --dataset_name either."
+        },
+    )
     validation_files: list[str] | None = field(default=None, metadata={"help": "Validation files or globs."})
     dataset_name: str | None = field(default=None, metadata={"help": "A `datasets` name (needs network)."})
     dataset_config: str | None = field(default=None, metadata={"help": "The dataset's configuration name."})
     text_column: str = field(default="text", metadata={"help": "Column holding the documents."})
     validation_split_fraction: float = field(
-        default=0.05, metadata={"help": "Share of documents held out when the data has no validation split."})
+        default=0.05, metadata={"help": "Share of documents held out when the data has no validation split."}
+    )
     max_train_documents: int | None = field(
-        default=None, metadata={"help": "Use only N documents: the first N (streamed: spread over the files)."})
+        default=None, metadata={"help": "Use only N documents: the first N (streamed: spread over the files)."}
+    )
     max_validation_documents: int = field(
-        default=1000, metadata={"help": "Streamed corpora (--streaming, a token store): size of the fixed "
-                                        "validation set, in whole documents."})
+        default=1000,
+        metadata={
+            "help": "Streamed corpora (--streaming, a token store): size of the fixed "
+            "validation set, in whole documents."
+        },
+    )
     tokenizer_train_documents: int | None = field(
-        default=None, metadata={"help": "Train a new tokenizer on the first N training documents (default: all of "
-                                        "them; streamed corpora: 100,000)."})
+        default=None,
+        metadata={
+            "help": "Train a new tokenizer on the first N training documents (default: all of "
+            "them; streamed corpora: 100,000)."
+        },
+    )
     tokenizer_flavour: str = field(
-        default="bytelevel", metadata={"help": f"Flavour when a tokenizer is trained on the data: {FLAVOURS}."})
+        default="bytelevel", metadata={"help": f"Flavour when a tokenizer is trained on the data: {FLAVOURS}."}
+    )
     tokenizer_vocab_size: int | None = field(
-        default=None, metadata={"help": "Vocabulary of a tokenizer trained on the data (default: the config's, or "
-                                        "the flavour's own when preparing a store)."})
+        default=None,
+        metadata={
+            "help": "Vocabulary of a tokenizer trained on the data (default: the config's, or "
+            "the flavour's own when preparing a store)."
+        },
+    )
     preprocessing_num_workers: int | None = field(
-        default=None, metadata={"help": "Processes that tokenise (map-style pretraining: datasets.map's num_proc; "
-                                        "a store: tokenising processes). With --streaming, tokenising runs in the "
-                                        "DataLoader: use --dataloader_num_workers."})
+        default=None,
+        metadata={
+            "help": "Processes that tokenise (map-style pretraining: datasets.map's num_proc; "
+            "a store: tokenising processes). With --streaming, tokenising runs in the "
+            "DataLoader: use --dataloader_num_workers."
+        },
+    )
 
     def __post_init__(self):
         super().__post_init__()
         if self.train_files is not None and self.dataset_name is not None:
             raise ArgumentError("Pass --train_files or --dataset_name, not both.")
-        check_at_least_one(self, "preprocessing_num_workers", "max_train_documents", "tokenizer_vocab_size",
-                           "max_validation_documents", "tokenizer_train_documents")
+        check_at_least_one(
+            self,
+            "preprocessing_num_workers",
+            "max_train_documents",
+            "tokenizer_vocab_size",
+            "max_validation_documents",
+            "tokenizer_train_documents",
+        )
         check_fraction(self.validation_split_fraction, "--validation_split_fraction")
         if self.tokenizer_flavour not in FLAVOURS:
             raise ArgumentError(f"--tokenizer_flavour {self.tokenizer_flavour!r} is not one of {FLAVOURS}.")
@@ -445,7 +500,13 @@ class CorpusArguments(DocumentArguments):
     @property
     def source_options(self) -> dict:
         """Keyword arguments shared by `load_text_dataset` and `load_text_stream`."""
-        return dict(files=self.train_files, validation_files=self.validation_files, dataset_name=self.dataset_name,
-                    dataset_config=self.dataset_config, text_column=self.text_column,
-                    validation_fraction=self.validation_split_fraction, max_documents=self.max_train_documents,
-                    **self.document_options)
+        return dict(
+            files=self.train_files,
+            validation_files=self.validation_files,
+            dataset_name=self.dataset_name,
+            dataset_config=self.dataset_config,
+            text_column=self.text_column,
+            validation_fraction=self.validation_split_fraction,
+            max_documents=self.max_train_documents,
+            **self.document_options,
+        )

@@ -17,7 +17,6 @@ from .modeling_gpt_hf import HEADS
 logger = logging.getLogger(__name__)
 
 
-
 def cpu_has_bf16_instructions() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX tiles); elsewhere PyTorch emulates it, slowly."""
     cpu = torch.cpu
@@ -37,13 +36,20 @@ class ModelLoadingArguments:
     """How any script loads a model and its tokenizer (keyword-only, so the scripts' own fields keep their order)."""
 
     tokenizer_name_or_path: str | None = field(
-        default=None, kw_only=True,
-        metadata={"help": "Tokenizer folder; default: the model folder's (pretraining a new model: one trained on the "
-                          "data)."})
+        default=None,
+        kw_only=True,
+        metadata={
+            "help": "Tokenizer folder; default: the model folder's (pretraining a new model: one trained on the data)."
+        },
+    )
     attn_implementation: str = field(
-        default="sdpa", kw_only=True,
-        metadata={"help": f"Attention kernel: {', '.join(ATTENTION_IMPLEMENTATIONS)} (the flash ones need their "
-                          "package and a GPU)."})
+        default="sdpa",
+        kw_only=True,
+        metadata={
+            "help": f"Attention kernel: {', '.join(ATTENTION_IMPLEMENTATIONS)} (the flash ones need their "
+            "package and a GPU)."
+        },
+    )
 
     def __post_init__(self):
         check_attn_implementation(self.attn_implementation)
@@ -52,11 +58,14 @@ class ModelLoadingArguments:
 @dataclass
 class ModelArguments(ModelLoadingArguments):
     model_name_or_path: str | None = field(
-        default=None, metadata={"help": "A gpt_hf model folder to continue from (its config and weights)."})
+        default=None, metadata={"help": "A gpt_hf model folder to continue from (its config and weights)."}
+    )
     config_name: str | None = field(
-        default=None, metadata={"help": "New model: a preset (gpt1, gpt2-small, gpt2-medium, tiny) or a config JSON."})
+        default=None, metadata={"help": "New model: a preset (gpt1, gpt2-small, gpt2-medium, tiny) or a config JSON."}
+    )
     config_overrides: str | None = field(
-        default=None, metadata={"help": 'JSON object of config fields to override, e.g. \'{"n_layer": 4}\'.'})
+        default=None, metadata={"help": "JSON object of config fields to override, e.g. '{\"n_layer\": 4}'."}
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -67,7 +76,8 @@ class ModelArguments(ModelLoadingArguments):
                 overrides = json.loads(self.config_overrides)
             except json.JSONDecodeError as err:
                 raise ArgumentError(
-                    f"--config_overrides is not valid JSON ({err}): {self.config_overrides!r}") from None
+                    f"--config_overrides is not valid JSON ({err}): {self.config_overrides!r}"
+                ) from None
             if not isinstance(overrides, dict):
                 raise ArgumentError(f"--config_overrides must be a JSON object, got {self.config_overrides!r}.")
 
@@ -82,7 +92,8 @@ class TrainerDefaults(TrainingArguments):
     tensorboard logs, and the checks of a device set-up that cannot run as asked."""
 
     weight_decay: float = field(
-        default=0.01, metadata={"help": "Decoupled weight decay on all weights except biases and LayerNorm gains."})
+        default=0.01, metadata={"help": "Decoupled weight decay on all weights except biases and LayerNorm gains."}
+    )
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm."})
     logging_steps: float = field(default=50, metadata={"help": "Log every N steps."})
     report_to: None | str | list[str] = field(default="tensorboard", metadata={"help": "Loggers (tensorboard, none)."})
@@ -94,13 +105,17 @@ class TrainerDefaults(TrainingArguments):
             logger.warning(
                 "bf16 was asked for on a CPU without bf16 instructions (AVX512-BF16 / AMX; this one: %s): PyTorch "
                 "emulates bf16 there, and training runs about 15x slower than in fp32 (measured: 44 vs 687 tokens/s; "
-                "docs/benchmarks.md). Drop --bf16 on this machine.", torch.backends.cpu.get_cpu_capability())
+                "docs/benchmarks.md). Drop --bf16 on this machine.",
+                torch.backends.cpu.get_cpu_capability(),
+            )
         fsdp = self.fsdp or os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"  # flag or accelerate
         if fsdp and (self.use_cpu or not torch.accelerator.is_available()):
             # accelerate selects FSDP only for accelerator devices: on CPU the run would silently be plain DDP
-            raise ArgumentError("FSDP (--fsdp, or an accelerate FSDP config) needs GPUs or another accelerator: "
-                                "accelerate applies it only there, and on CPU the run would silently be plain DDP. "
-                                "Drop it on this machine (torchrun / accelerate launch without it run DDP).")
+            raise ArgumentError(
+                "FSDP (--fsdp, or an accelerate FSDP config) needs GPUs or another accelerator: "
+                "accelerate applies it only there, and on CPU the run would silently be plain DDP. "
+                "Drop it on this machine (torchrun / accelerate launch without it run DDP)."
+            )
 
 
 @dataclass
@@ -110,11 +125,14 @@ class GPTTrainingArguments(TrainerDefaults):
     learning_rate: float = field(default=2.5e-4, metadata={"help": "Peak learning rate (paper: 2.5e-4)."})
     lr_scheduler_type: SchedulerType | str = field(default="cosine", metadata={"help": "Paper: cosine annealing to 0."})
     warmup_steps: float = field(
-        default=2000, metadata={"help": "Linear warmup steps (paper: 2000); a value < 1 is a fraction of the run."})
+        default=2000, metadata={"help": "Linear warmup steps (paper: 2000); a value < 1 is a fraction of the run."}
+    )
     short_run_warmup_fraction: float = field(
         default=0.1,
-        metadata={"help": "If warmup_steps exceed this fraction of the run's steps, warmup becomes that fraction "
-                          "(so short runs still decay); 0 keeps warmup_steps as given."},
+        metadata={
+            "help": "If warmup_steps exceed this fraction of the run's steps, warmup becomes that fraction "
+            "(so short runs still decay); 0 keeps warmup_steps as given."
+        },
     )
 
     def __post_init__(self):
@@ -127,8 +145,13 @@ class GPTTrainingArguments(TrainerDefaults):
         steps, warm up over that fraction instead (derived here, from the unchanged arguments)."""
         fraction = self.short_run_warmup_fraction
         if fraction and self.warmup_steps >= 1 and self.warmup_steps > fraction * num_training_steps:
-            logger.info("Warmup of %d steps is over %.0f%% of a %d-step run: warming up over %.0f%% instead.",
-                        self.warmup_steps, fraction * 100, num_training_steps, fraction * 100)
+            logger.info(
+                "Warmup of %d steps is over %.0f%% of a %d-step run: warming up over %.0f%% instead.",
+                self.warmup_steps,
+                fraction * 100,
+                num_training_steps,
+                fraction * 100,
+            )
             return math.ceil(num_training_steps * fraction)
         return super().get_warmup_steps(num_training_steps)
 
@@ -175,15 +198,21 @@ class GPTTrainer(Trainer):
         decay = set(self.get_decay_parameter_names(model))
         head = task_head_parameter_names(model)
         if not head:
-            logger.warning("--head_lr_multiplier %s has no effect: %s declares no task head modules "
-                           "(task_head_modules).", multiplier, type(model).__name__)
+            logger.warning(
+                "--head_lr_multiplier %s has no effect: %s declares no task head modules (task_head_modules).",
+                multiplier,
+                type(model).__name__,
+            )
         groups: dict[tuple[bool, bool], list] = {}
         for name, parameter in model.named_parameters():
             if parameter.requires_grad:
                 groups.setdefault((name in head, name in decay), []).append(parameter)
         parameter_groups = [
-            {"params": params, "weight_decay": self.args.weight_decay if decayed else 0.0,
-             "lr": self.args.learning_rate * (multiplier if is_head else 1.0)}
+            {
+                "params": params,
+                "weight_decay": self.args.weight_decay if decayed else 0.0,
+                "lr": self.args.learning_rate * (multiplier if is_head else 1.0),
+            }
             for (is_head, decayed), params in sorted(groups.items())
         ]
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
@@ -198,6 +227,7 @@ class GPTTrainer(Trainer):
         if len(missing) < len(load_result.missing_keys):
             self.model.tie_weights()
         super()._issue_warnings_after_load(load_result._replace(missing_keys=missing))
+
 
 def task_head_parameter_names(model) -> set[str]:
     """Names of the parameters in the modules the model declares as its task head (`task_head_modules`), also
@@ -214,8 +244,10 @@ def check_max_length(max_length: int | None, n_positions: int, flag: str = "--ma
     if max_length is None:
         return n_positions
     if max_length > n_positions:
-        raise ArgumentError(f"{flag} {max_length} exceeds the model's n_positions={n_positions} (its context); use at "
-                         f"most {n_positions}, or a model with a longer context.")
+        raise ArgumentError(
+            f"{flag} {max_length} exceeds the model's n_positions={n_positions} (its context); use at "
+            f"most {n_positions}, or a model with a longer context."
+        )
     return max_length
 
 
@@ -227,8 +259,12 @@ def training_summary(trainer: Trainer, train_metrics: dict, tokens_per_step: int
     steps = trainer.state.global_step
     tokens = steps * tokens_per_step
     runtime = train_metrics.get("train_runtime") or float("nan")
-    summary = {"steps": steps, "tokens_seen": tokens, "tokens_per_second": tokens / runtime,
-               "train_loss": train_metrics.get("train_loss")}
+    summary = {
+        "steps": steps,
+        "tokens_seen": tokens,
+        "tokens_per_second": tokens / runtime,
+        "train_loss": train_metrics.get("train_loss"),
+    }
     if eval_metrics:
         summary["eval_loss"] = eval_metrics.get("eval_loss")
         summary["eval_perplexity"] = eval_metrics.get("eval_perplexity")
@@ -236,8 +272,11 @@ def training_summary(trainer: Trainer, train_metrics: dict, tokens_per_step: int
 
 
 def format_summary(summary: dict) -> str:
-    parts = [f"steps={summary['steps']}", f"tokens_seen={summary['tokens_seen']:,}",
-             f"tokens/s={summary['tokens_per_second']:.0f}"]
+    parts = [
+        f"steps={summary['steps']}",
+        f"tokens_seen={summary['tokens_seen']:,}",
+        f"tokens/s={summary['tokens_per_second']:.0f}",
+    ]
     if summary.get("eval_perplexity") is not None:
         parts.append(f"validation_perplexity={summary['eval_perplexity']:.2f}")
     return "Summary: " + " ".join(parts)

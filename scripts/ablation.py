@@ -41,16 +41,28 @@ def run(args: AblationArguments) -> None:
                 with tempfile.TemporaryDirectory() as output_dir:
                     results = finetune(
                         FinetuneModelArguments(model_name_or_path=args.pretrained, **options),
-                        FinetuneDataArguments(benchmark=task, max_train_samples=args.train_samples,
-                                              max_eval_samples=args.eval_samples, max_length=args.max_length),
+                        FinetuneDataArguments(
+                            benchmark=task,
+                            max_train_samples=args.train_samples,
+                            max_eval_samples=args.eval_samples,
+                            max_length=args.max_length,
+                        ),
                         FinetuneTrainingArguments(
-                            output_dir=output_dir, use_cpu=True, report_to="none", seed=seed, data_seed=seed,
-                            num_train_epochs=args.epochs, learning_rate=args.learning_rate, eval_strategy="no",
-                            save_strategy="no", load_best_model_at_end=False, disable_tqdm=True),
+                            output_dir=output_dir,
+                            use_cpu=True,
+                            report_to="none",
+                            seed=seed,
+                            data_seed=seed,
+                            num_train_epochs=args.epochs,
+                            learning_rate=args.learning_rate,
+                            eval_strategy="no",
+                            save_strategy="no",
+                            load_best_model_at_end=False,
+                            disable_tqdm=True,
+                        ),
                     )
                 scores.setdefault((task, variant), []).append(results["test_accuracy"])
-                print(f"{task:14s} {variant:26s} seed {seed}: test accuracy {results['test_accuracy']:.4f}",
-                      flush=True)
+                print(f"{task:14s} {variant:26s} seed {seed}: test accuracy {results['test_accuracy']:.4f}", flush=True)
     header = "| variant | " + " | ".join(f"{task} ({TASKS[task]})" for task in args.tasks) + " |"
     print("\n" + header + "\n|" + "---|" * (len(args.tasks) + 1))
     for variant in VARIANTS:

@@ -48,27 +48,48 @@ class BenchmarkArguments:
         default_factory=lambda: ["gpt_hf-pre-sdpa", "gpt_hf-pre-eager", "gpt2-eager", "gpt2-sdpa", "openai-gpt"],
         metadata={"help": f"Models to compare, from {sorted(MODELS)}."},
     )
-    workloads: list[str] = field(default_factory=lambda: list(WORKLOADS),
-                                 metadata={"help": f"Workloads, from {WORKLOADS}."})
+    workloads: list[str] = field(
+        default_factory=lambda: list(WORKLOADS), metadata={"help": f"Workloads, from {WORKLOADS}."}
+    )
     rounds: int = field(default=3, metadata={"help": "Interleaved rounds; medians are reported."})
-    suite: str = field(default="model", metadata={"help": "'model' (training / generation), 'tokenizer', "
-                                                           "'pretrain' (Trainer overhead, data preparation) or "
-                                                           "'scaling' (data path vs corpus size)."})
+    suite: str = field(
+        default="model",
+        metadata={
+            "help": "'model' (training / generation), 'tokenizer', "
+            "'pretrain' (Trainer overhead, data preparation) or "
+            "'scaling' (data path vs corpus size)."
+        },
+    )
     tokenizer_flavour: str = field(default="bytelevel", metadata={"help": "Tokenizer suite: flavour to train."})
     tokenizer_vocab_size: int = field(default=32000, metadata={"help": "Tokenizer suite: vocabulary size."})
     corpus_mb: float = field(default=50.0, metadata={"help": "Tokenizer suite: corpus size in MB."})
-    sizes_mb: list[float] = field(default_factory=lambda: [20.0, 200.0, 1000.0],
-                                  metadata={"help": "Scaling suite: corpus sizes in MB."})
-    workers: list[int] = field(default_factory=lambda: [1, 2], metadata={
-        "help": "Scaling suite: --preprocessing_num_workers (map-style) / --dataloader_num_workers (streaming)."})
-    paths: list[str] = field(default_factory=lambda: ["map-style", "streaming", "store"],
-                             metadata={"help": "Scaling suite: data paths to measure (map-style, streaming, store: "
-                                               "a prepared token store)."})
-    resume_mb: float | None = field(default=None, metadata={"help": "Scaling suite: also time resuming at 10 / 50 / "
-                                                                    "90 % of an epoch of the store of this size."})
-    workdir: str | None = field(default=None, metadata={"help": "Scaling suite: folder for the corpora and caches "
-                                                                "(default: a temporary folder; needs ~4x the "
-                                                                "largest size free)."})
+    sizes_mb: list[float] = field(
+        default_factory=lambda: [20.0, 200.0, 1000.0], metadata={"help": "Scaling suite: corpus sizes in MB."}
+    )
+    workers: list[int] = field(
+        default_factory=lambda: [1, 2],
+        metadata={
+            "help": "Scaling suite: --preprocessing_num_workers (map-style) / --dataloader_num_workers (streaming)."
+        },
+    )
+    paths: list[str] = field(
+        default_factory=lambda: ["map-style", "streaming", "store"],
+        metadata={
+            "help": "Scaling suite: data paths to measure (map-style, streaming, store: a prepared token store)."
+        },
+    )
+    resume_mb: float | None = field(
+        default=None,
+        metadata={"help": "Scaling suite: also time resuming at 10 / 50 / 90 % of an epoch of the store of this size."},
+    )
+    workdir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Scaling suite: folder for the corpora and caches "
+            "(default: a temporary folder; needs ~4x the "
+            "largest size free)."
+        },
+    )
 
     def __post_init__(self):
         if self.rounds < 1:
@@ -82,24 +103,32 @@ class BenchmarkArguments:
 def run(args: BenchmarkArguments, cfg: BenchConfig) -> None:
     if args.suite == "tokenizer":
         with tempfile.TemporaryDirectory() as workdir:
-            rows = run_tokenizer_benchmark(args.tokenizer_flavour, args.tokenizer_vocab_size, args.corpus_mb,
-                                           args.rounds, workdir)
+            rows = run_tokenizer_benchmark(
+                args.tokenizer_flavour, args.tokenizer_vocab_size, args.corpus_mb, args.rounds, workdir
+            )
         print(format_tokenizer_table(rows))
         return
     if args.suite == "pretrain":
         print("| workload | Trainer tokens/s | bare loop tokens/s | Trainer / bare |\n|---|---|---|---|")
         for row in run_trainer_overhead(cfg, args.rounds):
-            print(f"| {row['workload']} | {row['trainer_tokens_per_s']:.0f} | {row['bare_tokens_per_s']:.0f} | "
-                  f"{row['ratio']:.2f}x |")
+            print(
+                f"| {row['workload']} | {row['trainer_tokens_per_s']:.0f} | {row['bare_tokens_per_s']:.0f} | "
+                f"{row['ratio']:.2f}x |"
+            )
         with tempfile.TemporaryDirectory() as workdir:
             prep = run_data_preparation(args.corpus_mb, workdir)
-        print(f"\nData preparation of {prep['corpus_mb']:.0f} MB (load + tokenise + pack, num_proc=2): "
-              f"{prep['ours_mb_s']:.1f} MB/s; raw encode_batch: {prep['encode_batch_mb_s']:.1f} MB/s")
+        print(
+            f"\nData preparation of {prep['corpus_mb']:.0f} MB (load + tokenise + pack, num_proc=2): "
+            f"{prep['ours_mb_s']:.1f} MB/s; raw encode_batch: {prep['encode_batch_mb_s']:.1f} MB/s"
+        )
         return
     if args.suite == "scaling":
         with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
-            print(format_scaling_table(run_scaling(args.sizes_mb, args.workers, Path(workdir), args.paths,
-                                                   args.resume_mb)))
+            print(
+                format_scaling_table(
+                    run_scaling(args.sizes_mb, args.workers, Path(workdir), args.paths, args.resume_mb)
+                )
+            )
         return
     rows = run_benchmark(cfg, args.models, args.workloads, args.rounds)
     print(format_table(rows))

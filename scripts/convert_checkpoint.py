@@ -18,18 +18,29 @@ from gpt_hf.saving import check_output_dir
 
 @dataclass
 class ConvertArguments:
-    source: str = field(metadata={"help": "Folder of a saved openai-gpt / gpt2 model, or a Hub id (needs network); "
-                                          "with --to gpt2 / openai-gpt, a gpt_hf model folder."})
+    source: str = field(
+        metadata={
+            "help": "Folder of a saved openai-gpt / gpt2 model, or a Hub id (needs network); "
+            "with --to gpt2 / openai-gpt, a gpt_hf model folder."
+        }
+    )
     output_dir: str = field(metadata={"help": "Where to write the gpt_hf model folder."})
     head: str = field(
         default="causal-lm",
-        metadata={"help": f"Model class to produce: one of {sorted(CONVERTIBLE_HEADS)}. 'multiple-choice' keeps "
-                          "the trained head of a DoubleHeadsModel."},
+        metadata={
+            "help": f"Model class to produce: one of {sorted(CONVERTIBLE_HEADS)}. 'multiple-choice' keeps "
+            "the trained head of a DoubleHeadsModel."
+        },
     )
     revision: str | None = field(default=None, metadata={"help": "Hub revision (branch, tag or commit)."})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a non-empty output folder."})
-    to: str = field(default="gpt_hf", metadata={"help": "gpt_hf (from a built-in checkpoint), or gpt2 / openai-gpt "
-                                                        "(export a pre-LN / post-LN gpt_hf folder to the built-in)."})
+    to: str = field(
+        default="gpt_hf",
+        metadata={
+            "help": "gpt_hf (from a built-in checkpoint), or gpt2 / openai-gpt "
+            "(export a pre-LN / post-LN gpt_hf folder to the built-in)."
+        },
+    )
 
     def __post_init__(self):
         if self.to not in ("gpt_hf", *EXPORT_LAYOUTS):

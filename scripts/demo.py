@@ -39,8 +39,11 @@ RECIPE = ROOT / "scripts" / "configs" / "tiny.json"
 
 @dataclass
 class DemoArguments:
-    output_dir: str = field(default=str(ROOT / "outputs" / "demo"),
-                            metadata={"help": "Folder for every run of the demo (replaced on each run)."})
+    output_dir: str = field(
+        default=str(ROOT / "outputs" / "demo"),
+        metadata={"help": "Folder for every run of the demo (replaced on each run)."},
+    )
+
 
 SIZES = dict(vocab_size=256, n_positions=128, n_embd=64, n_layer=2, n_head=4)
 REMOTE_GENERATE = (
@@ -68,8 +71,10 @@ def check_parity() -> list[tuple[str, str]]:
         model = convert_checkpoint(source)
         with torch.no_grad():
             diff = (model(ids).logits - source(ids).logits).abs().max().item()
-        same = torch.equal(model.generate(ids[:1, :4], max_new_tokens=16, do_sample=False),
-                           source.generate(ids[:1, :4], max_new_tokens=16, do_sample=False, pad_token_id=0))
+        same = torch.equal(
+            model.generate(ids[:1, :4], max_new_tokens=16, do_sample=False),
+            source.generate(ids[:1, :4], max_new_tokens=16, do_sample=False, pad_token_id=0),
+        )
         rows.append((name, f"max |logit diff| {diff:.1e}, greedy tokens equal: {same}"))
     return rows
 
@@ -80,9 +85,15 @@ def finetune_builtin_tasks(pretrained: Path, output: Path) -> list[tuple[str, st
         results = finetune(
             FinetuneModelArguments(model_name_or_path=str(pretrained)),
             FinetuneDataArguments(benchmark=task, max_train_samples=800, max_eval_samples=200, max_length=64),
-            FinetuneTrainingArguments(output_dir=str(output / f"finetuned-{task}"), overwrite_output_dir=True,
-                                      use_cpu=True, report_to="none", num_train_epochs=2, learning_rate=5e-4,
-                                      save_total_limit=1),
+            FinetuneTrainingArguments(
+                output_dir=str(output / f"finetuned-{task}"),
+                overwrite_output_dir=True,
+                use_cpu=True,
+                report_to="none",
+                num_train_epochs=2,
+                learning_rate=5e-4,
+                save_total_limit=1,
+            ),
         )
         rows.append((f"fine-tuned: {task} ({spec.task_type})", f"test accuracy {results['test_accuracy']:.1%}"))
     return rows
@@ -93,43 +104,82 @@ def run(args: DemoArguments) -> None:
     rows = check_parity()
 
     pretrained = output / "pretrained"
-    summary = pretrain(*parse_arguments((ModelArguments, PretrainDataArguments, GPTTrainingArguments), [str(RECIPE)],
-                                        output_dir=str(pretrained), report_to="none"))
-    rows.append(("pretraining (built-in corpus)", f"{summary['steps']} steps, {summary['tokens_seen']:,} tokens, "
-                                                  f"{summary['tokens_per_second']:.0f} tokens/s, validation "
-                                                  f"perplexity {summary['eval_perplexity']:.1f}"))
+    summary = pretrain(
+        *parse_arguments(
+            (ModelArguments, PretrainDataArguments, GPTTrainingArguments),
+            [str(RECIPE)],
+            output_dir=str(pretrained),
+            report_to="none",
+        )
+    )
+    rows.append(
+        (
+            "pretraining (built-in corpus)",
+            f"{summary['steps']} steps, {summary['tokens_seen']:,} tokens, "
+            f"{summary['tokens_per_second']:.0f} tokens/s, validation "
+            f"perplexity {summary['eval_perplexity']:.1f}",
+        )
+    )
 
     rows += finetune_builtin_tasks(pretrained, output)
-    study = run_study(StudyArguments(output_dir=str(output / "study"), pretrained=str(pretrained),
-                                     label_counts=["100", "800"], seeds=[0, 1], overwrite_output_dir=True),
-                      FinetuneDataArguments(benchmark="acceptability", max_eval_samples=200, max_length=64))
+    study = run_study(
+        StudyArguments(
+            output_dir=str(output / "study"),
+            pretrained=str(pretrained),
+            label_counts=["100", "800"],
+            seeds=[0, 1],
+            overwrite_output_dir=True,
+        ),
+        FinetuneDataArguments(benchmark="acceptability", max_eval_samples=200, max_length=64),
+    )
     rows.append(("data-efficiency study (acceptability)", f"{study['verdict']} Table and plot: {output / 'study'}"))
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(pretrained)
     tokenizer = AutoTokenizer.from_pretrained(pretrained)
-    evaluation = run_evaluation(model, tokenizer, EvaluationArguments(model_name_or_path=str(pretrained),
-                                                                      max_examples=100))
+    evaluation = run_evaluation(
+        model, tokenizer, EvaluationArguments(model_name_or_path=str(pretrained), max_examples=100)
+    )
     for k in (0, 1, 4):
-        rows.append((f"{k}-shot (no training)", f"continuation acc_norm "
-                                                f"{evaluation[f'continuation/{k}-shot']['acc_norm']:.1%}, "
-                                                f"acceptability {evaluation[f'acceptability/{k}-shot']['acc']:.1%}"))
-    rows.append(("GPT-1 zero-shot heuristic", "acceptability "
-                 f"{evaluation['acceptability/gpt1_threshold_zero_shot']['acc']:.1%} (average log-prob threshold)"))
+        rows.append(
+            (
+                f"{k}-shot (no training)",
+                f"continuation acc_norm "
+                f"{evaluation[f'continuation/{k}-shot']['acc_norm']:.1%}, "
+                f"acceptability {evaluation[f'acceptability/{k}-shot']['acc']:.1%}",
+            )
+        )
+    rows.append(
+        (
+            "GPT-1 zero-shot heuristic",
+            "acceptability "
+            f"{evaluation['acceptability/gpt1_threshold_zero_shot']['acc']:.1%} (average log-prob threshold)",
+        )
+    )
 
-    sample = generate_texts(model, tokenizer, ["The"], GenerationArguments(
-        model_name_or_path=str(pretrained), max_new_tokens=30, do_sample=True, top_k=40, seed=0))[0]
+    sample = generate_texts(
+        model,
+        tokenizer,
+        ["The"],
+        GenerationArguments(model_name_or_path=str(pretrained), max_new_tokens=30, do_sample=True, top_k=40, seed=0),
+    )[0]
     rows.append(("generated sample", repr(sample)))
 
     hub_folder = build_hub_folder(pretrained, output / "hub", repo_id="your-name/gpt-hf-tiny", overwrite=True)
-    remote = subprocess.run([sys.executable, "-c", REMOTE_GENERATE, str(hub_folder), "The"],
-                            capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    remote = (
+        subprocess.run(
+            [sys.executable, "-c", REMOTE_GENERATE, str(hub_folder), "The"], capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     module, remote_sample = remote.split(" ", 1)
     if module != "transformers_modules":
         raise RuntimeError(f"The clean process did not load the remote code: {remote!r}")
-    rows.append(("Hub folder (dry run), reloaded", f"{hub_folder} via trust_remote_code without gpt_hf: "
-                                                   f"{remote_sample}"))
+    rows.append(
+        ("Hub folder (dry run), reloaded", f"{hub_folder} via trust_remote_code without gpt_hf: {remote_sample}")
+    )
 
     width = max(len(name) for name, _ in rows)
     logger.info("\n" + "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows))

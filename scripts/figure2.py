@@ -20,12 +20,18 @@ from gpt_hf.studies.figure2 import layer_transfer_curve, plot_figure2, zero_shot
 class Figure2Arguments:
     output_dir: str = field(metadata={"help": "Folder for figure2.png and the two CSV files."})
     pretrained: str | None = field(
-        default=None, metadata={"help": "A pretraining output folder that kept its checkpoint-N folders; default: "
-                                        "pretrain now with --pretrain_recipe."})
+        default=None,
+        metadata={
+            "help": "A pretraining output folder that kept its checkpoint-N folders; default: "
+            "pretrain now with --pretrain_recipe."
+        },
+    )
     pretrain_recipe: str = field(default="scripts/configs/tiny.json", metadata={"help": "Pretraining recipe JSON."})
     save_steps: int = field(default=200, metadata={"help": "Checkpoint interval when pretraining here."})
-    benchmarks: list[str] = field(default_factory=lambda: ["acceptability", "continuation"],
-                                  metadata={"help": "Built-in tasks for the transfer curve."})
+    benchmarks: list[str] = field(
+        default_factory=lambda: ["acceptability", "continuation"],
+        metadata={"help": "Built-in tasks for the transfer curve."},
+    )
     seeds: list[int] = field(default_factory=lambda: [0, 1], metadata={"help": "Fine-tuning seeds."})
     max_train_samples: int = field(default=800, metadata={"help": "Fine-tuning rows per task."})
     max_eval_samples: int = field(default=300, metadata={"help": "Evaluation rows per task (and zero-shot)."})
@@ -44,12 +50,28 @@ def run(args: Figure2Arguments) -> None:
     pretrained = args.pretrained
     if pretrained is None:
         pretrained = str(output / "pretrained")
-        pretrain(*pretrain_arguments(args.pretrain_recipe, output_dir=pretrained, save_steps=args.save_steps,
-                                     save_total_limit=None, report_to="none", overwrite_output_dir=True))
-    left = layer_transfer_curve(pretrained, args.benchmarks, args.seeds, output / "runs",
-                                max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
-                                max_length=args.max_length, use_cpu=args.use_cpu, learning_rate=args.learning_rate,
-                                num_train_epochs=args.num_train_epochs)
+        pretrain(
+            *pretrain_arguments(
+                args.pretrain_recipe,
+                output_dir=pretrained,
+                save_steps=args.save_steps,
+                save_total_limit=None,
+                report_to="none",
+                overwrite_output_dir=True,
+            )
+        )
+    left = layer_transfer_curve(
+        pretrained,
+        args.benchmarks,
+        args.seeds,
+        output / "runs",
+        max_train_samples=args.max_train_samples,
+        max_eval_samples=args.max_eval_samples,
+        max_length=args.max_length,
+        use_cpu=args.use_cpu,
+        learning_rate=args.learning_rate,
+        num_train_epochs=args.num_train_epochs,
+    )
     right = zero_shot_curve(pretrained, max_examples=args.max_eval_samples)
     for name, rows in (("figure2_left.csv", left), ("figure2_right.csv", right)):
         with open(output / name, "w", newline="") as handle:

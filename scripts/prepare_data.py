@@ -17,9 +17,11 @@ from gpt_hf.token_store import PrepareArguments, prepare_store
 def run(args: PrepareArguments) -> None:
     metadata = prepare_store(args)
     train = metadata["splits"]["train"]
-    print(f"Prepared {args.output_dir}: {train['tokens']:,} training tokens in {train['documents']:,} documents "
-          f"({len(train['shards'])} shards, {metadata['dtype']}), "
-          f"{metadata['splits']['validation']['tokens']:,} validation tokens.")
+    print(
+        f"Prepared {args.output_dir}: {train['tokens']:,} training tokens in {train['documents']:,} documents "
+        f"({len(train['shards'])} shards, {metadata['dtype']}), "
+        f"{metadata['splits']['validation']['tokens']:,} validation tokens."
+    )
 
 
 parse, main = entry_points((PrepareArguments,), run)

@@ -18,8 +18,9 @@ from gpt_hf.saving import check_writable_folder
 class PushArguments:
     model_dir: str = field(metadata={"help": "The gpt_hf model folder to publish."})
     repo_id: str = field(metadata={"help": "Hub repository, e.g. user/name."})
-    local_dir: str | None = field(default=None, metadata={"help": "Where to build the folder (default: "
-                                                                   "<model_dir>-hub)."})
+    local_dir: str | None = field(
+        default=None, metadata={"help": "Where to build the folder (default: <model_dir>-hub)."}
+    )
     dry_run: bool = field(default=False, metadata={"help": "Build the folder and stop (no upload)."})
     private: bool = field(default=False, metadata={"help": "Create the repository as private."})
     revision: str | None = field(default=None, metadata={"help": "Branch to upload to (created if needed)."})
@@ -34,13 +35,24 @@ class PushArguments:
 
 
 def run(args: PushArguments) -> int:
-    folder = build_hub_folder(args.model_dir, args.local_dir or f"{args.model_dir.rstrip('/')}-hub",
-                              repo_id=args.repo_id, overwrite=args.overwrite_local_dir)
+    folder = build_hub_folder(
+        args.model_dir,
+        args.local_dir or f"{args.model_dir.rstrip('/')}-hub",
+        repo_id=args.repo_id,
+        overwrite=args.overwrite_local_dir,
+    )
     print(f"Built {folder}")
     if args.dry_run:
         return 0
-    url = upload(folder, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
-                 commit_message=args.commit_message, endpoint=args.endpoint)  # HubUploadError: one line, exit 1
+    url = upload(
+        folder,
+        args.repo_id,
+        private=args.private,
+        revision=args.revision,
+        create_pr=args.create_pr,
+        commit_message=args.commit_message,
+        endpoint=args.endpoint,
+    )  # HubUploadError: one line, exit 1
     print(f"Uploaded: {url}")
     return 0
 

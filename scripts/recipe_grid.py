@@ -20,16 +20,23 @@ from gpt_hf.studies.recipe_grid import plot_recipe_grid, read_grid_rows, recipe_
 @dataclass
 class RecipeGridArguments:
     pretrained: list[str] = field(metadata={"help": "Pretrained folders, one per model size."})
-    benchmarks: list[str] = field(default_factory=lambda: ["acceptability", "continuation"],
-                                  metadata={"help": "Built-in tasks."})
-    learning_rates: list[float] = field(default_factory=lambda: [6.25e-5, 2.5e-4, 1e-3, 4e-3],
-                                        metadata={"help": "The grid (the paper's 6.25e-5 first)."})
+    benchmarks: list[str] = field(
+        default_factory=lambda: ["acceptability", "continuation"], metadata={"help": "Built-in tasks."}
+    )
+    learning_rates: list[float] = field(
+        default_factory=lambda: [6.25e-5, 2.5e-4, 1e-3, 4e-3],
+        metadata={"help": "The grid (the paper's 6.25e-5 first)."},
+    )
     seeds: list[int] = field(default_factory=lambda: [0, 1], metadata={"help": "Fine-tuning seeds."})
     train_samples: int = field(default=300, metadata={"help": "Labelled training rows (few labels)."})
     eval_samples: int = field(default=300, metadata={"help": "Validation and test rows."})
     rows_file: str | None = field(
-        default=None, metadata={"help": "JSON lines of finished runs: runs recorded there are not run again, new ones "
-                                        "are appended as they finish, and the table covers every run in the file."})
+        default=None,
+        metadata={
+            "help": "JSON lines of finished runs: runs recorded there are not run again, new ones "
+            "are appended as they finish, and the table covers every run in the file."
+        },
+    )
     plot: str | None = field(default=None, metadata={"help": "Also draw score against learning rate (a PNG path)."})
     max_length: int = field(default=64, metadata={"help": "Fine-tuning tokens per row."})
     use_cpu: bool = field(default=False, metadata={"help": "Fine-tune on the CPU even where a GPU is available."})
@@ -44,9 +51,18 @@ class RecipeGridArguments:
 
 def run(args: RecipeGridArguments) -> None:
     with tempfile.TemporaryDirectory() as work:
-        rows = recipe_grid(args.pretrained, args.benchmarks, args.learning_rates, args.seeds, args.train_samples,
-                           args.eval_samples, Path(work), Path(args.rows_file) if args.rows_file else None,
-                           max_length=args.max_length, use_cpu=args.use_cpu)
+        rows = recipe_grid(
+            args.pretrained,
+            args.benchmarks,
+            args.learning_rates,
+            args.seeds,
+            args.train_samples,
+            args.eval_samples,
+            Path(work),
+            Path(args.rows_file) if args.rows_file else None,
+            max_length=args.max_length,
+            use_cpu=args.use_cpu,
+        )
     rows = read_grid_rows(Path(args.rows_file)) if args.rows_file else rows
     print(recipe_table(rows))
     if args.plot:

@@ -27,8 +27,11 @@ class ServeArguments:
     port: int = field(default=8000, metadata={"help": "Port to listen on."})
     continuous_batching: bool = field(default=False, metadata={"help": "Batch concurrent requests (paged attention)."})
     serve_arguments: list[str] = field(
-        default_factory=list, metadata={"help": "Further `transformers serve` flags, as one string each, e.g. "
-                                                "--serve_arguments=--log-level=info."})
+        default_factory=list,
+        metadata={
+            "help": "Further `transformers serve` flags, as one string each, e.g. --serve_arguments=--log-level=info."
+        },
+    )
 
     def __post_init__(self):
         check_model_folder(self.model_dir)
@@ -37,8 +40,17 @@ class ServeArguments:
 def run(args: ServeArguments) -> int:
     register_with_transformers_module()
     [command] = entry_points(group="console_scripts", name="transformers")  # transformers' own CLI
-    sys.argv = ["transformers", "serve", args.model_dir, "--host", args.host, "--port", str(args.port),
-                *(["--continuous-batching"] if args.continuous_batching else []), *args.serve_arguments]
+    sys.argv = [
+        "transformers",
+        "serve",
+        args.model_dir,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        *(["--continuous-batching"] if args.continuous_batching else []),
+        *args.serve_arguments,
+    ]
     return command.load()() or 0
 
 

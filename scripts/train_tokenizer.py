@@ -24,7 +24,8 @@ class TokenizerArguments:
     text_column: str = field(default="text", metadata={"help": "Column holding the text in the dataset."})
     flavour: str = field(default="gpt1", metadata={"help": f"One of {FLAVOURS}."})
     vocab_size: int | None = field(
-        default=None, metadata={"help": "Total vocabulary incl. specials (default: 40478 gpt1, 50257 bytelevel)."})
+        default=None, metadata={"help": "Total vocabulary incl. specials (default: 40478 gpt1, 50257 bytelevel)."}
+    )
     min_frequency: int = field(default=2, metadata={"help": "Minimum pair count for a merge."})
     model_max_length: int = field(default=512, metadata={"help": "Context length recorded in the tokenizer."})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a non-empty output folder."})
@@ -46,8 +47,13 @@ def run(args: TokenizerArguments) -> None:
 
         dataset = load_dataset(args.dataset, args.dataset_config, split=args.dataset_split, streaming=True)
     tokenizer, summary = train_tokenizer(
-        files=args.files, dataset=dataset, text_column=args.text_column, flavour=args.flavour,
-        vocab_size=args.vocab_size, min_frequency=args.min_frequency, model_max_length=args.model_max_length,
+        files=args.files,
+        dataset=dataset,
+        text_column=args.text_column,
+        flavour=args.flavour,
+        vocab_size=args.vocab_size,
+        min_frequency=args.min_frequency,
+        model_max_length=args.model_max_length,
     )
     with atomic_output_dir(args.output_dir, overwrite=args.overwrite_output_dir) as staging:
         tokenizer.save_pretrained(staging)

@@ -22,9 +22,19 @@ PAD, START, DELIM, EXTRACT = 95, 96, 97, 98  # the task-transform specials sit a
 def tiny_config(**overrides) -> gpt_hf.GPTHFConfig:
     """The one tiny config every test builds on; dropout off so outputs are deterministic."""
     values = dict(
-        vocab_size=VOCAB_SIZE, n_positions=64, n_embd=32, n_layer=2, n_head=4,
-        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, classifier_dropout=0.0,
-        pad_token_id=PAD, start_token_id=START, delimiter_token_id=DELIM, extract_token_id=EXTRACT,
+        vocab_size=VOCAB_SIZE,
+        n_positions=64,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        classifier_dropout=0.0,
+        pad_token_id=PAD,
+        start_token_id=START,
+        delimiter_token_id=DELIM,
+        extract_token_id=EXTRACT,
     )
     values.update(overrides)
     return gpt_hf.GPTHFConfig(**values)
@@ -46,8 +56,15 @@ def decisive_greedy(model, prompt, max_new_tokens, min_margin=1e-3, **kwargs) ->
     """Greedy tokens without a cache (the reference), after checking that they are no near ties (every step's top-2
     logit margin >= `min_margin`, far above float rounding) and that the context moves the logits, so a test that
     compares other decoding paths against them fails only on a bug."""
-    out = model.generate(prompt, max_new_tokens=max_new_tokens, do_sample=False, use_cache=False,
-                         output_scores=True, return_dict_in_generate=True, **kwargs)
+    out = model.generate(
+        prompt,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        use_cache=False,
+        output_scores=True,
+        return_dict_in_generate=True,
+        **kwargs,
+    )
     margins = torch.stack([(top := scores.topk(2, dim=-1).values)[:, 0] - top[:, 1] for scores in out.scores])
     assert margins.min() >= min_margin, f"near tie ({margins.min():.2e}): pick another prompt or seed"
     mask = kwargs.get("attention_mask")
@@ -63,8 +80,12 @@ def decisive_greedy(model, prompt, max_new_tokens, min_margin=1e-3, **kwargs) ->
 def enable_activation_checkpointing(model, **kwargs) -> None:
     """Checkpointing under the name the running transformers uses (5.24 renamed gradient_ to activation_)."""
     enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
-    enable(**{name.replace("gradient_", "activation_") if enable.__name__.startswith("activation") else name: value
-              for name, value in kwargs.items()})
+    enable(
+        **{
+            name.replace("gradient_", "activation_") if enable.__name__.startswith("activation") else name: value
+            for name, value in kwargs.items()
+        }
+    )
 
 
 def activation_checkpointing_flag() -> str:
@@ -106,8 +127,10 @@ def corpus(tmp_path_factory) -> Path:
     nouns, verbs, adjectives = ["cat", "dog", "bird", "fish", "fox"], ["sees", "likes", "chases"], ["red", "big", "old"]
     documents = []
     for _ in range(150):
-        sentences = [f"the {rng.choice(adjectives)} {rng.choice(nouns)} {rng.choice(verbs)} the {rng.choice(nouns)} ."
-                     for _ in range(rng.randint(4, 10))]
+        sentences = [
+            f"the {rng.choice(adjectives)} {rng.choice(nouns)} {rng.choice(verbs)} the {rng.choice(nouns)} ."
+            for _ in range(rng.randint(4, 10))
+        ]
         documents.append(" ".join(sentences))
     path = tmp_path_factory.mktemp("corpus") / "grammar.txt"
     path.write_text("\n\n".join(documents), encoding="utf-8")  # paragraphs are documents
@@ -116,10 +139,30 @@ def corpus(tmp_path_factory) -> Path:
 
 def flags(corpus, output_dir, *extra, overrides=None):
     """scripts/pretrain.py arguments for a tiny run on `corpus` (tokenizer trained on it, blocks of 32)."""
-    return ["--train_files", str(corpus), "--output_dir", str(output_dir), "--config_name", "tiny",
-            "--config_overrides", json.dumps({"n_positions": 32, **(overrides or {})}),
-            "--tokenizer_vocab_size", "300", "--block_size", "32", "--per_device_train_batch_size", "8",
-            "--use_cpu", "--report_to", "none", "--logging_steps", "10", "--sample_prompt", "the", *extra]
+    return [
+        "--train_files",
+        str(corpus),
+        "--output_dir",
+        str(output_dir),
+        "--config_name",
+        "tiny",
+        "--config_overrides",
+        json.dumps({"n_positions": 32, **(overrides or {})}),
+        "--tokenizer_vocab_size",
+        "300",
+        "--block_size",
+        "32",
+        "--per_device_train_batch_size",
+        "8",
+        "--use_cpu",
+        "--report_to",
+        "none",
+        "--logging_steps",
+        "10",
+        "--sample_prompt",
+        "the",
+        *extra,
+    ]
 
 
 def run_pretraining(argv):

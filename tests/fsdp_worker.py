@@ -52,8 +52,9 @@ def main(output_dir: str, steps: int, save_every: int, kill_at: int) -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
     start, losses = 0, []
-    complete = sorted((p for p in output.glob("checkpoint-*") if (p / ".metadata").is_file()),
-                      key=lambda p: int(p.name.split("-")[1]))
+    complete = sorted(
+        (p for p in output.glob("checkpoint-*") if (p / ".metadata").is_file()), key=lambda p: int(p.name.split("-")[1])
+    )
     if complete:  # resume from the last complete DCP checkpoint (DCP writes .metadata last)
         model_state, optimizer_state = get_state_dict(model, optimizer)
         state = {"model": model_state, "optimizer": optimizer_state}

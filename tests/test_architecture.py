@@ -55,7 +55,8 @@ def test_relative_imports_of_every_level_are_seen_in_every_module():
     """The import graph below sees subpackages and parent-relative imports (`from ..errors import`)."""
     assert {"gpt_hf.configuration_gpt_hf", "gpt_hf.errors"} <= package_imports(PACKAGE / "presets" / "__init__.py")
     assert {"gpt_hf.studies", "gpt_hf.studies.plotting", "gpt_hf.finetuning"} <= package_imports(
-        PACKAGE / "studies" / "figure2.py")
+        PACKAGE / "studies" / "figure2.py"
+    )
     assert {"gpt_hf.studies.data_efficiency", "gpt_hf.presets"} <= set(MODULES)
 
 
@@ -120,17 +121,35 @@ def test_a_task_type_registered_from_outside_fine_tunes_end_to_end(pretrained, t
         if any(not question.endswith("?") for question in raw["train"]["text_pair"]):
             raise ValueError("every question must end with '?'")
 
-    register_task_type(TaskType("question_first", inputs=("text", "text_pair"), check=check,
-                                transform=lambda transform, passages, questions: transform.entailment(questions,
-                                                                                                      passages)))
+    register_task_type(
+        TaskType(
+            "question_first",
+            inputs=("text", "text_pair"),
+            check=check,
+            transform=lambda transform, passages, questions: transform.entailment(questions, passages),
+        )
+    )
     try:
         rows = [{**row, "question": "is it good?"} for row in sentiment_rows(48, 5)]
         train = write_csv(tmp_path / "train.csv", rows)
         test = write_csv(tmp_path / "test.csv", rows[:6])
         out = tmp_path / "custom"
-        results, _ = run(pretrained, out, "--task", "question_first", "--train_file", train, "--test_file", test,
-                         "--text_column", "sentence", "--text_pair_column", "question", "--label_column",
-                         "sentiment")
+        results, _ = run(
+            pretrained,
+            out,
+            "--task",
+            "question_first",
+            "--train_file",
+            train,
+            "--test_file",
+            test,
+            "--text_column",
+            "sentence",
+            "--text_pair_column",
+            "question",
+            "--label_column",
+            "sentiment",
+        )
         assert checked == [["test", "train", "validation"]]
         assert {"eval_accuracy", "test_accuracy"} <= set(results)
         assert len((out / "predictions_test.tsv").read_text().splitlines()) == 7
@@ -140,8 +159,20 @@ def test_a_task_type_registered_from_outside_fine_tunes_end_to_end(pretrained, t
 
         bad = write_csv(tmp_path / "bad.csv", [{**row, "question": "no mark"} for row in rows])
         with pytest.raises(ValueError, match="must end with"):
-            run(pretrained, tmp_path / "bad", "--task", "question_first", "--train_file", bad, "--text_column",
-                "sentence", "--text_pair_column", "question", "--label_column", "sentiment")
+            run(
+                pretrained,
+                tmp_path / "bad",
+                "--task",
+                "question_first",
+                "--train_file",
+                bad,
+                "--text_column",
+                "sentence",
+                "--text_pair_column",
+                "question",
+                "--label_column",
+                "sentiment",
+            )
         assert not (tmp_path / "bad").exists()
     finally:
         TASK_TYPES.pop("question_first", None)

@@ -28,8 +28,18 @@ def load_script(path: Path):
 
 
 def test_there_are_scripts():
-    assert {p.stem for p in SCRIPTS} >= {"pretrain", "finetune", "evaluate", "generate", "train_tokenizer",
-                                         "convert_checkpoint", "push_to_hub", "ablation", "benchmark", "demo"}
+    assert {p.stem for p in SCRIPTS} >= {
+        "pretrain",
+        "finetune",
+        "evaluate",
+        "generate",
+        "train_tokenizer",
+        "convert_checkpoint",
+        "push_to_hub",
+        "ablation",
+        "benchmark",
+        "demo",
+    }
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
@@ -44,11 +54,22 @@ def test_every_script_prints_help(script, capsys):
 
 def test_recipe_then_flags_override_it(tmp_path):
     recipe = tmp_path / "recipe.json"
-    recipe.write_text(json.dumps({"_comment": "x", "config_name": "tiny", "output_dir": "from-recipe",
-                                  "max_steps": 100, "learning_rate": 0.002, "use_cpu": True,
-                                  "train_files": ["a.txt"]}))
-    model, data, training = parse_arguments(PRETRAIN_ARGUMENTS, [str(recipe), "--max_steps", "10",
-                                                                 "--output_dir", "from-flag"])
+    recipe.write_text(
+        json.dumps(
+            {
+                "_comment": "x",
+                "config_name": "tiny",
+                "output_dir": "from-recipe",
+                "max_steps": 100,
+                "learning_rate": 0.002,
+                "use_cpu": True,
+                "train_files": ["a.txt"],
+            }
+        )
+    )
+    model, data, training = parse_arguments(
+        PRETRAIN_ARGUMENTS, [str(recipe), "--max_steps", "10", "--output_dir", "from-flag"]
+    )
     assert (training.max_steps, training.output_dir, training.learning_rate) == (10, "from-flag", 0.002)
     assert model.config_name == "tiny" and data.train_files == ["a.txt"] and training.use_cpu is True
     # Python callers override the recipe too; flags still win over both
@@ -80,9 +101,21 @@ def test_shipped_recipes_parse_with_overrides():
 
 
 def test_user_error_is_one_line_and_exit_code_2(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "finetune.py"), "--model_name_or_path",
-                           str(tmp_path / "missing-model"), "--benchmark", "acceptability", "--output_dir",
-                           str(tmp_path / "out")], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "finetune.py"),
+            "--model_name_or_path",
+            str(tmp_path / "missing-model"),
+            "--benchmark",
+            "acceptability",
+            "--output_dir",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == USER_ERROR_EXIT_CODE
     assert "missing-model does not exist" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
@@ -101,6 +134,7 @@ def test_user_errors_are_decided_by_type_and_bugs_keep_their_traceback(tmp_path,
 
     def bad_value(args):
         from gpt_hf.training import check_max_length
+
         return check_max_length(9, 4)  # a user error from a gpt_hf helper
 
     assert run_main((Arguments,), bad_value, []) == USER_ERROR_EXIT_CODE
@@ -114,6 +148,7 @@ def test_user_errors_are_decided_by_type_and_bugs_keep_their_traceback(tmp_path,
 
     def bug_in_gpt_hf(args):
         from gpt_hf.training import check_max_length
+
         return check_max_length("9", 4)  # a TypeError raised inside gpt_hf ('>' on str and int): a bug
 
     with pytest.raises(TypeError, match="not supported between"):
@@ -126,9 +161,23 @@ def test_user_errors_are_decided_by_type_and_bugs_keep_their_traceback(tmp_path,
         run_main((Arguments,), foreign_value_error, [])
     assert run_main((Arguments,), lambda args: None, []) == 0
     # transformers' own argument checks (HfArgumentParser / TrainingArguments) are argument errors
-    assert run_main(PRETRAIN_ARGUMENTS, lambda *args: None,
-                    ["--output_dir", str(tmp_path), "--load_best_model_at_end", "true", "--eval_strategy", "steps",
-                     "--save_strategy", "epoch"]) == USER_ERROR_EXIT_CODE
+    assert (
+        run_main(
+            PRETRAIN_ARGUMENTS,
+            lambda *args: None,
+            [
+                "--output_dir",
+                str(tmp_path),
+                "--load_best_model_at_end",
+                "true",
+                "--eval_strategy",
+                "steps",
+                "--save_strategy",
+                "epoch",
+            ],
+        )
+        == USER_ERROR_EXIT_CODE
+    )
 
 
 def test_document_options_on_every_script_that_reads_text_files():

@@ -26,8 +26,13 @@ PACKAGE = Path(gpt_hf.__file__).resolve().parent
 COPIED_FILES = ("configuration_gpt_hf.py", "layers_gpt_hf.py", "modeling_gpt_hf.py")
 STANDARD_LIBRARY = {"collections", "dataclasses", "inspect", "warnings"}
 # Base classes transformers documents for custom models ("Customizing models", "Adding a model").
-DOCUMENTED_BASES = {"PreTrainedConfig", "PreTrainedModel", "GenerationMixin", "GradientCheckpointingLayer",
-                    "ModelOutput"}
+DOCUMENTED_BASES = {
+    "PreTrainedConfig",
+    "PreTrainedModel",
+    "GenerationMixin",
+    "GradientCheckpointingLayer",
+    "ModelOutput",
+}
 # Modules whose every name is in transformers' reference docs ("Model outputs").
 DOCUMENTED_MODULES = {"transformers.modeling_outputs"}
 # Underscored names the copied files may read: transformers' attention-interface docs select the function by
@@ -45,8 +50,11 @@ def _imports(path: Path) -> list[tuple[str, str]]:
             found += [(alias.name, "") for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = package.split(".")
-            module = ".".join(base[: len(base) - node.level + 1] + ([node.module] if node.module else [])) \
-                if node.level else node.module
+            module = (
+                ".".join(base[: len(base) - node.level + 1] + ([node.module] if node.module else []))
+                if node.level
+                else node.module
+            )
             found += [(module, alias.name) for alias in node.names]
     return found
 
@@ -65,10 +73,15 @@ def test_copied_files_import_only_what_transformers_own_gpt2_imports(name):
         if root == "gpt_hf":  # a relative sibling import: save_pretrained copies the sibling beside it
             assert f"{module.split('.')[-1]}.py" in COPIED_FILES, f"{name} imports {module}"
         elif root == "transformers":
-            public = ((module, imported) in contract or (module == "transformers" and imported in top_level)
-                      or module in DOCUMENTED_MODULES)
-            assert public, (f"{name} imports {imported or module} from {module}: neither exported by transformers "
-                            f"nor imported by its own GPT-2 model file (transformers {transformers.__version__})")
+            public = (
+                (module, imported) in contract
+                or (module == "transformers" and imported in top_level)
+                or module in DOCUMENTED_MODULES
+            )
+            assert public, (
+                f"{name} imports {imported or module} from {module}: neither exported by transformers "
+                f"nor imported by its own GPT-2 model file (transformers {transformers.__version__})"
+            )
         else:
             assert root == "torch" or root in STANDARD_LIBRARY, f"{name} imports {module}"
 
@@ -76,8 +89,9 @@ def test_copied_files_import_only_what_transformers_own_gpt2_imports(name):
 @pytest.mark.parametrize("name", COPIED_FILES)
 def test_copied_files_subclass_documented_bases_and_read_no_private_attribute(name):
     tree = ast.parse((PACKAGE / name).read_text(encoding="utf-8"))
-    transformers_names = {imported for module, imported in _imports(PACKAGE / name)
-                          if module.startswith("transformers")}
+    transformers_names = {
+        imported for module, imported in _imports(PACKAGE / name) if module.startswith("transformers")
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
             for base in node.bases:
@@ -87,14 +101,16 @@ def test_copied_files_subclass_documented_bases_and_read_no_private_attribute(na
             owner = node.value
             is_own = isinstance(owner, ast.Name) and owner.id in {"self", "cls"}  # the file's own members
             assert is_own or node.attr in ALLOWED_PRIVATE_ATTRIBUTES, (
-                f"{name}:{node.lineno} reads the private attribute .{node.attr}")
+                f"{name}:{node.lineno} reads the private attribute .{node.attr}"
+            )
 
 
 def test_model_file_on_a_release_below_the_floor_says_which_release_it_needs(monkeypatch):
     """A folder's code loaded by a transformers older than the floor stops with one line naming the fix."""
     monkeypatch.setattr(transformers, "__version__", "5.3.0")
-    spec = importlib.util.spec_from_file_location("gpt_hf._probe_modeling", PACKAGE / "modeling_gpt_hf.py",
-                                                  submodule_search_locations=None)
+    spec = importlib.util.spec_from_file_location(
+        "gpt_hf._probe_modeling", PACKAGE / "modeling_gpt_hf.py", submodule_search_locations=None
+    )
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "gpt_hf"
     with pytest.raises(ImportError, match=r"need transformers>=5\.4,<6; this is transformers 5\.3\.0"):
@@ -159,7 +175,11 @@ def test_model_paths_raise_no_warning_on_the_running_release(tmp_path):
     no transformers log record at WARNING or above and no Python warning (deprecations are handled, not filtered)."""
     script = tmp_path / "quiet.py"
     script.write_text(QUIET_RUN)
-    done = subprocess.run([sys.executable, str(script), str(Path(__file__).resolve().parent)], capture_output=True,
-                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    done = subprocess.run(
+        [sys.executable, str(script), str(Path(__file__).resolve().parent)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "", done.stdout

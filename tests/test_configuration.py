@@ -76,8 +76,11 @@ def test_round_trip_through_auto_config(tmp_path):
 
 @pytest.mark.parametrize(
     "name, layers, width, heads, norm, params_millions",
-    [("gpt1", 12, 768, 12, "post", 116.5), ("gpt2-small", 12, 768, 12, "pre", 124.4),
-     ("gpt2-medium", 24, 1024, 16, "pre", 354.8)],
+    [
+        ("gpt1", 12, 768, 12, "post", 116.5),
+        ("gpt2-small", 12, 768, 12, "pre", 124.4),
+        ("gpt2-medium", 24, 1024, 16, "pre", 354.8),
+    ],
 )
 def test_presets_match_the_published_models(name, layers, width, heads, norm, params_millions):
     config = config_from_preset(name)

@@ -129,16 +129,24 @@ def test_convert_script_end_to_end(tmp_path):
     source = source_model("openai-gpt")
     source.save_pretrained(tmp_path / "openai")
     out = tmp_path / "converted"
-    subprocess.run([sys.executable, str(SCRIPT), "--source", str(tmp_path / "openai"), "--output_dir", str(out)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, str(SCRIPT), "--source", str(tmp_path / "openai"), "--output_dir", str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert {"config.json", "model.safetensors", "modeling_gpt_hf.py", "configuration_gpt_hf.py"} <= {
-        p.name for p in out.iterdir()}
+        p.name for p in out.iterdir()
+    }
     reloaded = AutoModelForCausalLM.from_pretrained(out)
     ids = random_ids(2, 12)
     with torch.no_grad():
         assert_close(reloaded(ids).logits, source(ids).logits, atol=1e-5, rtol=1e-5)
     # a second run refuses to overwrite and leaves the folder intact
-    result = subprocess.run([sys.executable, str(SCRIPT), "--source", str(tmp_path / "openai"), "--output_dir",
-                             str(out)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--source", str(tmp_path / "openai"), "--output_dir", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0 and "is not empty; pass --overwrite_output_dir" in result.stderr
     assert (out / "model.safetensors").is_file()

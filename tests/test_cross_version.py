@@ -61,13 +61,15 @@ def _run(python: str, script: str, *args: str, tmp_path: Path) -> str:
     return done.stdout
 
 
-@pytest.mark.skipif(not OTHER_PYTHON, reason="set GPT_HF_OTHER_PYTHON to a Python with another transformers release "
-                                             "(make test does)")
+@pytest.mark.skipif(
+    not OTHER_PYTHON, reason="set GPT_HF_OTHER_PYTHON to a Python with another transformers release (make test does)"
+)
 @pytest.mark.parametrize("direction", ["saved here, loaded there", "saved there, loaded here"])
 @pytest.mark.parametrize("norm_position", ["post", "pre"])
 def test_folder_from_one_release_generates_the_same_tokens_under_another(tmp_path, direction, norm_position):
-    saver, loader = (sys.executable, OTHER_PYTHON) if direction.startswith("saved here") else \
-        (OTHER_PYTHON, sys.executable)
+    saver, loader = (
+        (sys.executable, OTHER_PYTHON) if direction.startswith("saved here") else (OTHER_PYTHON, sys.executable)
+    )
     folder = tmp_path / "model"
     _run(saver, SAVE, str(folder), norm_position, str(TESTS), tmp_path=tmp_path)
     report = json.loads(_run(loader, LOAD, str(folder), tmp_path=tmp_path).splitlines()[-1])

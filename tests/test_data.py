@@ -61,9 +61,12 @@ def test_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="share one supported type"):
         load_text_dataset(files=[str(tmp_path / "rows.jsonl"), str(tmp_path / "a.csv")])
     (tmp_path / "one.txt").write_text("A corpus of a single document.\n")
-    with pytest.raises(ValueError, match=r"Cannot hold out a validation split of 5% from 1 documents: one side would "
-                                         r"be empty; pass --validation_files, give more text, or cut it into smaller "
-                                         r"documents \(--document_unit line"):
+    with pytest.raises(
+        ValueError,
+        match=r"Cannot hold out a validation split of 5% from 1 documents: one side would "
+        r"be empty; pass --validation_files, give more text, or cut it into smaller "
+        r"documents \(--document_unit line",
+    ):
         load_text_dataset(files=[str(tmp_path / "one.txt")])
     whole = load_text_dataset(files=[str(tmp_path / "one.txt")], validation_fraction=None)  # scoring: no split
     assert list(whole) == ["train"] and list(whole["train"]["text"]) == ["A corpus of a single document."]
@@ -74,15 +77,19 @@ def test_clear_errors(tmp_path):
 FORTUNES = [f"Fortune {i}:\n  a saying on line one,\n  and its author on line two." for i in range(30)]
 
 
-@pytest.mark.parametrize("unit, write, expected", [
-    ("paragraph", lambda docs: "\n\n".join(docs) + "\n", FORTUNES),
-    ("paragraph", lambda docs: "\n\n\n".join(docs), FORTUNES),  # more blank lines: still one boundary
-    ("line", lambda docs: "\n".join(docs), [line for doc in FORTUNES for line in doc.split("\n")]),
-])
+@pytest.mark.parametrize(
+    "unit, write, expected",
+    [
+        ("paragraph", lambda docs: "\n\n".join(docs) + "\n", FORTUNES),
+        ("paragraph", lambda docs: "\n\n\n".join(docs), FORTUNES),  # more blank lines: still one boundary
+        ("line", lambda docs: "\n".join(docs), [line for doc in FORTUNES for line in doc.split("\n")]),
+    ],
+)
 def test_text_files_are_cut_into_documents_not_lines(tmp_path, unit, write, expected):
     (tmp_path / "fortunes.txt").write_text(write(FORTUNES), encoding="utf-8")
-    loaded = load_text_dataset(files=[str(tmp_path / "fortunes.txt")], validation_fraction=0.2, seed=3,
-                               document_unit=unit)
+    loaded = load_text_dataset(
+        files=[str(tmp_path / "fortunes.txt")], validation_fraction=0.2, seed=3, document_unit=unit
+    )
     train, validation = list(loaded["train"]["text"]), list(loaded["validation"]["text"])
     assert sorted(text.strip("\n") for text in train + validation) == sorted(expected)
     assert validation
@@ -104,8 +111,9 @@ def test_one_file_one_document_and_a_user_separator(tmp_path, monkeypatch):
     (tmp_path / "fortunes.txt").write_bytes((tmp_path / "fortunes.dat").read_bytes())
     from gpt_hf.data import decode_separator
 
-    loaded = load_text_dataset(files=[str(tmp_path / "fortunes.txt")], validation_fraction=0.2,
-                               document_separator=decode_separator("\\n%\\n"))
+    loaded = load_text_dataset(
+        files=[str(tmp_path / "fortunes.txt")], validation_fraction=0.2, document_separator=decode_separator("\\n%\\n")
+    )
     assert sorted(list(loaded["train"]["text"]) + list(loaded["validation"]["text"])) == sorted(FORTUNES)
 
 
@@ -124,9 +132,16 @@ def test_packing_never_turns_special_strings_in_the_corpus_into_special_ids():
 
     tokenizer = train_tokenizer(texts=DOCS, flavour="bytelevel", vocab_size=300, show_progress=False)[0]
     text = "a <|endoftext|> b <|extract|> c " * 20
-    blocks = tokenize_and_pack(datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": [text]}),
-                                                     "validation": datasets.Dataset.from_dict({"text": [text]})}),
-                               tokenizer, block_size=8)
+    blocks = tokenize_and_pack(
+        datasets.DatasetDict(
+            {
+                "train": datasets.Dataset.from_dict({"text": [text]}),
+                "validation": datasets.Dataset.from_dict({"text": [text]}),
+            }
+        ),
+        tokenizer,
+        block_size=8,
+    )
     ids = [t for block in blocks["train"]["input_ids"] for t in block]
     assert ids.count(tokenizer.eos_token_id) <= 1 and tokenizer.extract_token_id not in ids
 
@@ -144,10 +159,12 @@ def test_long_lines_are_read_in_bounded_pieces(tmp_path, monkeypatch):
     assert max(map(len, pieces)) <= 1000 and " ".join(pieces).split() == path.read_text().split()
     used = []
     monkeypatch.setattr(tokenization, "MAX_LINE_CHARS", 4096)
-    monkeypatch.setattr(tokenization, "iter_bounded_lines",
-                        lambda *a, **k: used.append(a) or iter_bounded_lines(*a, **k))
-    tokenizer, summary = tokenization.train_tokenizer(files=path, flavour="bytelevel", vocab_size=300,
-                                                      show_progress=False)
+    monkeypatch.setattr(
+        tokenization, "iter_bounded_lines", lambda *a, **k: used.append(a) or iter_bounded_lines(*a, **k)
+    )
+    tokenizer, summary = tokenization.train_tokenizer(
+        files=path, flavour="bytelevel", vocab_size=300, show_progress=False
+    )
     assert used and summary.corpus_bytes == size and len(tokenizer) > 256 + 5  # merges were learnt
 
 
@@ -155,8 +172,12 @@ def test_packing_joins_documents_with_eos_into_full_blocks():
     import datasets
 
     tokenizer = train_tokenizer(texts=DOCS, flavour="bytelevel", vocab_size=300, show_progress=False)[0]
-    splits = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": DOCS}),
-                                   "validation": datasets.Dataset.from_dict({"text": DOCS[:10]})})
+    splits = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict({"text": DOCS}),
+            "validation": datasets.Dataset.from_dict({"text": DOCS[:10]}),
+        }
+    )
     blocks = tokenize_and_pack(splits, tokenizer, block_size=16)
     train_blocks = list(blocks["train"]["input_ids"])
     stream = [t for d in DOCS for t in tokenizer(d, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]]
@@ -181,8 +202,9 @@ def test_streaming_split_takes_whole_documents_and_never_shares_one(tmp_path, se
     assert validation and not set(train) & set(validation)
     assert sorted(train + validation) == sorted(FORTUNES)  # whole documents, each on one side
     assert [row["text"] for row in stream["train"]] == train  # the same split on every pass
-    capped = load_text_stream(files=[str(path)], validation_fraction=0.5, max_validation_documents=3, seed=3,
-                              document_separator=separator)
+    capped = load_text_stream(
+        files=[str(path)], validation_fraction=0.5, max_validation_documents=3, seed=3, document_separator=separator
+    )
     assert len(capped["validation"]) == 3
     with pytest.raises(ValueError, match=r"No validation document: the stream holds out 0.01% of its documents"):
         load_text_stream(files=[str(tmp_path / "fortunes.txt")], validation_fraction=0.0001, seed=3)
@@ -203,7 +225,7 @@ def test_packed_stream_is_endless_reshuffled_each_epoch_and_covers_the_documents
     import itertools
 
     endless = list(itertools.islice(iter(stream), 3 * len(first)))
-    assert endless[: len(first)] == first and endless[len(first): 2 * len(first)] == second
+    assert endless[: len(first)] == first and endless[len(first) : 2 * len(first)] == second
 
 
 @pytest.mark.parametrize("unit", ["paragraph", "line", "file"])
@@ -214,7 +236,12 @@ def test_the_fast_plain_text_reader_yields_what_datasets_text_builder_yields(uni
     for index, text in enumerate(["first para\n\nsecond\r\nline two\n\n\n\nthird  \n", "  \n\nlone\n\n\n"]):
         files.append(tmp_path / f"part{index}.txt")
         files[-1].write_text(text, encoding="utf-8")
-    expected = [text for batch in _load_raw([str(f) for f in files], None, None, None, "text", unit, None,
-                                            streaming=True)["train"].iter(batch_size=10) for text in batch["text"]]
+    expected = [
+        text
+        for batch in _load_raw([str(f) for f in files], None, None, None, "text", unit, None, streaming=True)[
+            "train"
+        ].iter(batch_size=10)
+        for text in batch["text"]
+    ]
     assert list(iter_documents(files=[str(f) for f in files], document_unit=unit)) == expected
     assert list(iter_documents(files=[str(f) for f in files], document_unit=unit, max_documents=1)) == expected[:1]

@@ -25,6 +25,7 @@ def free_port() -> str:
         probe.bind(("127.0.0.1", 0))
         return str(probe.getsockname()[1])
 
+
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
@@ -36,11 +37,24 @@ def losses(output_dir: Path) -> list[float]:
 def test_two_processes_on_one_node_and_on_two_nodes_match_one_process_also_streaming(corpus, tmp_path):
     from gpt_hf.tokenization import train_tokenizer
 
-    tokenizer, _ = train_tokenizer(files=corpus, flavour="bytelevel", vocab_size=300, show_progress=False,
-                                   model_max_length=32)
+    tokenizer, _ = train_tokenizer(
+        files=corpus, flavour="bytelevel", vocab_size=300, show_progress=False, model_max_length=32
+    )
     tokenizer.save_pretrained(tmp_path / "tok")
-    common = ["--tokenizer_name_or_path", str(tmp_path / "tok"), "--max_steps", "8", "--logging_steps", "1",
-              "--save_steps", "8", "--learning_rate", "1e-3", "--seed", "3"]
+    common = [
+        "--tokenizer_name_or_path",
+        str(tmp_path / "tok"),
+        "--max_steps",
+        "8",
+        "--logging_steps",
+        "1",
+        "--save_steps",
+        "8",
+        "--learning_rate",
+        "1e-3",
+        "--seed",
+        "3",
+    ]
     run_pretraining(flags(corpus, tmp_path / "single", *common, overrides=NO_DROPOUT))
 
     def argv(name):
@@ -49,17 +63,50 @@ def test_two_processes_on_one_node_and_on_two_nodes_match_one_process_also_strea
         return values
 
     env = {**ENV, "HF_HOME": str(tmp_path / "hf")}
-    one_node = subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", free_port(),
-                               str(SCRIPTS / "pretrain.py"), *argv("one-node")],
-                              capture_output=True, text=True, env=env, timeout=600)
+    one_node = subprocess.run(
+        [
+            *TORCHRUN,
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            free_port(),
+            str(SCRIPTS / "pretrain.py"),
+            *argv("one-node"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert one_node.returncode == 0, one_node.stderr[-3000:]
     # two "nodes" of one process each, meeting at a c10d rendezvous on this machine (README: multi-node)
     endpoint = f"127.0.0.1:{free_port()}"
-    nodes = [subprocess.Popen([*TORCHRUN, "--nnodes", "2", "--node_rank", str(rank), "--nproc_per_node", "1",
-                               "--rdzv_backend", "c10d", "--rdzv_endpoint", endpoint, "--rdzv_id", "test",
-                               str(SCRIPTS / "pretrain.py"), *argv("two-nodes")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-             for rank in (0, 1)]
+    nodes = [
+        subprocess.Popen(
+            [
+                *TORCHRUN,
+                "--nnodes",
+                "2",
+                "--node_rank",
+                str(rank),
+                "--nproc_per_node",
+                "1",
+                "--rdzv_backend",
+                "c10d",
+                "--rdzv_endpoint",
+                endpoint,
+                "--rdzv_id",
+                "test",
+                str(SCRIPTS / "pretrain.py"),
+                *argv("two-nodes"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for rank in (0, 1)
+    ]
     errors = [node.communicate(timeout=600)[1] for node in nodes]
     assert [node.returncode for node in nodes] == [0, 0], errors[0][-3000:] + errors[1][-3000:]
     single, double, spread = (losses(tmp_path / name) for name in ("single", "one-node", "two-nodes"))
@@ -70,9 +117,22 @@ def test_two_processes_on_one_node_and_on_two_nodes_match_one_process_also_strea
     # streaming: the main process reads the stream and hands each process its share of every batch
     streaming = ["--streaming", "true", "--shuffle_buffer_size", "32"]
     run_pretraining(flags(corpus, tmp_path / "stream-single", *common, *streaming, overrides=NO_DROPOUT))
-    stream_two = subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", free_port(),
-                                 str(SCRIPTS / "pretrain.py"), *argv("stream-two"), *streaming],
-                                capture_output=True, text=True, env=env, timeout=600)
+    stream_two = subprocess.run(
+        [
+            *TORCHRUN,
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            free_port(),
+            str(SCRIPTS / "pretrain.py"),
+            *argv("stream-two"),
+            *streaming,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert stream_two.returncode == 0, stream_two.stderr[-3000:]
     one, two = losses(tmp_path / "stream-single"), losses(tmp_path / "stream-two")
     assert len(one) == len(two) == 8 and max(abs(a - b) for a, b in zip(one, two)) <= 1e-4, (one, two)
@@ -82,18 +142,39 @@ def test_fsdp_on_cpu_is_refused_rather_than_silently_ddp(tmp_path):
     from gpt_hf.training import GPTTrainingArguments
 
     with pytest.raises(ValueError, match="FSDP .* needs GPUs or another accelerator: accelerate applies it only there"):
-        GPTTrainingArguments(output_dir=str(tmp_path), use_cpu=True, fsdp="full_shard",
-                             fsdp_config={"transformer_layer_cls_to_wrap": ["GPTHFBlock"]})
+        GPTTrainingArguments(
+            output_dir=str(tmp_path),
+            use_cpu=True,
+            fsdp="full_shard",
+            fsdp_config={"transformer_layer_cls_to_wrap": ["GPTHFBlock"]},
+        )
 
 
 def run_fsdp(output_dir: Path, steps: int, save_every: int, kill_at: int = -1):
-    return subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", free_port(),
-                           str(ROOT / "tests" / "fsdp_worker.py"), str(output_dir), str(steps), str(save_every),
-                           str(kill_at)], capture_output=True, text=True, env=ENV, timeout=600)
+    return subprocess.run(
+        [
+            *TORCHRUN,
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            free_port(),
+            str(ROOT / "tests" / "fsdp_worker.py"),
+            str(output_dir),
+            str(steps),
+            str(save_every),
+            str(kill_at),
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=600,
+    )
 
 
-@pytest.mark.skipif(tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) < (2, 7),
-                    reason="FSDP2 runs on CPU processes from torch 2.7 (2.6 has it for GPUs only)")
+@pytest.mark.skipif(
+    tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) < (2, 7),
+    reason="FSDP2 runs on CPU processes from torch 2.7 (2.6 has it for GPUs only)",
+)
 def test_fsdp2_two_cpu_processes_match_one_process_and_resume_after_sigkill(tmp_path):
     import fsdp_worker
 
@@ -131,11 +212,17 @@ def test_fsdp2_two_cpu_processes_match_one_process_and_resume_after_sigkill(tmp_
         torch.testing.assert_close(value, final[name], atol=1e-6, rtol=0, msg=name)
 
     # the gathered folder is an ordinary remote-code model
-    loader = ("import sys; sys.modules['gpt_hf'] = None\n"
-              "from transformers import AutoModelForCausalLM\n"
-              "print(type(AutoModelForCausalLM.from_pretrained(sys.argv[1], trust_remote_code=True)).__name__)")
-    loaded = subprocess.run([sys.executable, "-c", loader, str(killed / "final")], capture_output=True, text=True,
-                            env={**ENV, "HF_HOME": str(tmp_path / "hf")})
+    loader = (
+        "import sys; sys.modules['gpt_hf'] = None\n"
+        "from transformers import AutoModelForCausalLM\n"
+        "print(type(AutoModelForCausalLM.from_pretrained(sys.argv[1], trust_remote_code=True)).__name__)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", loader, str(killed / "final")],
+        capture_output=True,
+        text=True,
+        env={**ENV, "HF_HOME": str(tmp_path / "hf")},
+    )
     assert loaded.stdout.strip() == "GPTHFForCausalLM", loaded.stderr[-2000:]
 
 
@@ -157,20 +244,39 @@ def test_sigterm_to_one_process_stops_both_at_the_same_step_and_the_run_resumes_
     from gpt_hf.checkpoints import CHECKPOINT_COMPLETE
     from gpt_hf.tokenization import train_tokenizer
 
-    tokenizer, _ = train_tokenizer(files=corpus, flavour="bytelevel", vocab_size=300, show_progress=False,
-                                   model_max_length=32)
+    tokenizer, _ = train_tokenizer(
+        files=corpus, flavour="bytelevel", vocab_size=300, show_progress=False, model_max_length=32
+    )
     tokenizer.save_pretrained(tmp_path / "tok")
     env = {**ENV, "HF_HOME": str(tmp_path / "hf")}
 
     def torchrun(name, *extra, **kwargs):
-        argv = flags(corpus, tmp_path / name, "--tokenizer_name_or_path", str(tmp_path / "tok"), "--max_steps", "40",
-                     "--logging_steps", "1", "--save_steps", "1000", "--seed", "3", "--ddp_backend", "gloo",
-                     "--disable_tqdm", "true", *extra, overrides=NO_DROPOUT)
+        argv = flags(
+            corpus,
+            tmp_path / name,
+            "--tokenizer_name_or_path",
+            str(tmp_path / "tok"),
+            "--max_steps",
+            "40",
+            "--logging_steps",
+            "1",
+            "--save_steps",
+            "1000",
+            "--seed",
+            "3",
+            "--ddp_backend",
+            "gloo",
+            "--disable_tqdm",
+            "true",
+            *extra,
+            overrides=NO_DROPOUT,
+        )
         argv[argv.index("--per_device_train_batch_size") + 1] = "4"
         return [*TORCHRUN, "--nproc_per_node", "2", "--master_port", free_port(), str(SCRIPTS / "pretrain.py"), *argv]
 
-    agent = subprocess.Popen(torchrun("run"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                             start_new_session=True)
+    agent = subprocess.Popen(
+        torchrun("run"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+    )
     watchdog = threading.Timer(240, os.killpg, (agent.pid, signal.SIGKILL))  # processes that disagree would hang
     watchdog.start()
     output = []
@@ -189,8 +295,9 @@ def test_sigterm_to_one_process_stops_both_at_the_same_step_and_the_run_resumes_
     step = int(stops.pop())
     assert 0 < step < 40 and (tmp_path / "run" / f"checkpoint-{step}" / CHECKPOINT_COMPLETE).is_file()
 
-    resumed = subprocess.run(torchrun("run", "--resume_from_checkpoint", "last"), capture_output=True, text=True,
-                             env=env, timeout=300)
+    resumed = subprocess.run(
+        torchrun("run", "--resume_from_checkpoint", "last"), capture_output=True, text=True, env=env, timeout=300
+    )
     straight = subprocess.run(torchrun("straight"), capture_output=True, text=True, env=env, timeout=300)
     assert resumed.returncode == straight.returncode == 0, resumed.stderr[-2000:] + straight.stderr[-2000:]
     first, second = (load_file(tmp_path / name / "model.safetensors") for name in ("run", "straight"))

@@ -29,8 +29,13 @@ def folder(tmp_path_factory):
     """A tiny pre-LN language model with a gpt_hf tokenizer (context 64), saved as pretraining saves it."""
     path = tmp_path_factory.mktemp("lm")
     tokenizer, _ = train_tokenizer(texts=prose(0, 60), flavour="bytelevel", vocab_size=320, show_progress=False)
-    model = gpt_hf.GPTHFForCausalLM(tiny_config(norm_position="pre", initializer_range=0.3,  # decisive (conftest)
-                                                **special_token_ids(tokenizer)))
+    model = gpt_hf.GPTHFForCausalLM(
+        tiny_config(
+            norm_position="pre",
+            initializer_range=0.3,  # decisive (conftest)
+            **special_token_ids(tokenizer),
+        )
+    )
     model.save_pretrained(path)
     gpt_hf.tokenization.save_tokenizer(tokenizer, path, model.config)
     return path
@@ -40,7 +45,8 @@ def load(folder, auto="AutoModelForCausalLM", **kwargs):
     import transformers
 
     return getattr(transformers, auto).from_pretrained(folder, **kwargs), transformers.AutoTokenizer.from_pretrained(
-        folder)
+        folder
+    )
 
 
 def test_the_saved_tokenizer_truncates_at_the_models_context(folder):
@@ -49,8 +55,9 @@ def test_the_saved_tokenizer_truncates_at_the_models_context(folder):
     assert len(tokenizer(" ".join(WORDS), truncation=True)["input_ids"]) == 64
 
 
-@pytest.mark.parametrize("task_type, auto", [("CAUSAL_LM", "AutoModelForCausalLM"),
-                                             ("SEQ_CLS", "AutoModelForSequenceClassification")])
+@pytest.mark.parametrize(
+    "task_type, auto", [("CAUSAL_LM", "AutoModelForCausalLM"), ("SEQ_CLS", "AutoModelForSequenceClassification")]
+)
 def test_peft_lora_needs_only_the_task_type(folder, task_type, auto):
     peft = pytest.importorskip("peft")
     model, _ = load(folder, auto, **({"num_labels": 2} if task_type == "SEQ_CLS" else {}))
@@ -66,8 +73,16 @@ def test_peft_lora_needs_only_the_task_type(folder, task_type, auto):
 def _sft(folder, tmp_path, dataset, **options):
     trl = pytest.importorskip("trl")
     model, tokenizer = load(folder)
-    config = trl.SFTConfig(output_dir=str(tmp_path / "sft"), max_steps=2, per_device_train_batch_size=2,
-                           report_to="none", use_cpu=True, save_strategy="no", logging_steps=1, **options)
+    config = trl.SFTConfig(
+        output_dir=str(tmp_path / "sft"),
+        max_steps=2,
+        per_device_train_batch_size=2,
+        report_to="none",
+        use_cpu=True,
+        save_strategy="no",
+        logging_steps=1,
+        **options,
+    )
     trainer = trl.SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
     return trainer, trainer.train()
 
@@ -90,24 +105,42 @@ def test_trl_padding_free_packing_trains_rows_joined_beyond_the_context(folder, 
 
 
 def test_a_chat_fine_tune_keeps_its_template_and_renders_a_conversation(folder, tmp_path):
-    conversations = [[{"role": "user", "content": " ".join(WORDS[i : i + 5])},
-                      {"role": "assistant", "content": " ".join(WORDS[i + 5 : i + 9])}] for i in range(0, 120, 10)]
+    conversations = [
+        [
+            {"role": "user", "content": " ".join(WORDS[i : i + 5])},
+            {"role": "assistant", "content": " ".join(WORDS[i + 5 : i + 9])},
+        ]
+        for i in range(0, 120, 10)
+    ]
     model, tokenizer = load(folder)
     with_chat_template(tokenizer)
     trl = pytest.importorskip("trl")
-    config = trl.SFTConfig(output_dir=str(tmp_path / "chat"), max_steps=2, per_device_train_batch_size=2,
-                           report_to="none", use_cpu=True, save_strategy="no", max_length=64,
-                           assistant_only_loss=True)
-    trainer = trl.SFTTrainer(model=model, args=config, train_dataset=Dataset.from_dict({"messages": conversations}),
-                             processing_class=tokenizer)
+    config = trl.SFTConfig(
+        output_dir=str(tmp_path / "chat"),
+        max_steps=2,
+        per_device_train_batch_size=2,
+        report_to="none",
+        use_cpu=True,
+        save_strategy="no",
+        max_length=64,
+        assistant_only_loss=True,
+    )
+    trainer = trl.SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_dict({"messages": conversations}),
+        processing_class=tokenizer,
+    )
     trainer.train()
     trainer.save_model(tmp_path / "chat-model")
     import transformers
 
     saved = transformers.AutoTokenizer.from_pretrained(tmp_path / "chat-model")
     rendered = saved.apply_chat_template(conversations[0], tokenize=False, add_generation_prompt=False)
-    assert rendered == (f"<|start|>user<|delimiter|>{conversations[0][0]['content']}<|endoftext|>"
-                        f"<|start|>assistant<|delimiter|>{conversations[0][1]['content']}<|endoftext|>")
+    assert rendered == (
+        f"<|start|>user<|delimiter|>{conversations[0][0]['content']}<|endoftext|>"
+        f"<|start|>assistant<|delimiter|>{conversations[0][1]['content']}<|endoftext|>"
+    )
 
 
 def test_pipeline_classifies_text_longer_than_the_context(folder):
@@ -143,7 +176,8 @@ def test_bitsandbytes_8bit_loads_and_runs_on_cpu(folder):
     import transformers
 
     model = transformers.AutoModelForCausalLM.from_pretrained(
-        folder, quantization_config=transformers.BitsAndBytesConfig(load_in_8bit=True), device_map="cpu")
+        folder, quantization_config=transformers.BitsAndBytesConfig(load_in_8bit=True), device_map="cpu"
+    )
     with torch.no_grad():
         assert torch.isfinite(model(random_ids(1, 6)).logits).all()
 
@@ -161,14 +195,30 @@ def test_transformers_serve_answers_a_completion_request(folder, tmp_path, conti
     if not is_serve_available():
         pytest.skip("transformers serve needs fastapi, uvicorn, pydantic and openai (transformers[serving])")
     port = _free_port()
-    server = subprocess.Popen([sys.executable, str(SCRIPTS / "serve.py"), "--model_dir", str(folder), "--port",
-                               str(port), "--continuous_batching", str(continuous_batching).lower()],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-                              env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(SCRIPTS / "serve.py"),
+            "--model_dir",
+            str(folder),
+            "--port",
+            str(port),
+            "--continuous_batching",
+            str(continuous_batching).lower(),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")},
+    )
     try:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/completions", method="POST", headers={"Content-Type": "application/json"},
-            data=json.dumps({"model": str(folder), "prompt": "The parser", "max_tokens": 5}).encode())
+            f"http://127.0.0.1:{port}/v1/completions",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            data=json.dumps({"model": str(folder), "prompt": "The parser", "max_tokens": 5}).encode(),
+        )
         deadline, answer = time.time() + 120, None
         while answer is None and time.time() < deadline and server.poll() is None:
             try:
@@ -178,7 +228,7 @@ def test_transformers_serve_answers_a_completion_request(folder, tmp_path, conti
         assert answer is not None, server.stdout.read() if server.poll() is not None else "no answer in 120 s"
         model, tokenizer = load(folder)
         prompt = tokenizer("The parser", return_tensors="pt")
-        greedy = model.generate(**prompt, max_new_tokens=5, do_sample=False)[0, prompt["input_ids"].shape[1]:]
+        greedy = model.generate(**prompt, max_new_tokens=5, do_sample=False)[0, prompt["input_ids"].shape[1] :]
         assert answer["choices"][0]["text"] == tokenizer.decode(greedy), answer  # the server's tokens are generate's
     finally:
         server.terminate()

@@ -24,14 +24,18 @@ from gpt_hf.tokenization import special_token_ids, train_tokenizer
 from conftest import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
-TEXTS = ["The parser reads the file and returns a list of tokens.", "A socket closes when the server stops.",
-         "Each thread checks the lock before it writes the value."] * 10
+TEXTS = [
+    "The parser reads the file and returns a list of tokens.",
+    "A socket closes when the server stops.",
+    "Each thread checks the lock before it writes the value.",
+] * 10
 
 
 @pytest.fixture(scope="module")
 def lm(tmp_path_factory):
-    tokenizer, _ = train_tokenizer(texts=TEXTS, flavour="bytelevel", vocab_size=320, show_progress=False,
-                                   model_max_length=32)
+    tokenizer, _ = train_tokenizer(
+        texts=TEXTS, flavour="bytelevel", vocab_size=320, show_progress=False, model_max_length=32
+    )
     torch.manual_seed(0)
     model = gpt_hf.GPTHFForCausalLM(tiny_config(n_positions=32, **special_token_ids(tokenizer))).eval()
     folder = tmp_path_factory.mktemp("lm")
@@ -66,8 +70,10 @@ def lm_eval_rolling_windows(token_list, prefix_token, max_seq_len, context_len):
     while predicted < len(token_list):
         window_pred_len = min(len(token_list) - predicted, pred_len)
         window_end = predicted + window_pred_len
-        yield token_list[window_end - max_seq_len - 1: window_end - 1], token_list[window_end - window_pred_len:
-                                                                                   window_end]
+        yield (
+            token_list[window_end - max_seq_len - 1 : window_end - 1],
+            token_list[window_end - window_pred_len : window_end],
+        )
         predicted += window_pred_len
 
 
@@ -79,7 +85,7 @@ def test_default_stride_equals_lm_evaluation_harness_loglikelihood_rolling(lm):
         for text in texts:
             ids = tokenizer(text)["input_ids"]
             for inputs, predicted in lm_eval_rolling_windows(ids, tokenizer.bos_token_id, 32, context_len=1):
-                logprobs = model(torch.tensor([inputs])).logits.log_softmax(-1)[0, -len(predicted):]
+                logprobs = model(torch.tensor([inputs])).logits.log_softmax(-1)[0, -len(predicted) :]
                 total += logprobs.gather(-1, torch.tensor(predicted)[:, None]).sum().item()
                 count += len(predicted)
     assert len(tokenizer(texts[0])["input_ids"]) > 64  # several windows
@@ -133,8 +139,11 @@ def test_acc_and_acc_norm_disagree_on_a_constructed_example(monkeypatch):
 
 def test_demonstrations_come_from_the_pool_with_a_seed(monkeypatch):
     seen = []
-    monkeypatch.setattr(evaluation, "score_continuations", lambda m, t, requests, *a, **k: seen.extend(requests)
-                        or [0.0] * len(requests))
+    monkeypatch.setattr(
+        evaluation,
+        "score_continuations",
+        lambda m, t, requests, *a, **k: seen.extend(requests) or [0.0] * len(requests),
+    )
     pool = [MultipleChoiceExample(f"P{i}:", [" x", " y"], label=i % 2) for i in range(10)]
     example = MultipleChoiceExample("Q:", [" x", " y"], label=0)
     evaluate_multiple_choice(None, None, [example], pool, num_fewshot=2, seed=7, separator=" | ", show_progress=False)
@@ -148,13 +157,20 @@ def test_demonstrations_come_from_the_pool_with_a_seed(monkeypatch):
 def test_scoring_errors(lm):
     model, tokenizer, _ = lm
     with pytest.raises(ValueError, match=r"num_fewshot=5 is larger than the demonstration pool \(2 examples\)"):
-        evaluate_multiple_choice(model, tokenizer, [MultipleChoiceExample("q", [" a"], 0)],
-                                 [MultipleChoiceExample("q", [" a"], 0)] * 2, num_fewshot=5, show_progress=False)
+        evaluate_multiple_choice(
+            model,
+            tokenizer,
+            [MultipleChoiceExample("q", [" a"], 0)],
+            [MultipleChoiceExample("q", [" a"], 0)] * 2,
+            num_fewshot=5,
+            show_progress=False,
+        )
     with pytest.raises(ValueError, match="Example 0 has an empty candidate list"):
         evaluate_multiple_choice(model, tokenizer, [MultipleChoiceExample("q", [], 0)], [], show_progress=False)
     long_prompt = " ".join(TEXTS[:5])
-    with pytest.raises(ValueError,
-                       match=r"more than the model's context of 32 \(\+1 predicted\); .* truncate_left=True"):
+    with pytest.raises(
+        ValueError, match=r"more than the model's context of 32 \(\+1 predicted\); .* truncate_left=True"
+    ):
         score_continuations(model, tokenizer, [(long_prompt, " value")], show_progress=False)
     kept = score_continuations(model, tokenizer, [(long_prompt, " value")], truncate_left=True, show_progress=False)
     assert math.isfinite(kept[0])
@@ -170,8 +186,12 @@ def test_generation_is_reproducible_and_streaming_prints_the_same_text(lm, capsy
     first = generate_texts(model, tokenizer, ["The parser"], args)
     assert generate_texts(model, tokenizer, ["The parser"], args) == first
     capsys.readouterr()
-    streamed = generate_texts(model, tokenizer, ["The parser"], GenerationArguments(
-        model_name_or_path="x", max_new_tokens=8, do_sample=True, top_k=20, seed=3, stream=True))
+    streamed = generate_texts(
+        model,
+        tokenizer,
+        ["The parser"],
+        GenerationArguments(model_name_or_path="x", max_new_tokens=8, do_sample=True, top_k=20, seed=3, stream=True),
+    )
     assert streamed == first
     assert capsys.readouterr().out.strip() == first[0].strip()
 
@@ -182,8 +202,12 @@ def test_left_padded_prompt_batch_equals_single_prompts(lm):
     prompts = ["The parser reads the file", "A"]
     batch = generate_texts(model, tokenizer, prompts, args)
     assert batch == [generate_texts(model, tokenizer, [p], args)[0] for p in prompts]
-    beams = generate_texts(model, tokenizer, prompts, GenerationArguments(model_name_or_path="x", max_new_tokens=4,
-                                                                          num_beams=3, repetition_penalty=1.3))
+    beams = generate_texts(
+        model,
+        tokenizer,
+        prompts,
+        GenerationArguments(model_name_or_path="x", max_new_tokens=4, num_beams=3, repetition_penalty=1.3),
+    )
     assert len(beams) == 2 and all(b.startswith(p) for b, p in zip(beams, prompts))
 
 
@@ -198,11 +222,14 @@ def test_generation_errors_and_prompt_sources(lm, tmp_path):
         GenerationArguments(model_name_or_path="x", stream=True, num_beams=2)
     (tmp_path / "prompts.txt").write_text("one\n\ntwo\n")
     assert read_prompts(GenerationArguments(model_name_or_path="x", prompt_file=str(tmp_path / "prompts.txt"))) == [
-        "one", "two"]
+        "one",
+        "two",
+    ]
     import io
 
     assert read_prompts(GenerationArguments(model_name_or_path="x"), stdin=io.StringIO("from stdin\n")) == [
-        "from stdin"]
+        "from stdin"
+    ]
     with pytest.raises(ValueError, match="No prompt given"):
         read_prompts(GenerationArguments(model_name_or_path="x"), stdin=io.StringIO(""))
 
@@ -223,10 +250,15 @@ def test_empty_prompt_generates_from_bos_and_plain_generate_needs_no_prompt(lm):
 
 def test_compiled_static_cache_decoding_gives_the_eager_tokens(lm):
     model, tokenizer, _ = lm
-    eager = generate_texts(model, tokenizer, ["The parser", "A"], GenerationArguments(
-        model_name_or_path="x", max_new_tokens=6))
-    compiled = generate_texts(model, tokenizer, ["The parser", "A"], GenerationArguments(
-        model_name_or_path="x", max_new_tokens=6, compile=True, compile_backend="aot_eager"))
+    eager = generate_texts(
+        model, tokenizer, ["The parser", "A"], GenerationArguments(model_name_or_path="x", max_new_tokens=6)
+    )
+    compiled = generate_texts(
+        model,
+        tokenizer,
+        ["The parser", "A"],
+        GenerationArguments(model_name_or_path="x", max_new_tokens=6, compile=True, compile_backend="aot_eager"),
+    )
     assert compiled == eager
 
 
@@ -239,8 +271,9 @@ def test_saved_lm_tokenizer_pads_left_so_batched_generate_equals_one_at_a_time(l
     batch = tokenizer(prompts, return_tensors="pt", padding=True)
     with torch.no_grad():
         together = model.generate(**batch, max_new_tokens=6, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        alone = [model.generate(**tokenizer(p, return_tensors="pt"), max_new_tokens=6, do_sample=False)
-                 for p in prompts]
+        alone = [
+            model.generate(**tokenizer(p, return_tensors="pt"), max_new_tokens=6, do_sample=False) for p in prompts
+        ]
     decoded = tokenizer.batch_decode(together, skip_special_tokens=True)
     assert decoded == [tokenizer.decode(a[0], skip_special_tokens=True) for a in alone]
 
@@ -253,8 +286,13 @@ def test_folder_checks_before_evaluation_and_generation(lm, tmp_path):
 
     model, tokenizer, folder = lm
     mismatched = tmp_path / "mismatched"
-    gpt_hf.GPTHFForCausalLM(tiny_config(n_positions=32, vocab_size=1000, **{
-        k: v for k, v in special_token_ids(tokenizer).items() if k != "vocab_size"})).save_pretrained(mismatched)
+    gpt_hf.GPTHFForCausalLM(
+        tiny_config(
+            n_positions=32,
+            vocab_size=1000,
+            **{k: v for k, v in special_token_ids(tokenizer).items() if k != "vocab_size"},
+        )
+    ).save_pretrained(mismatched)
     tokenizer.save_pretrained(mismatched)
     with pytest.raises(ValueError, match=r"tokenizer has 320 tokens but config.vocab_size=1000"):
         evaluate_folder(EvaluationArguments(model_name_or_path=str(mismatched), tasks=[]))
@@ -266,14 +304,21 @@ def test_folder_checks_before_evaluation_and_generation(lm, tmp_path):
     (truncated / "config.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"truncated/config.json is not valid JSON"):
         generate_from_folder(GenerationArguments(model_name_or_path=str(truncated), prompts=["The"]))
-    for bad, match in [(dict(temperature=0.0), "--temperature must be > 0"), (dict(top_p=1.5), "--top_p must be in"),
-                       (dict(num_beams=0), "--num_beams must be >= 1"), (dict(top_k=-1), "--top_k must be >= 0"),
-                       (dict(prompt_file=str(tmp_path / "none.txt")), "--prompt_file .*none.txt does not exist")]:
+    for bad, match in [
+        (dict(temperature=0.0), "--temperature must be > 0"),
+        (dict(top_p=1.5), "--top_p must be in"),
+        (dict(num_beams=0), "--num_beams must be >= 1"),
+        (dict(top_k=-1), "--top_k must be >= 0"),
+        (dict(prompt_file=str(tmp_path / "none.txt")), "--prompt_file .*none.txt does not exist"),
+    ]:
         with pytest.raises(ValueError, match=match):
             GenerationArguments(model_name_or_path="x", **bad)
-    for bad, match in [(dict(batch_size=0), "--batch_size must be >= 1"), (dict(stride=0), "--stride must be >= 1"),
-                       (dict(output_file=str(tmp_path / "no" / "r.json")), "its folder .* does not exist"),
-                       (dict(output_file=str(tmp_path)), "is a folder; give a file path")]:
+    for bad, match in [
+        (dict(batch_size=0), "--batch_size must be >= 1"),
+        (dict(stride=0), "--stride must be >= 1"),
+        (dict(output_file=str(tmp_path / "no" / "r.json")), "its folder .* does not exist"),
+        (dict(output_file=str(tmp_path)), "is a folder; give a file path"),
+    ]:
         with pytest.raises((ValueError, OSError), match=match):
             EvaluationArguments(model_name_or_path="x", **bad)
 
@@ -292,17 +337,50 @@ def test_generate_and_evaluate_scripts(lm, tmp_path):
     long_context = tmp_path / "long-context"  # the built-in tasks' sentences need more than 32 positions
     gpt_hf.GPTHFForCausalLM(tiny_config(n_positions=512, **special_token_ids(tokenizer))).save_pretrained(long_context)
     tokenizer.save_pretrained(long_context)
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "--model_name_or_path",
-                           str(folder), "--prompts", "The parser", "A socket", "--max_new_tokens", "5"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "generate.py"),
+            "--model_name_or_path",
+            str(folder),
+            "--prompts",
+            "The parser",
+            "A socket",
+            "--max_new_tokens",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "The parser" in done.stdout and "A socket" in done.stdout
     results_file = tmp_path / "results.json"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--model_name_or_path", str(long_context),
-                    "--max_examples", "6", "--num_fewshot", "0", "1", "--output_file", str(results_file)],
-                   capture_output=True, text=True, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "evaluate.py"),
+            "--model_name_or_path",
+            str(long_context),
+            "--max_examples",
+            "6",
+            "--num_fewshot",
+            "0",
+            "1",
+            "--output_file",
+            str(results_file),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     results = json.loads(results_file.read_text())
-    assert {"perplexity", "continuation/0-shot", "continuation/1-shot", "acceptability/1-shot",
-            "acceptability/gpt1_threshold_zero_shot"} <= set(results)
+    assert {
+        "perplexity",
+        "continuation/0-shot",
+        "continuation/1-shot",
+        "acceptability/1-shot",
+        "acceptability/gpt1_threshold_zero_shot",
+    } <= set(results)
     assert 0.0 <= results["continuation/1-shot"]["acc_norm"] <= 1.0
 
 
@@ -325,8 +403,10 @@ def test_template_and_verbalisers_score_the_hand_computed_log_likelihood(lm, tmp
     model, tokenizer, _ = lm
     from gpt_hf.evaluation import EvaluationArguments, run_evaluation, score_examples, template_examples
 
-    rows = [{"sentence": "The parser reads", "name": "file", "answer": "yes"},
-            {"sentence": "A socket closes", "name": "server", "answer": "0"}]
+    rows = [
+        {"sentence": "The parser reads", "name": "file", "answer": "yes"},
+        {"sentence": "A socket closes", "name": "server", "answer": "0"},
+    ]
     task = write_rows(tmp_path / "task.jsonl", rows)
     template, choices = "{sentence} the {name}. Ok?", [" no", " yes"]
     import datasets
@@ -340,8 +420,15 @@ def test_template_and_verbalisers_score_the_hand_computed_log_likelihood(lm, tmp
 
     # the same through scripts/evaluate.py's arguments: acc is the argmax of the hand-computed scores
     fewshot = write_rows(tmp_path / "train.jsonl", [{"sentence": "Each thread", "name": "lock", "answer": "1"}] * 3)
-    args = EvaluationArguments(model_name_or_path="unused", task_file=task, template=template, choices=choices,
-                               label_column="answer", fewshot_file=fewshot, num_fewshot=[0, 2])
+    args = EvaluationArguments(
+        model_name_or_path="unused",
+        task_file=task,
+        template=template,
+        choices=choices,
+        label_column="answer",
+        fewshot_file=fewshot,
+        num_fewshot=[0, 2],
+    )
     results = run_evaluation(model, tokenizer, args)
     assert set(results) == {"task/0-shot", "task/2-shot"}  # no built-in task or perplexity unless asked
     hits = [max(range(2), key=row.__getitem__) == e.label for row, e in zip(expected, examples)]
@@ -353,34 +440,53 @@ def test_gpt1_sentiment_heuristic_compares_positive_and_negative_after_very(lm, 
     from gpt_hf.evaluation import EvaluationArguments, run_evaluation
 
     rows = [{"review": "The parser reads the file", "label": "positive"}, {"review": "A socket closes", "label": "0"}]
-    args = EvaluationArguments(model_name_or_path="unused", task_file=write_rows(tmp_path / "sst.jsonl", rows),
-                               sentiment_heuristic=True, text_column="review", num_fewshot=[0])
+    args = EvaluationArguments(
+        model_name_or_path="unused",
+        task_file=write_rows(tmp_path / "sst.jsonl", rows),
+        sentiment_heuristic=True,
+        text_column="review",
+        num_fewshot=[0],
+    )
     assert (args.template, args.choices) == ("{review} very", [" negative", " positive"])
     results = run_evaluation(model, tokenizer, args)
     labels = [1, 0]
-    predictions = [int(hand_loglikelihood(model, tokenizer, row["review"] + " very", " positive")
-                       > hand_loglikelihood(model, tokenizer, row["review"] + " very", " negative")) for row in rows]
+    predictions = [
+        int(
+            hand_loglikelihood(model, tokenizer, row["review"] + " very", " positive")
+            > hand_loglikelihood(model, tokenizer, row["review"] + " very", " negative")
+        )
+        for row in rows
+    ]
     assert results["sst/0-shot"]["acc"] == sum(p == y for p, y in zip(predictions, labels)) / 2
 
 
-@pytest.mark.parametrize("extra, rows, match", [
-    ({}, [{"text": "x", "label": 2}], r"Row 0 of .* has label 2: give the index of the right choice \(0 to 1\)"),
-    ({}, [{"text": "x", "label": "maybe"}], r"has label 'maybe'.* or one of \['no', 'yes'\]"),
-    ({"template": "{body}?"}, [{"text": "x", "label": 0}], r"--template names \['body'\], which are not columns"),
-    ({"label_column": "gold"}, [{"text": "x", "label": 0}], r"--label_column 'gold' is not a column"),
-])
+@pytest.mark.parametrize(
+    "extra, rows, match",
+    [
+        ({}, [{"text": "x", "label": 2}], r"Row 0 of .* has label 2: give the index of the right choice \(0 to 1\)"),
+        ({}, [{"text": "x", "label": "maybe"}], r"has label 'maybe'.* or one of \['no', 'yes'\]"),
+        ({"template": "{body}?"}, [{"text": "x", "label": 0}], r"--template names \['body'\], which are not columns"),
+        ({"label_column": "gold"}, [{"text": "x", "label": 0}], r"--label_column 'gold' is not a column"),
+    ],
+)
 def test_template_evaluation_errors_name_the_problem(lm, tmp_path, extra, rows, match):
     from gpt_hf.evaluation import EvaluationArguments, run_evaluation
 
     options = {"template": "{text}?", "choices": [" no", " yes"], **extra}
-    args = EvaluationArguments(model_name_or_path="unused", task_file=write_rows(tmp_path / "t.jsonl", rows),
-                               num_fewshot=[0], **options)
+    args = EvaluationArguments(
+        model_name_or_path="unused", task_file=write_rows(tmp_path / "t.jsonl", rows), num_fewshot=[0], **options
+    )
     with pytest.raises(ValueError, match=match):
         run_evaluation(lm[0], lm[1], args)
     with pytest.raises(ValueError, match="--num_fewshot 1 with --task_file needs --fewshot_file"):
         EvaluationArguments(model_name_or_path="unused", task_file="t.jsonl", num_fewshot=[1], **options)
     with pytest.raises(ValueError, match="apply to --task_file"):
         EvaluationArguments(model_name_or_path="unused", template="{text}")
-    typed = EvaluationArguments(model_name_or_path="unused", task_file="t.jsonl", template=r"Q: {text}\nA:",
-                                choices=[" no", " yes"], num_fewshot=[0])
+    typed = EvaluationArguments(
+        model_name_or_path="unused",
+        task_file="t.jsonl",
+        template=r"Q: {text}\nA:",
+        choices=[" no", " yes"],
+        num_fewshot=[0],
+    )
     assert typed.template == "Q: {text}\nA:"  # a backslash-n typed on the command line is a newline

@@ -30,13 +30,28 @@ def tokenizer():
 
 @pytest.mark.parametrize("layout", ["pre", "post"])
 def test_exported_folder_loads_as_the_built_in_without_remote_code_and_decodes_the_same(layout, tokenizer, tmp_path):
-    model = decisive_lm(layout, **{k: v for k, v in special_token_ids(tokenizer).items() if k != "vocab_size"},
-                        vocab_size=len(tokenizer))
+    model = decisive_lm(
+        layout,
+        **{k: v for k, v in special_token_ids(tokenizer).items() if k != "vocab_size"},
+        vocab_size=len(tokenizer),
+    )
     model.save_pretrained(tmp_path / "gpt_hf")
     tokenizer.save_pretrained(tmp_path / "gpt_hf")
     target, class_name = BUILT_IN[layout]
-    done = subprocess.run([sys.executable, str(SCRIPT), "--source", str(tmp_path / "gpt_hf"), "--to", target,
-                           "--output_dir", str(tmp_path / "exported")], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--source",
+            str(tmp_path / "gpt_hf"),
+            "--to",
+            target,
+            "--output_dir",
+            str(tmp_path / "exported"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     config = json.loads((tmp_path / "exported" / "config.json").read_text())
     assert config["architectures"] == [class_name] and "auto_map" not in config
@@ -47,16 +62,29 @@ def test_exported_folder_loads_as_the_built_in_without_remote_code_and_decodes_t
     with torch.no_grad():
         assert (built_in(ids).logits - model(ids).logits).abs().max() <= 1e-5
     prompt = ids[:1, :5]
-    assert torch.equal(built_in.generate(prompt, max_new_tokens=10, do_sample=False, use_cache=False),
-                       model.generate(prompt, max_new_tokens=10, do_sample=False))
+    assert torch.equal(
+        built_in.generate(prompt, max_new_tokens=10, do_sample=False, use_cache=False),
+        model.generate(prompt, max_new_tokens=10, do_sample=False),
+    )
     exported_tokenizer = AutoTokenizer.from_pretrained(tmp_path / "exported")  # generic fast tokenizer, no code
     text = "The parser reads <|endoftext|> a list, and each thread checks the lock twice."
     assert exported_tokenizer(text)["input_ids"] == tokenizer(text)["input_ids"]
 
 
 def test_round_trip_gpt2_to_gpt_hf_to_gpt2_is_the_identity():
-    source = GPT2LMHeadModel(GPT2Config(vocab_size=99, n_positions=64, n_embd=32, n_layer=2, n_head=4, n_inner=48,
-                                        activation_function="gelu_new", bos_token_id=0, eos_token_id=0)).eval()
+    source = GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=99,
+            n_positions=64,
+            n_embd=32,
+            n_layer=2,
+            n_head=4,
+            n_inner=48,
+            activation_function="gelu_new",
+            bos_token_id=0,
+            eos_token_id=0,
+        )
+    ).eval()
     back = export_model(convert_checkpoint(source), "gpt2")
     expected, actual = source.state_dict(), back.state_dict()
     assert expected.keys() == actual.keys()
@@ -79,12 +107,19 @@ def test_an_untied_head_and_a_task_head_export_their_weights(tokenizer, tmp_path
     assert "only the body and the LM head are exported, not the task head score" in caplog.text
 
 
-@pytest.mark.parametrize("change, target, match", [
-    (dict(norm_position="post"), "gpt2", r"norm_position='post': gpt2 is pre-LN; this model exports as --to "
-                                         r"openai-gpt"),
-    (dict(activation_function="gelu_fast"), "openai-gpt", r"activation_function='gelu_fast': openai-gpt has only"),
-    (dict(n_inner=48), "openai-gpt", r"n_inner=48: openai-gpt's feed-forward is always 4 \* n_embd \(128\)"),
-])
+@pytest.mark.parametrize(
+    "change, target, match",
+    [
+        (
+            dict(norm_position="post"),
+            "gpt2",
+            r"norm_position='post': gpt2 is pre-LN; this model exports as --to "
+            r"openai-gpt",
+        ),
+        (dict(activation_function="gelu_fast"), "openai-gpt", r"activation_function='gelu_fast': openai-gpt has only"),
+        (dict(n_inner=48), "openai-gpt", r"n_inner=48: openai-gpt's feed-forward is always 4 \* n_embd \(128\)"),
+    ],
+)
 def test_a_config_the_built_in_cannot_express_is_refused_by_name(change, target, match, tmp_path):
     model = gpt_hf.GPTHFForCausalLM(tiny_config(**{"norm_position": "post", **change}))
     with pytest.raises(ArgumentError, match=match):

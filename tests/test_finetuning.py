@@ -27,8 +27,10 @@ OBJECTS = ["the file.", "a new list.", "the next token.", "every request.", "a v
 
 def prose(seed: int, documents: int = 40) -> list[str]:
     rng = random.Random(seed)
-    return [" ".join(f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}" for _ in range(6))
-            for _ in range(documents)]
+    return [
+        " ".join(f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}" for _ in range(6))
+        for _ in range(documents)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,9 @@ def pretrained(tmp_path_factory) -> Path:
     """A randomly initialised tiny LM with a gpt_hf tokenizer, saved like a pretraining run."""
     folder = tmp_path_factory.mktemp("pretrained")
     texts = prose(0) + ["red green blue", "good bad fine great awful", "one two three four"] * 10
-    tokenizer, _ = train_tokenizer(texts=texts, flavour="bytelevel", vocab_size=320, show_progress=False,
-                                   model_max_length=64)
+    tokenizer, _ = train_tokenizer(
+        texts=texts, flavour="bytelevel", vocab_size=320, show_progress=False, model_max_length=64
+    )
     model = gpt_hf.GPTHFForCausalLM(tiny_config(**special_token_ids(tokenizer)))
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -60,9 +63,26 @@ def write_csv(path: Path, rows: list[dict]) -> str:
 
 
 def run(pretrained, output_dir, *extra):
-    argv = ["--model_name_or_path", str(pretrained), "--output_dir", str(output_dir), "--use_cpu", "--report_to",
-            "none", "--num_train_epochs", "2", "--per_device_train_batch_size", "8", "--learning_rate", "1e-3",
-            "--disable_tqdm", "true", "--logging_steps", "2", *extra]
+    argv = [
+        "--model_name_or_path",
+        str(pretrained),
+        "--output_dir",
+        str(output_dir),
+        "--use_cpu",
+        "--report_to",
+        "none",
+        "--num_train_epochs",
+        "2",
+        "--per_device_train_batch_size",
+        "8",
+        "--learning_rate",
+        "1e-3",
+        "--disable_tqdm",
+        "true",
+        "--logging_steps",
+        "2",
+        *extra,
+    ]
     model_args, data_args, training_args = finetune_script.parse(argv)
     return gpt_hf.finetuning.finetune(model_args, data_args, training_args), training_args
 
@@ -73,8 +93,13 @@ def sentiment_rows(count: int, seed: int) -> list[dict]:
     rows = []
     for _ in range(count):
         label = rng.choice(sorted(words))
-        rows.append({"sentence": " ".join(rng.choice(words[label]) for _ in range(3)), "sentiment": label,
-                     "score": {"positive": 1.0, "negative": -1.0, "neutral": 0.0}[label]})
+        rows.append(
+            {
+                "sentence": " ".join(rng.choice(words[label]) for _ in range(3)),
+                "sentiment": label,
+                "score": {"positive": 1.0, "negative": -1.0, "neutral": 0.0}[label],
+            }
+        )
     return rows
 
 
@@ -83,8 +108,22 @@ def test_classification_with_string_labels_saves_reloads_and_predicts(pretrained
     dev = write_csv(tmp_path / "dev.csv", sentiment_rows(24, 1))
     test = write_csv(tmp_path / "test.csv", sentiment_rows(12, 2))
     out = tmp_path / "clf"
-    results, _ = run(pretrained, out, "--task", "classification", "--train_file", train, "--validation_file", dev,
-                     "--test_file", test, "--text_column", "sentence", "--label_column", "sentiment")
+    results, _ = run(
+        pretrained,
+        out,
+        "--task",
+        "classification",
+        "--train_file",
+        train,
+        "--validation_file",
+        dev,
+        "--test_file",
+        test,
+        "--text_column",
+        "sentence",
+        "--label_column",
+        "sentiment",
+    )
     assert {"eval_accuracy", "eval_f1", "eval_mcc", "test_accuracy"} <= set(results)
     config = json.loads((out / "config.json").read_text())
     assert config["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
@@ -105,7 +144,8 @@ def test_classification_with_string_labels_saves_reloads_and_predicts(pretrained
     assert logged and all("lm_loss" in entry for entry in logged)
     # the kept model is the best by the task's metric (not the loss transformers would pick), and its epoch is told
     assert results["metric_for_best_model"] == "accuracy" and state["best_metric"] == max(
-        entry["eval_accuracy"] for entry in state["log_history"] if "eval_accuracy" in entry)
+        entry["eval_accuracy"] for entry in state["log_history"] if "eval_accuracy" in entry
+    )
     kept = next(entry for entry in state["log_history"] if entry.get("step") == state["best_global_step"])
     assert results["epoch"] == kept["epoch"] and results["trained_epochs"] == 2.0
     assert results["eval_accuracy"] == pytest.approx(state["best_metric"])
@@ -117,12 +157,23 @@ def test_kept_epoch_is_the_best_checkpoints_not_the_last():
 
     from gpt_hf.finetuning import kept_checkpoint
 
-    state = SimpleNamespace(epoch=3.0, global_step=30, best_global_step=10, log_history=[
-        {"eval_accuracy": 0.72, "epoch": 1.0, "step": 10}, {"eval_accuracy": 0.70, "epoch": 2.0, "step": 20},
-        {"eval_accuracy": 0.71, "epoch": 3.0, "step": 30}])
+    state = SimpleNamespace(
+        epoch=3.0,
+        global_step=30,
+        best_global_step=10,
+        log_history=[
+            {"eval_accuracy": 0.72, "epoch": 1.0, "step": 10},
+            {"eval_accuracy": 0.70, "epoch": 2.0, "step": 20},
+            {"eval_accuracy": 0.71, "epoch": 3.0, "step": 30},
+        ],
+    )
     args = SimpleNamespace(load_best_model_at_end=True, metric_for_best_model="accuracy")
-    assert kept_checkpoint(state, args) == {"epoch": 1.0, "kept_step": 10, "trained_epochs": 3.0,
-                                            "metric_for_best_model": "accuracy"}
+    assert kept_checkpoint(state, args) == {
+        "epoch": 1.0,
+        "kept_step": 10,
+        "trained_epochs": 3.0,
+        "metric_for_best_model": "accuracy",
+    }
     args.load_best_model_at_end = False
     assert kept_checkpoint(state, args)["epoch"] == 3.0
 
@@ -130,29 +181,58 @@ def test_kept_epoch_is_the_best_checkpoints_not_the_last():
 def test_regression_and_multi_label(pretrained, tmp_path):
     rows = sentiment_rows(64, 3)
     train = write_csv(tmp_path / "train.csv", rows)
-    results, _ = run(pretrained, tmp_path / "reg", "--task", "regression", "--train_file", train,
-                     "--text_column", "sentence", "--label_column", "score")
+    results, _ = run(
+        pretrained,
+        tmp_path / "reg",
+        "--task",
+        "regression",
+        "--train_file",
+        train,
+        "--text_column",
+        "sentence",
+        "--label_column",
+        "score",
+    )
     assert {"eval_pearson", "eval_spearman"} <= set(results)
 
-    multi = [{"text": r["sentence"], "tags": [r["sentiment"]] + (["long"] if len(r["sentence"]) > 13 else [])}
-             for r in rows]
+    multi = [
+        {"text": r["sentence"], "tags": [r["sentiment"]] + (["long"] if len(r["sentence"]) > 13 else [])} for r in rows
+    ]
     path = tmp_path / "multi.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in multi))
-    results, _ = run(pretrained, tmp_path / "multi", "--task", "classification", "--train_file", str(path),
-                     "--label_column", "tags")
+    results, _ = run(
+        pretrained, tmp_path / "multi", "--task", "classification", "--train_file", str(path), "--label_column", "tags"
+    )
     assert {"eval_exact_match", "eval_f1_micro"} <= set(results)
     config = json.loads((tmp_path / "multi" / "config.json").read_text())
     assert config["problem_type"] == "multi_label_classification" and len(config["id2label"]) == 4
 
 
-@pytest.mark.parametrize("benchmark, auto_name", [("next_sentence", "AutoModelForSequenceClassification"),
-                                                  ("same_document", "AutoModelForSequenceClassification"),
-                                                  ("continuation", "AutoModelForMultipleChoice"),
-                                                  ("acceptability", "AutoModelForSequenceClassification")])
+@pytest.mark.parametrize(
+    "benchmark, auto_name",
+    [
+        ("next_sentence", "AutoModelForSequenceClassification"),
+        ("same_document", "AutoModelForSequenceClassification"),
+        ("continuation", "AutoModelForMultipleChoice"),
+        ("acceptability", "AutoModelForSequenceClassification"),
+    ],
+)
 def test_self_labelled_tasks_train_save_reload_and_predict(pretrained, corpus, tmp_path, benchmark, auto_name):
     out = tmp_path / benchmark
-    results, _ = run(pretrained, out, "--benchmark", benchmark, "--corpus_files", str(corpus),
-                     "--max_train_samples", "48", "--max_eval_samples", "16", "--num_train_epochs", "1")
+    results, _ = run(
+        pretrained,
+        out,
+        "--benchmark",
+        benchmark,
+        "--corpus_files",
+        str(corpus),
+        "--max_train_samples",
+        "48",
+        "--max_eval_samples",
+        "16",
+        "--num_train_epochs",
+        "1",
+    )
     assert "eval_accuracy" in results and "test_accuracy" in results
     import transformers
 
@@ -177,9 +257,16 @@ def test_head_gets_the_multiplied_learning_rate(pretrained, tmp_path):
     from gpt_hf.finetuning import FinetuneTrainingArguments
     from gpt_hf.training import GPTTrainer
 
-    args = FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", learning_rate=1e-4,
-                                     head_lr_multiplier=10.0, eval_strategy="no", save_strategy="no",
-                                     load_best_model_at_end=False)
+    args = FinetuneTrainingArguments(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        report_to="none",
+        learning_rate=1e-4,
+        head_lr_multiplier=10.0,
+        eval_strategy="no",
+        save_strategy="no",
+        load_best_model_at_end=False,
+    )
     model = gpt_hf.GPTHFForSequenceClassification.from_pretrained(pretrained, num_labels=3)
     optimizer = GPTTrainer(model=model, args=args).create_optimizer()
     names = {id(p): n for n, p in model.named_parameters()}
@@ -196,13 +283,18 @@ def test_finetune_recipe_defaults(tmp_path):
     from gpt_hf.finetuning import FinetuneTrainingArguments
 
     args = FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
-    assert (args.recipe, args.per_device_train_batch_size, args.warmup_steps, str(args.lr_scheduler_type.value)) \
-        == ("scaled", 32, 0.002, "linear")
+    assert (args.recipe, args.per_device_train_batch_size, args.warmup_steps, str(args.lr_scheduler_type.value)) == (
+        "scaled",
+        32,
+        0.002,
+        "linear",
+    )
     from gpt_hf.finetuning import resolve_recipe
 
     def chosen(width, rows, recipe="scaled", **given):
-        values = FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", recipe=recipe,
-                                           **given)
+        values = FinetuneTrainingArguments(
+            output_dir=str(tmp_path), use_cpu=True, report_to="none", recipe=recipe, **given
+        )
         return resolve_recipe(values, width, rows)
 
     paper = {"learning_rate": 6.25e-5, "num_train_epochs": 3.0}
@@ -210,11 +302,16 @@ def test_finetune_recipe_defaults(tmp_path):
     assert chosen(128, 10_000, recipe="paper").items() >= paper.items()
     small = chosen(128, 300)  # 128 wide: 6x the rate; 300 rows at batch 32: 10 steps an epoch -> 10 epochs
     assert small["learning_rate"] == pytest.approx(3.75e-4) and small["num_train_epochs"] == 10
-    assert chosen(128, 300, learning_rate=1e-4) == {"recipe": "scaled", "learning_rate": 1e-4,
-                                                    "num_train_epochs": 10, "given": ["learning_rate"]}
+    assert chosen(128, 300, learning_rate=1e-4) == {
+        "recipe": "scaled",
+        "learning_rate": 1e-4,
+        "num_train_epochs": 10,
+        "given": ["learning_rate"],
+    }
     assert (args.metric_for_best_model, args.greater_is_better) == ("task", True)  # resolved to the task's metric
-    model_args, _, _ = finetune_script.parse(["--model_name_or_path", "x", "--benchmark", "acceptability",
-                                              "--output_dir", str(tmp_path)])
+    model_args, _, _ = finetune_script.parse(
+        ["--model_name_or_path", "x", "--benchmark", "acceptability", "--output_dir", str(tmp_path)]
+    )
     assert (model_args.aux_lm_weight, model_args.classifier_dropout) == (None, 0.1)  # None: the folder's value
 
 
@@ -226,8 +323,18 @@ def test_the_folders_aux_lm_weight_is_kept_unless_given(pretrained, tmp_path):
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "aux_lm_weight": 0.2}))
     train = write_csv(tmp_path / "train.csv", sentiment_rows(24, 2))
-    common = ["--task", "classification", "--train_file", train, "--text_column", "sentence", "--label_column",
-              "sentiment", "--num_train_epochs", "1"]
+    common = [
+        "--task",
+        "classification",
+        "--train_file",
+        train,
+        "--text_column",
+        "sentence",
+        "--label_column",
+        "sentiment",
+        "--num_train_epochs",
+        "1",
+    ]
     run(folder, tmp_path / "kept", *common)
     assert json.loads((tmp_path / "kept" / "config.json").read_text())["aux_lm_weight"] == 0.2
     run(folder, tmp_path / "given", *common, "--aux_lm_weight", "0")
@@ -246,7 +353,9 @@ def test_self_labelled_splits_share_no_sentence():
     choice = self_labelled_dataset("continuation", documents, seed=3)["train"][0]
     assert len(choice["choices"]) == 4 and 0 <= choice["label"] < 4
     assert split_sentences("Hello world, it is me. And then we go home now!\n\nshort one.") == [
-        "Hello world, it is me.", "And then we go home now!"]
+        "Hello world, it is me.",
+        "And then we go home now!",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -254,55 +363,125 @@ def test_self_labelled_splits_share_no_sentence():
     [
         (["--task", "summarisation", "--train_file", "x.csv"], "Unknown task 'summarisation'"),
         (["--benchmark", "glue-cola"], "Unknown benchmark 'glue-cola'"),
-        (["--task", "classification", "--train_file", "{train}", "--label_column", "stars"],
-         r"Column\(s\) \['stars'\] not in the train split"),
-        (["--task", "classification", "--train_file", "{train}", "--validation_file", "{dev_new_label}",
-          "--label_column", "label"], r"validation split has labels \['surprised'\] that never occur in training"),
-        (["--task", "entailment", "--train_file", "{train}", "--text_pair_column", "empty"],
-         r"8 of 8 rows of the train split have no text: row\(s\) 0, 1, 2"),
-        (["--task", "multiple_choice", "--train_file", "{choices}", "--context_column", "text",
-          "--choice_columns", "options"], r"mixes rows with \[2, 3\] choices"),
+        (
+            ["--task", "classification", "--train_file", "{train}", "--label_column", "stars"],
+            r"Column\(s\) \['stars'\] not in the train split",
+        ),
+        (
+            [
+                "--task",
+                "classification",
+                "--train_file",
+                "{train}",
+                "--validation_file",
+                "{dev_new_label}",
+                "--label_column",
+                "label",
+            ],
+            r"validation split has labels \['surprised'\] that never occur in training",
+        ),
+        (
+            ["--task", "entailment", "--train_file", "{train}", "--text_pair_column", "empty"],
+            r"8 of 8 rows of the train split have no text: row\(s\) 0, 1, 2",
+        ),
+        (
+            [
+                "--task",
+                "multiple_choice",
+                "--train_file",
+                "{choices}",
+                "--context_column",
+                "text",
+                "--choice_columns",
+                "options",
+            ],
+            r"mixes rows with \[2, 3\] choices",
+        ),
         (["--task", "entailment", "--train_file", "{train}"], "needs --text_pair_column"),
         # labels: blank cells, choice indices outside the choices, non-numeric scores, one class only
-        (["--task", "classification", "--train_file", "{blank_labels}"],
-         r"label column is blank in row\(s\) 2, 5 \(0-based, header excluded; 2 in all\) of the train split"),
-        (["--task", "multiple_choice", "--train_file", "{choice_out_of_range}", "--context_column", "text",
-          "--choice_columns", "options"], r"index of the right choice \(0 to 1\); the train split has 2 in row\(s\) 1"),
-        (["--task", "multiple_choice", "--train_file", "{choice_named}", "--context_column", "text",
-          "--choice_columns", "options"], r"index of the right choice \(0 to 1\); the train split has 'b'"),
-        (["--task", "regression", "--train_file", "{train}"],
-         r"Regression labels must be numbers; .* 'happy' in row 0"),
+        (
+            ["--task", "classification", "--train_file", "{blank_labels}"],
+            r"label column is blank in row\(s\) 2, 5 \(0-based, header excluded; 2 in all\) of the train split",
+        ),
+        (
+            [
+                "--task",
+                "multiple_choice",
+                "--train_file",
+                "{choice_out_of_range}",
+                "--context_column",
+                "text",
+                "--choice_columns",
+                "options",
+            ],
+            r"index of the right choice \(0 to 1\); the train split has 2 in row\(s\) 1",
+        ),
+        (
+            [
+                "--task",
+                "multiple_choice",
+                "--train_file",
+                "{choice_named}",
+                "--context_column",
+                "text",
+                "--choice_columns",
+                "options",
+            ],
+            r"index of the right choice \(0 to 1\); the train split has 'b'",
+        ),
+        (
+            ["--task", "regression", "--train_file", "{train}"],
+            r"Regression labels must be numbers; .* 'happy' in row 0",
+        ),
         (["--task", "classification", "--train_file", "{one_class}"], r"1 distinct label\(s\) \['happy'\]"),
-        (["--task", "classification", "--train_file", "{train}", "--max_length", "65"],
-         r"--max_length 65 exceeds the model's n_positions=64"),
-        (["--task", "classification", "--train_file", "{train}", "--problem_type", "ranking"],
-         r"--problem_type 'ranking' is not one of"),
+        (
+            ["--task", "classification", "--train_file", "{train}", "--max_length", "65"],
+            r"--max_length 65 exceeds the model's n_positions=64",
+        ),
+        (
+            ["--task", "classification", "--train_file", "{train}", "--problem_type", "ranking"],
+            r"--problem_type 'ranking' is not one of",
+        ),
         (["--task", "classification", "--train_file", "{empty}"], r"The train file .*empty.csv is empty"),
-        (["--task", "classification", "--train_file", "{train}", "--validation_file", "{choices}"],
-         r"Data files must share one type"),
-        (["--task", "classification", "--train_file", "{train}", "--num_train_epochs", "0"],
-         r"--num_train_epochs must be > 0"),
-        (["--task", "classification", "--train_file", "{two_rows}"],
-         r"Cannot hold out a validation split of 10% from 1 training rows"),
+        (
+            ["--task", "classification", "--train_file", "{train}", "--validation_file", "{choices}"],
+            r"Data files must share one type",
+        ),
+        (
+            ["--task", "classification", "--train_file", "{train}", "--num_train_epochs", "0"],
+            r"--num_train_epochs must be > 0",
+        ),
+        (
+            ["--task", "classification", "--train_file", "{two_rows}"],
+            r"Cannot hold out a validation split of 10% from 1 training rows",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_training(pretrained, tmp_path, extra, match):
     files = {
-        "train": write_csv(tmp_path / "train.csv", [{"text": "good", "label": "happy", "empty": ""},
-                                                    {"text": "bad", "label": "sad", "empty": " "}] * 4),
+        "train": write_csv(
+            tmp_path / "train.csv",
+            [{"text": "good", "label": "happy", "empty": ""}, {"text": "bad", "label": "sad", "empty": " "}] * 4,
+        ),
         "dev_new_label": write_csv(tmp_path / "dev.csv", [{"text": "wow", "label": "surprised", "empty": ""}]),
     }
     choices = tmp_path / "choices.jsonl"
-    choices.write_text("\n".join(json.dumps({"text": "pick", "options": opts, "label": 0})
-                                 for opts in (["a", "b"], ["a", "b", "c"])))
+    choices.write_text(
+        "\n".join(json.dumps({"text": "pick", "options": opts, "label": 0}) for opts in (["a", "b"], ["a", "b", "c"]))
+    )
     files["choices"] = str(choices)
-    files["blank_labels"] = write_csv(tmp_path / "blank.csv", [{"text": t, "label": label} for t, label in
-                                                               [("a", 1), ("b", 0), ("c", ""), ("d", 1), ("e", 0),
-                                                                ("f", ""), ("g", 1), ("h", 0)]])
+    files["blank_labels"] = write_csv(
+        tmp_path / "blank.csv",
+        [
+            {"text": t, "label": label}
+            for t, label in [("a", 1), ("b", 0), ("c", ""), ("d", 1), ("e", 0), ("f", ""), ("g", 1), ("h", 0)]
+        ],
+    )
     for name, labels in (("choice_out_of_range", [0, 2, 1]), ("choice_named", [0, "b", 1])):
         path = tmp_path / f"{name}.jsonl"
-        path.write_text("\n".join(json.dumps({"text": "pick", "options": ["a", "b"], "label": label})
-                                  for label in labels))
+        path.write_text(
+            "\n".join(json.dumps({"text": "pick", "options": ["a", "b"], "label": label}) for label in labels)
+        )
         files[name] = str(path)
     files["one_class"] = write_csv(tmp_path / "one.csv", [{"text": "good", "label": "happy"}] * 6)
     (tmp_path / "empty.csv").write_text("")
@@ -316,12 +495,24 @@ def test_bad_input_is_refused_before_training(pretrained, tmp_path, extra, match
 
 
 def test_csv_string_labels_in_a_column_named_label(pretrained, tmp_path):
-    rows = [{"text": row["sentence"], "label": {"positive": "pos", "negative": "neg", "neutral": "neu"}[
-        row["sentiment"]]} for row in sentiment_rows(60, 3)]
+    rows = [
+        {"text": row["sentence"], "label": {"positive": "pos", "negative": "neg", "neutral": "neu"}[row["sentiment"]]}
+        for row in sentiment_rows(60, 3)
+    ]
     train = write_csv(tmp_path / "train.csv", rows[:48])
     test = write_csv(tmp_path / "test.csv", [{"text": row["text"]} for row in rows[48:]])  # no labels: predict only
-    results, _ = run(pretrained, tmp_path / "out", "--task", "classification", "--train_file", train,
-                     "--test_file", test, "--num_train_epochs", "1")
+    results, _ = run(
+        pretrained,
+        tmp_path / "out",
+        "--task",
+        "classification",
+        "--train_file",
+        train,
+        "--test_file",
+        test,
+        "--num_train_epochs",
+        "1",
+    )
     assert "eval_accuracy" in results and not any(key.startswith("test_accuracy") for key in results)
     predictions = (tmp_path / "out" / "predictions_test.tsv").read_text().splitlines()
     assert len(predictions) == 13 and {line.split("\t")[1] for line in predictions[1:]} <= {"pos", "neg", "neu"}
@@ -330,8 +521,9 @@ def test_csv_string_labels_in_a_column_named_label(pretrained, tmp_path):
 def test_integer_labels_read_as_floats_are_classes_not_scores(pretrained, tmp_path):
     path = tmp_path / "train.jsonl"
     path.write_text("\n".join(json.dumps({"text": t, "label": float(i % 2)}) for i, t in enumerate(prose(4, 24))))
-    results, _ = run(pretrained, tmp_path / "out", "--task", "classification", "--train_file", str(path),
-                     "--num_train_epochs", "1")
+    results, _ = run(
+        pretrained, tmp_path / "out", "--task", "classification", "--train_file", str(path), "--num_train_epochs", "1"
+    )
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert config["problem_type"] == "single_label_classification" and "eval_accuracy" in results
 
@@ -340,8 +532,18 @@ def test_overwriting_replaces_the_folder_instead_of_mixing_runs(pretrained, tmp_
     rows = sentiment_rows(40, 5)
     train = write_csv(tmp_path / "train.csv", rows[:32])
     test = write_csv(tmp_path / "test.csv", rows[32:])
-    common = ["--task", "classification", "--train_file", train, "--text_column", "sentence", "--label_column",
-              "sentiment", "--num_train_epochs", "1"]
+    common = [
+        "--task",
+        "classification",
+        "--train_file",
+        train,
+        "--text_column",
+        "sentence",
+        "--label_column",
+        "sentiment",
+        "--num_train_epochs",
+        "1",
+    ]
     out = tmp_path / "out"
     run(pretrained, out, *common, "--test_file", test)
     assert (out / "predictions_test.tsv").is_file()
@@ -363,8 +565,16 @@ def test_model_and_tokenizer_folders_are_checked_first(pretrained, tmp_path):
     from gpt_hf.tokenization import train_tokenizer
 
     train = write_csv(tmp_path / "train.csv", sentiment_rows(20, 1))
-    common = ["--task", "classification", "--train_file", train, "--text_column", "sentence", "--label_column",
-              "sentiment"]
+    common = [
+        "--task",
+        "classification",
+        "--train_file",
+        train,
+        "--text_column",
+        "sentence",
+        "--label_column",
+        "sentiment",
+    ]
     broken = tmp_path / "broken"
     shutil.copytree(pretrained, broken)
     weights = broken / "model.safetensors"
@@ -401,7 +611,11 @@ def test_transfer_layers_reinitialises_exactly_the_later_blocks(pretrained):
             elif layer is None or layer < keep:
                 assert torch.equal(value, pretrained_value), (keep, name)  # transferred (embeddings always)
     with pytest.raises(ValueError, match="--transfer_layers 3 exceeds the model's 2 layers; use 0 to 2"):
-        build_task_model(FinetuneModelArguments(model_name_or_path=str(pretrained), transfer_layers=3),
-                         TASK_TYPES["classification"], labels, tokenizer)
+        build_task_model(
+            FinetuneModelArguments(model_name_or_path=str(pretrained), transfer_layers=3),
+            TASK_TYPES["classification"],
+            labels,
+            tokenizer,
+        )
     with pytest.raises(ValueError, match="needs pretrained weights"):
         FinetuneModelArguments(model_name_or_path=str(pretrained), transfer_layers=1, from_scratch=True)

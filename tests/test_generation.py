@@ -22,8 +22,9 @@ def test_cached_greedy_decoding_equals_uncached(norm_position, attn_implementati
     prompt = random_ids(2, 5)
     reference = decisive_greedy(model, prompt, max_new_tokens=12)
     for cache_implementation in (None, "static"):
-        generated = model.generate(prompt, max_new_tokens=12, do_sample=False,
-                                   cache_implementation=cache_implementation)
+        generated = model.generate(
+            prompt, max_new_tokens=12, do_sample=False, cache_implementation=cache_implementation
+        )
         assert torch.equal(generated, reference), cache_implementation
 
 
@@ -31,8 +32,12 @@ def _left_padded(*rows):
     """Rows of different lengths as one left-padded batch and its attention mask."""
     width = max(row.shape[1] for row in rows)
     batch = torch.cat([torch.cat([torch.full((1, width - row.shape[1]), PAD), row], dim=1) for row in rows])
-    mask = torch.cat([torch.cat([torch.zeros(1, width - row.shape[1], dtype=torch.long), torch.ones_like(row)], dim=1)
-                      for row in rows])
+    mask = torch.cat(
+        [
+            torch.cat([torch.zeros(1, width - row.shape[1], dtype=torch.long), torch.ones_like(row)], dim=1)
+            for row in rows
+        ]
+    )
     return batch, mask
 
 
@@ -43,12 +48,18 @@ def test_left_padded_batch_generates_what_each_row_generates_alone(norm_position
     short, long = random_ids(1, 4, generator_seed=1), random_ids(1, 7, generator_seed=2)
     batch, mask = _left_padded(short, long)
     reference = decisive_greedy(model, batch, max_new_tokens=8, attention_mask=mask, pad_token_id=PAD)
-    generated = model.generate(batch, attention_mask=mask, max_new_tokens=8, do_sample=False, pad_token_id=PAD,
-                               cache_implementation=cache_implementation)
+    generated = model.generate(
+        batch,
+        attention_mask=mask,
+        max_new_tokens=8,
+        do_sample=False,
+        pad_token_id=PAD,
+        cache_implementation=cache_implementation,
+    )
     assert torch.equal(generated, reference)
     for index, row in enumerate((short, long)):
         alone = model.generate(row, max_new_tokens=8, do_sample=False, cache_implementation=cache_implementation)
-        assert torch.equal(generated[index, -alone.shape[1]:], alone[0]), index
+        assert torch.equal(generated[index, -alone.shape[1] :], alone[0]), index
 
 
 @pytest.mark.parametrize("norm_position", LAYOUTS)
@@ -58,8 +69,15 @@ def test_compiled_static_cache_decoding_gives_the_uncached_tokens(norm_position)
     model = decisive_lm(norm_position)
     batch, mask = _left_padded(random_ids(1, 3, generator_seed=3), random_ids(1, 6, generator_seed=4))
     reference = decisive_greedy(model, batch, max_new_tokens=6, attention_mask=mask, pad_token_id=PAD)
-    compiled = model.generate(batch, attention_mask=mask, max_new_tokens=6, do_sample=False, pad_token_id=PAD,
-                              cache_implementation="static", compile_config=compiled_decoding(model, "aot_eager"))
+    compiled = model.generate(
+        batch,
+        attention_mask=mask,
+        max_new_tokens=6,
+        do_sample=False,
+        pad_token_id=PAD,
+        cache_implementation="static",
+        compile_config=compiled_decoding(model, "aot_eager"),
+    )
     assert torch.equal(compiled, reference)
 
 
@@ -91,8 +109,14 @@ def test_every_decoding_mode_gives_the_same_result_with_and_without_the_cache(no
     batch, mask = _left_padded(random_ids(1, 5, generator_seed=1), random_ids(1, 8, generator_seed=2))
     if mode == "prompt lookup":  # assisted decoding runs one row at a time; a repeated prompt gives drafts to accept
         batch, mask = torch.cat([batch[1:, :4]] * 3, dim=1), None
-    kwargs = dict(max_new_tokens=16, pad_token_id=PAD, output_scores=True, return_dict_in_generate=True,
-                  attention_mask=mask, **GENERATE_MODES[mode])
+    kwargs = dict(
+        max_new_tokens=16,
+        pad_token_id=PAD,
+        output_scores=True,
+        return_dict_in_generate=True,
+        attention_mask=mask,
+        **GENERATE_MODES[mode],
+    )
 
     def generate(use_cache):
         torch.manual_seed(0)
@@ -110,9 +134,8 @@ def test_generate_from_inputs_embeds_equals_generate_from_ids(norm_position):
     model = decisive_lm(norm_position)
     prompt = random_ids(2, 5)
     reference = decisive_greedy(model, prompt, max_new_tokens=8)
-    from_embeds = model.generate(inputs_embeds=model.get_input_embeddings()(prompt), max_new_tokens=8,
-                                 do_sample=False)
-    assert torch.equal(from_embeds, reference[:, prompt.shape[1]:])  # only the new tokens come back
+    from_embeds = model.generate(inputs_embeds=model.get_input_embeddings()(prompt), max_new_tokens=8, do_sample=False)
+    assert torch.equal(from_embeds, reference[:, prompt.shape[1] :])  # only the new tokens come back
 
 
 @pytest.mark.parametrize("norm_position", LAYOUTS)
@@ -130,8 +153,16 @@ def test_generate_continues_from_a_returned_cache(norm_position):
 def test_dict_outputs_hold_one_step_of_scores_attentions_and_hidden_states_per_new_token():
     model = decisive_lm("pre", attn_implementation="eager")
     prompt = random_ids(2, 5)
-    out = model.generate(prompt, max_new_tokens=4, do_sample=False, return_dict_in_generate=True, output_scores=True,
-                         output_logits=True, output_attentions=True, output_hidden_states=True)
+    out = model.generate(
+        prompt,
+        max_new_tokens=4,
+        do_sample=False,
+        return_dict_in_generate=True,
+        output_scores=True,
+        output_logits=True,
+        output_attentions=True,
+        output_hidden_states=True,
+    )
     assert len(out.scores) == len(out.logits) == len(out.attentions) == len(out.hidden_states) == 4
     assert out.scores[0].shape == (2, 99)
     assert out.attentions[0][0].shape == (2, 4, 5, 5) and out.attentions[1][0].shape == (2, 4, 1, 6)  # cached step

@@ -26,8 +26,13 @@ SECRET = "hf_gpthfTESTtokenNEVERwritten0123456789"
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("pretrained")
-    tokenizer, _ = train_tokenizer(texts=["The parser reads the file.", "A socket closes."] * 20, flavour="bytelevel",
-                                   vocab_size=300, show_progress=False, model_max_length=64)
+    tokenizer, _ = train_tokenizer(
+        texts=["The parser reads the file.", "A socket closes."] * 20,
+        flavour="bytelevel",
+        vocab_size=300,
+        show_progress=False,
+        model_max_length=64,
+    )
     torch.manual_seed(0)
     gpt_hf.GPTHFForCausalLM(tiny_config(norm_position="pre", **special_token_ids(tokenizer))).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -63,17 +68,45 @@ LOADER = textwrap.dedent(
 
 def test_dry_run_folder_loads_without_gpt_hf_with_identical_outputs(model_dir, tmp_path):
     folder = tmp_path / "hub"
-    done = subprocess.run([sys.executable, str(SCRIPT), "--model_dir", str(model_dir), "--repo_id", "me/tiny-gpt",
-                           "--local_dir", str(folder), "--dry_run", "true"], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--model_dir",
+            str(model_dir),
+            "--repo_id",
+            "me/tiny-gpt",
+            "--local_dir",
+            str(folder),
+            "--dry_run",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert f"Built {folder}" in done.stdout
     names = {p.name for p in folder.iterdir()}
-    assert {"model.safetensors", "config.json", "configuration_gpt_hf.py", "modeling_gpt_hf.py", "tokenizer.json",
-            "tokenizer_config.json", "generation_config.json", "README.md"} <= names
+    assert {
+        "model.safetensors",
+        "config.json",
+        "configuration_gpt_hf.py",
+        "modeling_gpt_hf.py",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "generation_config.json",
+        "README.md",
+    } <= names
     auto_map = json.loads((folder / "config.json").read_text())["auto_map"]
     assert set(auto_map) == {"AutoConfig", *gpt_hf.HEADS}
 
-    subprocess.run([sys.executable, "-c", LOADER, str(folder), str(tmp_path / "out.pt")], check=True,
-                   capture_output=True, text=True, env={**os.environ, "HF_HOME": str(tmp_path / "hf")})
+    subprocess.run(
+        [sys.executable, "-c", LOADER, str(folder), str(tmp_path / "out.pt")],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HOME": str(tmp_path / "hf")},
+    )
     remote = torch.load(tmp_path / "out.pt")
     assert remote["config_module"].startswith("transformers_modules")
     assert remote["heads"] == ["GPTHFForSequenceClassification", "GPTHFForMultipleChoice"]
@@ -85,8 +118,7 @@ def test_dry_run_folder_loads_without_gpt_hf_with_identical_outputs(model_dir, t
     assert ids["input_ids"].tolist() == remote["ids"]
     with torch.no_grad():
         torch.testing.assert_close(remote["logits"], original(**ids).logits, atol=1e-5, rtol=1e-5)
-        assert torch.equal(remote["greedy"], original.generate(ids["input_ids"][:1], max_new_tokens=8,
-                                                               do_sample=False))
+        assert torch.equal(remote["greedy"], original.generate(ids["input_ids"][:1], max_new_tokens=8, do_sample=False))
 
 
 def test_model_card_parses_and_carries_the_results(model_dir, tmp_path):
@@ -97,8 +129,16 @@ def test_model_card_parses_and_carries_the_results(model_dir, tmp_path):
     metrics = {result.metric_type: result.metric_value for result in card.data.eval_results}
     assert metrics == {"eval_loss": 4.5, "eval_perplexity": 90.0}
     text = card.text
-    for section in ("## Architecture", "## Training", "## Results", "## Intended use and limitations",
-                    "## How to load", "trust_remote_code=True", "import gpt_hf", "| n_layer | 2 |"):
+    for section in (
+        "## Architecture",
+        "## Training",
+        "## Results",
+        "## Intended use and limitations",
+        "## How to load",
+        "trust_remote_code=True",
+        "import gpt_hf",
+        "| n_layer | 2 |",
+    ):
         assert section in text, section
 
 
@@ -118,9 +158,24 @@ def test_unreachable_endpoint_fails_clearly_keeps_the_folder_and_never_writes_th
     folder = tmp_path / "hub"
     env = {**os.environ, "HF_TOKEN": SECRET, "HF_HOME": str(tmp_path / "hf")}
     env.pop("HF_HUB_OFFLINE", None)
-    done = subprocess.run([sys.executable, str(SCRIPT), "--model_dir", str(model_dir), "--repo_id", "me/tiny-gpt",
-                           "--local_dir", str(folder), "--endpoint", "http://127.0.0.1:9"],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--model_dir",
+            str(model_dir),
+            "--repo_id",
+            "me/tiny-gpt",
+            "--local_dir",
+            str(folder),
+            "--endpoint",
+            "http://127.0.0.1:9",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 1
     assert "Could not reach http://127.0.0.1:9" in done.stderr and "check your connection" in done.stderr
     assert "rerun the same command to retry" in done.stderr
@@ -132,15 +187,18 @@ def test_unreachable_endpoint_fails_clearly_keeps_the_folder_and_never_writes_th
 
 
 def test_bad_arguments():
-    done = subprocess.run([sys.executable, str(SCRIPT), "--model_dir", "x", "--repo_id", "no-slash"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--model_dir", "x", "--repo_id", "no-slash"], capture_output=True, text=True
+    )
     assert done.returncode == 2 and "--repo_id 'no-slash' is not a Hub repository id" in done.stderr
     with pytest.raises(ValueError, match="is not a model folder"):
         build_hub_folder(ROOT / "docs", ROOT / "never")
 
 
-@pytest.mark.parametrize("status, message", [(401, "check your token"), (403, "check your token"),
-                                             (503, r"is failing \(HTTP 503\); try again later")])
+@pytest.mark.parametrize(
+    "status, message",
+    [(401, "check your token"), (403, "check your token"), (503, r"is failing \(HTTP 503\); try again later")],
+)
 def test_http_errors_say_what_to_check(model_dir, tmp_path, monkeypatch, status, message):
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer

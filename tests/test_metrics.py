@@ -33,8 +33,7 @@ def test_correlations_average_ties():
 
 def test_degenerate_inputs_give_zero_not_nan():
     assert compute_task_metrics("classification", [1, 1, 1], [1, 1, 1], num_labels=2)["mcc"] == 0.0
-    assert compute_task_metrics("regression", [1.0, 1.0], [0.0, 1.0], num_labels=1) == {"pearson": 0.0,
-                                                                                          "spearman": 0.0}
+    assert compute_task_metrics("regression", [1.0, 1.0], [0.0, 1.0], num_labels=1) == {"pearson": 0.0, "spearman": 0.0}
     assert compute_task_metrics("classification", [0, 0], [0, 0], num_labels=2)["f1"] == 0.0  # no positives
 
 
@@ -47,8 +46,11 @@ def test_multi_label_exact_match_and_micro_f1():
 
 
 def test_every_prediction_kind_reads_scores_and_shows_its_predictions():
-    logits = {"classification": np.array([[0.1, 2.0], [3.0, -1.0]]), "multi_label": np.array([[1.0, -1.0], [1.0, 2.0]]),
-              "regression": np.array([[0.5], [-1.5]])}
+    logits = {
+        "classification": np.array([[0.1, 2.0], [3.0, -1.0]]),
+        "multi_label": np.array([[1.0, -1.0], [1.0, 2.0]]),
+        "regression": np.array([[0.5], [-1.5]]),
+    }
     shown = {"classification": ["yes", "no"], "multi_label": ["a", "a,b"], "regression": ["0.5", "-1.5"]}
     for name, kind in PREDICTION_KINDS.items():
         predictions = kind.predictions(logits[name])

@@ -48,8 +48,12 @@ def test_eager_and_sdpa_agree(norm_position):
     mask[0, :4] = 0  # exercise the padded-mask path too
     with torch.no_grad():
         assert_close(sdpa(ids).logits, eager(ids).logits, atol=1e-5, rtol=1e-5)
-        assert_close(sdpa(ids, attention_mask=mask).logits[:, 4:], eager(ids, attention_mask=mask).logits[:, 4:],
-                     atol=1e-5, rtol=1e-5)
+        assert_close(
+            sdpa(ids, attention_mask=mask).logits[:, 4:],
+            eager(ids, attention_mask=mask).logits[:, 4:],
+            atol=1e-5,
+            rtol=1e-5,
+        )
 
 
 def test_output_attentions_and_hidden_states_with_eager():
@@ -112,8 +116,11 @@ def chunked_loss(monkeypatch):
     calls = []
     original = torch.nn.functional.linear_cross_entropy
     monkeypatch.setattr(layers_gpt_hf, "_CHUNKED_LOSS_MIN_LOGITS_BYTES", 0)
-    monkeypatch.setattr(torch.nn.functional, "linear_cross_entropy",
-                        lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
+    monkeypatch.setattr(
+        torch.nn.functional,
+        "linear_cross_entropy",
+        lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs),
+    )
     return calls
 
 
@@ -136,8 +143,12 @@ def test_fused_lm_loss_equals_the_plain_path_in_value_and_gradients(norm_positio
         assert_close(fused_grad, plain_grad, atol=1e-5, rtol=1e-5)
     # the Trainer's gradient-accumulation normalisation
     items = torch.tensor(50)
-    assert_close(model(ids, labels=labels, num_items_in_batch=items, skip_logits=True).loss,
-                 ForCausalLMLoss(plain.logits, labels, vocab_size=99, num_items_in_batch=items), atol=1e-5, rtol=1e-5)
+    assert_close(
+        model(ids, labels=labels, num_items_in_batch=items, skip_logits=True).loss,
+        ForCausalLMLoss(plain.logits, labels, vocab_size=99, num_items_in_batch=items),
+        atol=1e-5,
+        rtol=1e-5,
+    )
     with pytest.raises(ValueError, match="skip_logits=True returns only the loss, so it needs labels"):
         model(ids, skip_logits=True)
     assert len(chunked_loss) == 2  # the two skip_logits=True calls took the chunked path
@@ -321,8 +332,9 @@ def test_task_head_shape_errors():
 def test_delimiter_rows_work_for_entailment():
     model = GPTHFForSequenceClassification(tiny_config(num_labels=3))
     premise, hypothesis = random_ids(2, 4, generator_seed=3), random_ids(2, 3, generator_seed=4)
-    rows = torch.cat([torch.full((2, 1), START), premise, torch.full((2, 1), DELIM), hypothesis,
-                      torch.full((2, 1), EXTRACT)], dim=1)
+    rows = torch.cat(
+        [torch.full((2, 1), START), premise, torch.full((2, 1), DELIM), hypothesis, torch.full((2, 1), EXTRACT)], dim=1
+    )
     out = model(rows, labels=torch.tensor([0, 2]))
     out.loss.backward()
     assert out.logits.shape == (2, 3)
@@ -393,8 +405,9 @@ def test_attention_is_recomputed_only_past_the_stored_attention_budget(monkeypat
 
     calls = []
     monkeypatch.setattr(layers_gpt_hf, "_STORED_ATTENTION_BUDGET", budget)
-    monkeypatch.setattr(layers_gpt_hf, "checkpoint", lambda fn, *args, use_reentrant, **kwargs: calls.append(fn)
-                        or fn(*args, **kwargs))
+    monkeypatch.setattr(
+        layers_gpt_hf, "checkpoint", lambda fn, *args, use_reentrant, **kwargs: calls.append(fn) or fn(*args, **kwargs)
+    )
     model = causal_lm("pre", attn_pdrop=0.3).train()
     ids = random_ids(2, 16)
     model(ids, labels=ids).loss.backward()

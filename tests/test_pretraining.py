@@ -23,8 +23,20 @@ SCRIPT = SCRIPTS / "pretrain.py"
 
 def test_loss_falls_well_below_unigram_entropy(corpus, tmp_path):
     out = tmp_path / "run"
-    summary = run_pretraining(flags(corpus, out, "--max_steps", "250", "--learning_rate", "3e-3",
-                                   "--eval_strategy", "steps", "--eval_steps", "125"))
+    summary = run_pretraining(
+        flags(
+            corpus,
+            out,
+            "--max_steps",
+            "250",
+            "--learning_rate",
+            "3e-3",
+            "--eval_strategy",
+            "steps",
+            "--eval_steps",
+            "125",
+        )
+    )
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(out)
@@ -36,8 +48,17 @@ def test_loss_falls_well_below_unigram_entropy(corpus, tmp_path):
     assert summary["eval_perplexity"] == pytest.approx(math.exp(summary["eval_loss"]), rel=1e-6)
     # the finished folder: model + code + tokenizer + generation config + model card + metrics
     names = {p.name for p in out.iterdir()}
-    assert {"model.safetensors", "config.json", "modeling_gpt_hf.py", "configuration_gpt_hf.py", "tokenizer.json",
-            "generation_config.json", "README.md", "summary.json", "all_results.json"} <= names
+    assert {
+        "model.safetensors",
+        "config.json",
+        "modeling_gpt_hf.py",
+        "configuration_gpt_hf.py",
+        "tokenizer.json",
+        "generation_config.json",
+        "README.md",
+        "summary.json",
+        "all_results.json",
+    } <= names
     generation = json.loads((out / "generation_config.json").read_text())
     assert generation["eos_token_id"] == tokenizer.eos_token_id and generation["pad_token_id"] == tokenizer.pad_token_id
     assert "perplexity" in (out / "README.md").read_text()
@@ -53,8 +74,13 @@ def test_recipe_defaults_and_weight_decay_groups(tmp_path):
     from conftest import tiny_config
 
     args = GPTTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
-    assert (args.learning_rate, str(args.lr_scheduler_type.value), args.warmup_steps, args.weight_decay,
-            args.max_grad_norm) == (2.5e-4, "cosine", 2000, 0.01, 1.0)
+    assert (
+        args.learning_rate,
+        str(args.lr_scheduler_type.value),
+        args.warmup_steps,
+        args.weight_decay,
+        args.max_grad_norm,
+    ) == (2.5e-4, "cosine", 2000, 0.01, 1.0)
     model = GPTHFForCausalLM(tiny_config())
     trainer = GPTTrainer(model=model, args=args)
     optimizer = trainer.create_optimizer()
@@ -106,8 +132,9 @@ KILL_DURING_SAVE = textwrap.dedent(
 def test_sigkill_while_saving_leaves_the_previous_checkpoint_usable(corpus, tmp_path):
     out = tmp_path / "run"
     argv = flags(corpus, out, "--max_steps", "30", "--save_steps", "10", "--save_total_limit", "1")
-    died = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE, str(ROOT / "scripts"), *argv],
-                          capture_output=True, text=True)
+    died = subprocess.run(
+        [sys.executable, "-c", KILL_DURING_SAVE, str(ROOT / "scripts"), *argv], capture_output=True, text=True
+    )
     assert died.returncode == -9, died.stderr[-2000:]
     assert (out / "checkpoint-20" / "model.safetensors").is_file()  # half-written ...
     assert not (out / "checkpoint-20" / CHECKPOINT_COMPLETE).exists()  # ... and not marked complete
@@ -117,11 +144,18 @@ def test_sigkill_while_saving_leaves_the_previous_checkpoint_usable(corpus, tmp_
     assert last_complete_checkpoint(out) == out / "checkpoint-10"
 
     # the previous checkpoint loads, also as remote code without gpt_hf
-    loader = ("import sys; sys.modules['gpt_hf'] = None\n"
-              "from transformers import AutoModelForCausalLM\n"
-              "print(type(AutoModelForCausalLM.from_pretrained(sys.argv[1], trust_remote_code=True)).__name__)")
-    loaded = subprocess.run([sys.executable, "-c", loader, str(out / "checkpoint-10")], capture_output=True,
-                            text=True, check=True, env={**os.environ, "HF_HOME": str(tmp_path / "hf")})
+    loader = (
+        "import sys; sys.modules['gpt_hf'] = None\n"
+        "from transformers import AutoModelForCausalLM\n"
+        "print(type(AutoModelForCausalLM.from_pretrained(sys.argv[1], trust_remote_code=True)).__name__)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", loader, str(out / "checkpoint-10")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HOME": str(tmp_path / "hf")},
+    )
     assert loaded.stdout.strip() == "GPTHFForCausalLM"
 
     summary = run_pretraining(argv + ["--resume_from_checkpoint", "last"])
@@ -150,15 +184,30 @@ KILL_AT_STEP = textwrap.dedent(
 def test_streaming_resume_after_sigkill_gives_the_uninterrupted_weights(corpus, tmp_path):
     # 40 documents make ~9 steps an epoch: the run crosses epoch boundaries (a new shuffle each), is killed mid-epoch
     # at step 15 and resumes from step 10; dropout stays on, so the RNG state must come back too
-    common = ("--streaming", "true", "--max_train_documents", "40", "--shuffle_buffer_size", "16",
-              "--max_steps", "20", "--save_steps", "10", "--learning_rate", "1e-3", "--seed", "5")
+    common = (
+        "--streaming",
+        "true",
+        "--max_train_documents",
+        "40",
+        "--shuffle_buffer_size",
+        "16",
+        "--max_steps",
+        "20",
+        "--save_steps",
+        "10",
+        "--learning_rate",
+        "1e-3",
+        "--seed",
+        "5",
+    )
     full = tmp_path / "full"
     summary = run_pretraining(flags(corpus, full, *common))
     assert summary["steps"] == 20 and math.isfinite(summary["eval_loss"])
     killed = tmp_path / "killed"
     argv = flags(corpus, killed, *common)
-    died = subprocess.run([sys.executable, "-c", KILL_AT_STEP, str(SCRIPTS), "15", *argv], capture_output=True,
-                          text=True)
+    died = subprocess.run(
+        [sys.executable, "-c", KILL_AT_STEP, str(SCRIPTS), "15", *argv], capture_output=True, text=True
+    )
     assert died.returncode == -9, died.stderr[-2000:]
     assert last_complete_checkpoint(killed) == killed / "checkpoint-10"
     run_pretraining(argv + ["--resume_from_checkpoint", "last"])
@@ -174,8 +223,9 @@ def test_streaming_needs_max_steps_and_enough_text(corpus, tmp_path):
     with pytest.raises(ValueError, match="--streaming needs --max_steps"):
         run_pretraining(flags(corpus, tmp_path / "a", "--streaming", "true"))
     with pytest.raises(ValueError, match=r"--dataloader_num_workers 2 exceeds the stream's 1 shards \(one per file\)"):
-        run_pretraining(flags(corpus, tmp_path / "a", "--streaming", "true", "--max_steps", "5",
-                              "--dataloader_num_workers", "2"))
+        run_pretraining(
+            flags(corpus, tmp_path / "a", "--streaming", "true", "--max_steps", "5", "--dataloader_num_workers", "2")
+        )
     short = tmp_path / "short.txt"
     short.write_text("the cat sees the dog .\n\nthe fox .\n")
     argv = flags(short, tmp_path / "b", "--streaming", "true", "--max_steps", "5", "--validation_files", str(corpus))
@@ -200,7 +250,7 @@ def test_bad_input_fails_before_training_and_writes_nothing(corpus, tmp_path, ex
     for flag in extra[::2]:  # replace flags already present
         if flag in argv:
             index = argv.index(flag)
-            del argv[index: index + 2]
+            del argv[index : index + 2]
     with pytest.raises(ValueError, match=match):
         run_pretraining(argv + extra)
     assert not out.exists()
@@ -216,12 +266,14 @@ def test_tokenizer_that_does_not_match_the_model_is_refused(corpus, tmp_path):
     from gpt_hf.tokenization import train_tokenizer
 
     train_tokenizer(files=corpus, flavour="bytelevel", vocab_size=300, show_progress=False)[0].save_pretrained(
-        tmp_path / "tok")
+        tmp_path / "tok"
+    )
     argv = flags(corpus, tmp_path / "out", "--max_steps", "5")
-    del argv[argv.index("--config_name"): argv.index("--config_name") + 4]  # drop --config_name/--config_overrides
+    del argv[argv.index("--config_name") : argv.index("--config_name") + 4]  # drop --config_name/--config_overrides
     with pytest.raises(ValueError, match=r"tokenizer has 300 tokens but config.vocab_size=99"):
-        run_pretraining(argv + ["--model_name_or_path", str(model_dir),
-                                "--tokenizer_name_or_path", str(tmp_path / "tok")])
+        run_pretraining(
+            argv + ["--model_name_or_path", str(model_dir), "--tokenizer_name_or_path", str(tmp_path / "tok")]
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -250,9 +302,13 @@ def test_training_options_users_expect(corpus, tmp_path, options):
 
 def test_help_documents_every_argument():
     done = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True)
-    for flag, words in [("--train_files", "built-in corpus"), ("--block_size", "n_positions"),
-                        ("--config_overrides", "JSON object"), ("--short_run_warmup_fraction", "short runs"),
-                        ("--learning_rate", "2.5e-4")]:
+    for flag, words in [
+        ("--train_files", "built-in corpus"),
+        ("--block_size", "n_positions"),
+        ("--config_overrides", "JSON object"),
+        ("--short_run_warmup_fraction", "short runs"),
+        ("--learning_rate", "2.5e-4"),
+    ]:
         assert flag in done.stdout and words in done.stdout, flag
 
 
@@ -261,6 +317,18 @@ def test_overwriting_a_folder_drops_the_earlier_runs_checkpoints(corpus, tmp_pat
     stale = out / "checkpoint-900"
     stale.mkdir(parents=True)
     (stale / CHECKPOINT_COMPLETE).write_text("{}")
-    run_pretraining(flags(corpus, out, "--max_steps", "4", "--save_steps", "2", "--save_total_limit", "1",
-                         "--overwrite_output_dir", "true"))
+    run_pretraining(
+        flags(
+            corpus,
+            out,
+            "--max_steps",
+            "4",
+            "--save_steps",
+            "2",
+            "--save_total_limit",
+            "1",
+            "--overwrite_output_dir",
+            "true",
+        )
+    )
     assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-4"]

@@ -90,8 +90,14 @@ def test_trust_remote_code_loads_without_gpt_hf(tmp_path, norm_position):
     script = tmp_path / "load_remote.py"
     script.write_text(REMOTE_LOADER)
     env_home = {"HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
-    subprocess.run([sys.executable, str(script), str(folder), str(tmp_path / "ids.pt"), str(tmp_path / "out.pt")],
-                   check=True, env=env_home, cwd=tmp_path, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, str(script), str(folder), str(tmp_path / "ids.pt"), str(tmp_path / "out.pt")],
+        check=True,
+        env=env_home,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     results = torch.load(tmp_path / "out.pt")
     with torch.no_grad():
         assert_close(results["logits"], model(ids).logits, atol=1e-5, rtol=1e-5)

@@ -20,18 +20,46 @@ def test_study_compares_pretrained_scratch_and_tfidf_and_writes_a_verdict(pretra
     dev = write_csv(tmp_path / "dev.csv", sentiment_rows(16, 1))
     test = write_csv(tmp_path / "test.csv", sentiment_rows(24, 2))
     out = tmp_path / "study"
-    study, data = data_efficiency.parse([
-        "--pretrained", str(pretrained), "--task", "classification", "--train_file", train, "--validation_file", dev,
-        "--test_file", test, "--text_column", "sentence", "--label_column", "sentiment", "--label_counts", "12", "all",
-        "--seeds", "0", "1", "--num_train_epochs", "1", "--learning_rate", "1e-3", "--output_dir", str(out)])
+    study, data = data_efficiency.parse(
+        [
+            "--pretrained",
+            str(pretrained),
+            "--task",
+            "classification",
+            "--train_file",
+            train,
+            "--validation_file",
+            dev,
+            "--test_file",
+            test,
+            "--text_column",
+            "sentence",
+            "--label_column",
+            "sentiment",
+            "--label_counts",
+            "12",
+            "all",
+            "--seeds",
+            "0",
+            "1",
+            "--num_train_epochs",
+            "1",
+            "--learning_rate",
+            "1e-3",
+            "--output_dir",
+            str(out),
+        ]
+    )
     from gpt_hf.studies.data_efficiency import run_study
 
     result = run_study(study, data)
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert len(rows) == 2 * 2 * 3  # label counts x seeds x methods
     assert {(int(r["labels"]), r["method"]) for r in rows} == {
-        (count, method) for count in (12, 48) for method in ("pre-trained", "from scratch",
-                                                            "TF-IDF + logistic regression")}
+        (count, method)
+        for count in (12, 48)
+        for method in ("pre-trained", "from scratch", "TF-IDF + logistic regression")
+    }
     assert all(0.0 <= float(r["score"]) <= 1.0 for r in rows)
     assert (out / "accuracy_vs_labels.png").read_bytes()[:4] == b"\x89PNG"
     table = (out / "results.md").read_text()
@@ -46,19 +74,28 @@ def test_study_compares_pretrained_scratch_and_tfidf_and_writes_a_verdict(pretra
 def test_verdict_counts_a_gain_only_beyond_the_seed_spread():
     from gpt_hf.studies.data_efficiency import verdict_line
 
-    summary = {(100, "pre-trained"): (0.70, 0.01, 3), (100, "from scratch"): (0.60, 0.02, 3),
-               (1000, "pre-trained"): (0.80, 0.03, 3), (1000, "from scratch"): (0.78, 0.02, 3)}
+    summary = {
+        (100, "pre-trained"): (0.70, 0.01, 3),
+        (100, "from scratch"): (0.60, 0.02, 3),
+        (1000, "pre-trained"): (0.80, 0.03, 3),
+        (1000, "from scratch"): (0.78, 0.02, 3),
+    }
     line = verdict_line(summary, "accuracy")
     assert "helps on this data at some label counts only" in line
-    assert "+10.0 points at 100 labels (seed spread 3.0)" in line and "+2.0 points at 1000 labels (seed spread 5.0)" \
-        in line
+    assert (
+        "+10.0 points at 100 labels (seed spread 3.0)" in line
+        and "+2.0 points at 1000 labels (seed spread 5.0)" in line
+    )
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["--benchmark", "acceptability"], "Give --pretrained .* or --pretrain_files .*, exactly one"),
-    (["--benchmark", "acceptability", "--pretrain_files", "x.txt"], "--pretrain_files needs --pretrain_recipe"),
-    (["--benchmark", "acceptability", "--pretrained", "x", "--label_counts", "ten"], "positive numbers or 'all'"),
-])
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--benchmark", "acceptability"], "Give --pretrained .* or --pretrain_files .*, exactly one"),
+        (["--benchmark", "acceptability", "--pretrain_files", "x.txt"], "--pretrain_files needs --pretrain_recipe"),
+        (["--benchmark", "acceptability", "--pretrained", "x", "--label_counts", "ten"], "positive numbers or 'all'"),
+    ],
+)
 def test_study_arguments_are_checked(tmp_path, argv, match):
     with pytest.raises(ValueError, match=match):
         data_efficiency.parse(argv + ["--output_dir", str(tmp_path / "o")])
@@ -70,12 +107,16 @@ def test_recipe_grid_skips_recorded_runs_and_pairs_the_default_with_the_best_by_
     calls = []
 
     def fake_finetune(model_args, data_args, training_args):  # a known score surface: best at lr 1e-3
-        calls.append((model_args.from_scratch, training_args.learning_rate, training_args.seed,
-                      data_args.max_train_samples))
+        calls.append(
+            (model_args.from_scratch, training_args.learning_rate, training_args.seed, data_args.max_train_samples)
+        )
         learning_rate = training_args.learning_rate or 5e-4  # the "default"
         score = 0.9 - 100 * abs(learning_rate - 1e-3) + 0.01 * training_args.seed - 0.2 * model_args.from_scratch
-        return {"recipe": {"learning_rate": learning_rate, "num_train_epochs": 10},
-                "metric_for_best_model": "accuracy", "test_accuracy": score}
+        return {
+            "recipe": {"learning_rate": learning_rate, "num_train_epochs": 10},
+            "metric_for_best_model": "accuracy",
+            "test_accuracy": score,
+        }
 
     monkeypatch.setattr(study, "finetune", fake_finetune)
     rows_file = tmp_path / "grid.jsonl"
@@ -94,7 +135,12 @@ def test_recipe_grid_skips_recorded_runs_and_pairs_the_default_with_the_best_by_
     table = study.recipe_table([row for row in study.read_grid_rows(rows_file) if row["train_samples"] == 300])
     lines = table.splitlines()
     assert [line.split(" | ")[2] for line in lines[2:7]] == [
-        "default", "lr 0.001", "lr 0.002", "default, from scratch", "**default − best of grid** (lr 0.001)"]
+        "default",
+        "lr 0.001",
+        "lr 0.002",
+        "default, from scratch",
+        "**default − best of grid** (lr 0.001)",
+    ]
     assert "| 3 | 86.0 ± 1.0 |" in lines[2] and "| 3 | 91.0 ± 1.0 |" in lines[3]
     assert lines[6].endswith("| 3 paired | **-5.0** ± 0.0 s.e. |")  # the same 5 points at every seed
     study.plot_recipe_grid(study.read_grid_rows(rows_file), tmp_path / "grid.png")

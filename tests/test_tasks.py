@@ -27,11 +27,15 @@ def test_layouts_token_by_token(tokenizer):
     cat, dog = ids(tokenizer, "the cat sat"), ids(tokenizer, "a dog ran")
     assert transform.classification("the cat sat")["input_ids"] == [S, *cat, E]
     assert transform.entailment("the cat sat", "a dog ran")["input_ids"] == [S, *cat, D, *dog, E]
-    assert transform.similarity("the cat sat", "a dog ran")["input_ids"] == [[S, *cat, D, *dog, E],
-                                                                           [S, *dog, D, *cat, E]]
+    assert transform.similarity("the cat sat", "a dog ran")["input_ids"] == [
+        [S, *cat, D, *dog, E],
+        [S, *dog, D, *cat, E],
+    ]
     yes, no = ids(tokenizer, "yes"), ids(tokenizer, "no")
     assert transform.multiple_choice("is it raining", ["yes", "no"])["input_ids"] == [
-        [S, *ids(tokenizer, "is it raining"), D, *yes, E], [S, *ids(tokenizer, "is it raining"), D, *no, E]]
+        [S, *ids(tokenizer, "is it raining"), D, *yes, E],
+        [S, *ids(tokenizer, "is it raining"), D, *no, E],
+    ]
 
 
 def test_batched_form_equals_single_examples_and_works_in_datasets_map(tokenizer):
@@ -40,19 +44,21 @@ def test_batched_form_equals_single_examples_and_works_in_datasets_map(tokenizer
     premises, hypotheses = ["the cat sat", "a dog ran to the park"], ["yes it is", "is it"]
     batch = transform.entailment(premises, hypotheses)["input_ids"]
     assert batch == [transform.entailment(p, h)["input_ids"] for p, h in zip(premises, hypotheses)]
-    data = datasets.Dataset.from_dict({"context": ["is it raining", "the cat"], "a": ["yes", "sat"], "b": ["no", "ran"],
-                                       "label": [0, 1]})
-    mapped = data.map(lambda b: transform.multiple_choice(b["context"], [list(x) for x in zip(b["a"], b["b"])]),
-                      batched=True)
+    data = datasets.Dataset.from_dict(
+        {"context": ["is it raining", "the cat"], "a": ["yes", "sat"], "b": ["no", "ran"], "label": [0, 1]}
+    )
+    mapped = data.map(
+        lambda b: transform.multiple_choice(b["context"], [list(x) for x in zip(b["a"], b["b"])]), batched=True
+    )
     assert mapped[0]["input_ids"] == transform.multiple_choice("is it raining", ["yes", "no"])["input_ids"]
     assert mapped.column_names == ["context", "a", "b", "label", "input_ids"]
 
 
 def test_fit_lengths_is_longest_first():
     assert fit_lengths([3, 4], 10) == [3, 4]
-    assert fit_lengths([2, 20], 10) == [2, 8]          # the short segment is kept whole
+    assert fit_lengths([2, 20], 10) == [2, 8]  # the short segment is kept whole
     assert fit_lengths([20, 20], 10) == [5, 5]
-    assert fit_lengths([20, 21], 11) == [6, 5]          # ties are taken from the later segment, like transformers
+    assert fit_lengths([20, 21], 11) == [6, 5]  # ties are taken from the later segment, like transformers
     assert fit_lengths([30, 2, 9], 15) == [7, 2, 6]
 
 
@@ -63,8 +69,10 @@ def test_truncation_keeps_special_tokens_and_fits(tokenizer):
     assert len(single) == 12 and single[0] == S and single[-1] == E
     pair = transform.entailment(long_text, "yes")["input_ids"]
     assert len(pair) == 12 and pair[-1] == E and pair[-3:] == [D, *ids(tokenizer, "yes"), E]
-    for rows in (transform.similarity(long_text, long_text)["input_ids"],
-                 transform.multiple_choice(long_text, [long_text, "no"])["input_ids"]):
+    for rows in (
+        transform.similarity(long_text, long_text)["input_ids"],
+        transform.multiple_choice(long_text, [long_text, "no"])["input_ids"],
+    ):
         assert all(len(row) <= 12 and row[0] == S and row[-1] == E and D in row for row in rows)
 
 
@@ -78,8 +86,12 @@ def test_collator_shapes_masks_and_targets(tokenizer):
     assert (single["input_ids"][0, short:] == PAD).all() and (single["lm_targets"][0, short:] == IGNORE_INDEX).all()
     assert torch.equal(single["lm_targets"][1], single["input_ids"][1])
 
-    pairs = collate([{**transform.similarity("the cat", "a dog"), "labels": 0.5},
-                     {**transform.similarity("yes", "is it raining today"), "labels": 1.0}])
+    pairs = collate(
+        [
+            {**transform.similarity("the cat", "a dog"), "labels": 0.5},
+            {**transform.similarity("yes", "is it raining today"), "labels": 1.0},
+        ]
+    )
     assert pairs["input_ids"].shape[:2] == (2, 2) and pairs["labels"].dtype == torch.float32
     example = transform.multiple_choice("is it", ["yes", "no", "maybe"])
     choices = TaskCollator(pad_token_id=PAD, pad_to_multiple_of=8)([{**example, "label": 2}] * 3)
@@ -94,8 +106,12 @@ def test_collated_batches_run_through_the_task_heads(tokenizer):
     config = tiny_config(**special_token_ids(tokenizer))
     transform, collate = TaskTransform(tokenizer, max_length=config.n_positions), TaskCollator(PAD)
     classifier = GPTHFForSequenceClassification(config)
-    batch = collate([{**transform.similarity("the cat", "a dog"), "label": 0},
-                     {**transform.similarity("yes", "it is raining"), "label": 1}])
+    batch = collate(
+        [
+            {**transform.similarity("the cat", "a dog"), "label": 0},
+            {**transform.similarity("yes", "it is raining"), "label": 1},
+        ]
+    )
     out = classifier(**batch)
     assert out.logits.shape == (2, 2) and out.lm_loss is not None
     out.loss.backward()

@@ -25,8 +25,14 @@ from conftest import NO_DROPOUT, SCRIPTS, run_pretraining
 
 
 def prepare(corpus, folder, **options) -> dict:
-    values = dict(train_files=[str(corpus)], output_dir=str(folder), tokenizer_vocab_size=300, shard_tokens=3000,
-                  validation_split_fraction=0.1, **options)
+    values = dict(
+        train_files=[str(corpus)],
+        output_dir=str(folder),
+        tokenizer_vocab_size=300,
+        shard_tokens=3000,
+        validation_split_fraction=0.1,
+        **options,
+    )
     return prepare_store(PrepareArguments(**values))
 
 
@@ -38,10 +44,30 @@ def store(corpus, tmp_path_factory):
 
 
 def train_flags(store, output_dir, *extra):
-    return ["--data_dir", str(store), "--output_dir", str(output_dir), "--config_name", "tiny", "--config_overrides",
-            json.dumps({"n_positions": 32, **NO_DROPOUT}), "--block_size", "32", "--per_device_train_batch_size", "8",
-            "--use_cpu", "--report_to", "none", "--logging_steps", "1", "--disable_tqdm", "true",
-            "--sample_prompt", "the", *extra]
+    return [
+        "--data_dir",
+        str(store),
+        "--output_dir",
+        str(output_dir),
+        "--config_name",
+        "tiny",
+        "--config_overrides",
+        json.dumps({"n_positions": 32, **NO_DROPOUT}),
+        "--block_size",
+        "32",
+        "--per_device_train_batch_size",
+        "8",
+        "--use_cpu",
+        "--report_to",
+        "none",
+        "--logging_steps",
+        "1",
+        "--disable_tqdm",
+        "true",
+        "--sample_prompt",
+        "the",
+        *extra,
+    ]
 
 
 def test_shards_are_megatron_indexed_datasets_of_whole_documents(store):
@@ -91,8 +117,9 @@ def test_resume_after_sigkill_gives_the_uninterrupted_weights(store, tmp_path):
     run_pretraining(train_flags(store, full, *common))
     killed = tmp_path / "killed"
     argv = train_flags(store, killed, *common)
-    died = subprocess.run([sys.executable, "-c", KILL_AT_STEP, str(SCRIPTS), "15", *argv], capture_output=True,
-                          text=True)
+    died = subprocess.run(
+        [sys.executable, "-c", KILL_AT_STEP, str(SCRIPTS), "15", *argv], capture_output=True, text=True
+    )
     assert died.returncode == -9, died.stderr[-2000:]
     assert last_complete_checkpoint(killed) == killed / "checkpoint-10"
     run_pretraining(argv + ["--resume_from_checkpoint", "last"])
@@ -106,9 +133,13 @@ def test_two_processes_read_disjoint_blocks_and_give_the_losses_of_one(store, tm
     run_pretraining(train_flags(store, tmp_path / "single", *common))
     argv = train_flags(store, tmp_path / "two", *common, "--ddp_backend", "gloo")
     argv[argv.index("--per_device_train_batch_size") + 1] = "4"  # 2 processes x 4 = the global batch of 8
-    done = subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", free_port(),
-                           str(SCRIPTS / "pretrain.py"), *argv], capture_output=True, text=True,
-                          env={**ENV, "HF_HOME": str(tmp_path / "hf")}, timeout=600)
+    done = subprocess.run(
+        [*TORCHRUN, "--nproc_per_node", "2", "--master_port", free_port(), str(SCRIPTS / "pretrain.py"), *argv],
+        capture_output=True,
+        text=True,
+        env={**ENV, "HF_HOME": str(tmp_path / "hf")},
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     one, two = losses(tmp_path / "single"), losses(tmp_path / "two")
     assert len(one) == len(two) == 6 and max(abs(a - b) for a, b in zip(one, two)) <= 1e-4, (one, two)
@@ -155,8 +186,9 @@ def test_two_tokenising_processes_write_the_same_store(corpus, store, tmp_path):
 def test_a_store_that_is_incomplete_or_from_another_tokenizer_is_refused_before_any_work(corpus, store, tmp_path):
     from gpt_hf.tokenization import train_tokenizer
 
-    other, _ = train_tokenizer(texts=["entirely different text " * 20] * 5, flavour="bytelevel", vocab_size=280,
-                               show_progress=False)
+    other, _ = train_tokenizer(
+        texts=["entirely different text " * 20] * 5, flavour="bytelevel", vocab_size=280, show_progress=False
+    )
     other.save_pretrained(tmp_path / "other")
     with pytest.raises(ArgumentError, match=r"--tokenizer_name_or_path: this tokenizer is not the one token store"):
         run_pretraining(train_flags(store, tmp_path / "a", "--tokenizer_name_or_path", str(tmp_path / "other")))

@@ -39,14 +39,16 @@ KOREAN = [
 
 @pytest.fixture(scope="module")
 def bytelevel():
-    return train_tokenizer(texts=ENGLISH + KOREAN, flavour="bytelevel", vocab_size=400, min_frequency=2,
-                           show_progress=False)[0]
+    return train_tokenizer(
+        texts=ENGLISH + KOREAN, flavour="bytelevel", vocab_size=400, min_frequency=2, show_progress=False
+    )[0]
 
 
 @pytest.fixture(scope="module")
 def gpt1():
-    return train_tokenizer(texts=ENGLISH + KOREAN, flavour="gpt1", vocab_size=500, min_frequency=2,
-                           show_progress=False)[0]
+    return train_tokenizer(
+        texts=ENGLISH + KOREAN, flavour="gpt1", vocab_size=500, min_frequency=2, show_progress=False
+    )[0]
 
 
 def merges_of(tokenizer):
@@ -59,22 +61,29 @@ def seed_words():
 
 
 def test_seed_example_learns_es_then_est_bytelevel():
-    tokenizer, _ = train_tokenizer(texts=seed_words(), flavour="bytelevel", vocab_size=261 + 5, min_frequency=1,
-                                   show_progress=False)
+    tokenizer, _ = train_tokenizer(
+        texts=seed_words(), flavour="bytelevel", vocab_size=261 + 5, min_frequency=1, show_progress=False
+    )
     assert merges_of(tokenizer)[:2] == [("e", "s"), ("es", "t")]  # pair counts 9 and 9
 
 
 def test_seed_example_gpt1_flavour_with_end_of_word_suffix():
-    tokenizer, _ = train_tokenizer(texts=seed_words(), flavour="gpt1", vocab_size=40, min_frequency=1,
-                                   show_progress=False)
+    tokenizer, _ = train_tokenizer(
+        texts=seed_words(), flavour="gpt1", vocab_size=40, min_frequency=1, show_progress=False
+    )
     assert merges_of(tokenizer)[:2] == [("e", "s"), ("es", "t</w>")]  # GPT-1 marks word ends with </w>
 
 
 def test_special_tokens_are_named_and_first(bytelevel, gpt1):
     for tokenizer in (bytelevel, gpt1):
         ids = special_token_ids(tokenizer)
-        assert (ids["eos_token_id"], ids["pad_token_id"], ids["start_token_id"], ids["delimiter_token_id"],
-                ids["extract_token_id"]) == (0, 1, 2, 3, 4)
+        assert (
+            ids["eos_token_id"],
+            ids["pad_token_id"],
+            ids["start_token_id"],
+            ids["delimiter_token_id"],
+            ids["extract_token_id"],
+        ) == (0, 1, 2, 3, 4)
         assert ids["bos_token_id"] == ids["eos_token_id"] == 0  # GPT-2's convention: <|endoftext|> is both
         assert tokenizer.padding_side == "left"
         assert tokenizer.cls_token == SPECIAL_TOKENS.extract and tokenizer.sep_token == SPECIAL_TOKENS.delimiter
@@ -82,8 +91,16 @@ def test_special_tokens_are_named_and_first(bytelevel, gpt1):
     assert gpt1.unk_token == SPECIAL_TOKENS.unk and bytelevel.unk_token is None
 
 
-@pytest.mark.parametrize("text", ["<|extract|> <|start|> <|delimiter|> <|pad|> <|endoftext|>", "$ <e> $$", "<|unk|>",
-                                  "a<|extract|>b", "<|start|><|delimiter|>"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<|extract|> <|start|> <|delimiter|> <|pad|> <|endoftext|>",
+        "$ <e> $$",
+        "<|unk|>",
+        "a<|extract|>b",
+        "<|start|><|delimiter|>",
+    ],
+)
 def test_user_text_never_produces_special_ids_in_our_pipelines(bytelevel, gpt1, text):
     for tokenizer in (bytelevel, gpt1):
         (ids,) = encode_texts(tokenizer, [text])
@@ -119,13 +136,16 @@ def test_added_special_tokens_stay_whole_and_task_transforms_still_split_them(by
 
 unicode_text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",)),  # lone surrogates cannot be UTF-8 encoded
-    min_size=0, max_size=60,
+    min_size=0,
+    max_size=60,
 )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=unicode_text | st.sampled_from(
-    ["👩‍👩‍👧 🎉", "\x00\x07\t\r\n", "漢字かなカナ", "é = e\u0301", "ｆｕｌｌ　ｗｉｄｔｈ"]))
+@given(
+    text=unicode_text
+    | st.sampled_from(["👩‍👩‍👧 🎉", "\x00\x07\t\r\n", "漢字かなカナ", "é = e\u0301", "ｆｕｌｌ　ｗｉｄｔｈ"])
+)
 def test_bytelevel_round_trips_any_string(bytelevel, text):
     assert bytelevel.decode(bytelevel(text)["input_ids"]) == text
 
@@ -142,7 +162,7 @@ def test_gpt1_round_trips_up_to_lowercasing_and_spacing(gpt1, text):
 
 def test_gpt1_normalises_like_the_original_encoder(gpt1):
     normalizer = gpt1.backend_tokenizer.normalizer
-    assert normalizer.normalize_str("  “Hello”—it’s  ＡＢＣ…\n") == "\"hello\"-it's abc..."
+    assert normalizer.normalize_str("  “Hello”—it’s  ＡＢＣ…\n") == '"hello"-it\'s abc...'
 
 
 def test_gpt1_unknown_characters_map_to_unk(gpt1):
@@ -178,9 +198,14 @@ def test_saved_folder_loads_with_autotokenizer_without_gpt_hf(tmp_path, flavour,
     tokenizer = bytelevel if flavour == "bytelevel" else gpt1
     save_tokenizer(tokenizer, tmp_path)
     texts = ["The fox, the dog.", "안녕하세요 <|extract|>"]
-    done = subprocess.run([sys.executable, "-c", LOADER, str(tmp_path), json.dumps(texts)], check=True,
-                          capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
-                          stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-c", LOADER, str(tmp_path), json.dumps(texts)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        stdin=subprocess.DEVNULL,
+    )
     loaded = json.loads(done.stdout)
     assert loaded["ids"] == tokenizer(texts)["input_ids"]
     assert (loaded["extract"], loaded["start"], loaded["split"], loaded["max"]) == (4, 2, False, 512)
@@ -189,19 +214,32 @@ def test_saved_folder_loads_with_autotokenizer_without_gpt_hf(tmp_path, flavour,
 
 
 def test_tokenizer_and_config_must_agree(bytelevel, tmp_path):
-    config = tiny_config(vocab_size=400, pad_token_id=1, bos_token_id=0, eos_token_id=0, start_token_id=2,
-                         delimiter_token_id=3, extract_token_id=4)
+    config = tiny_config(
+        vocab_size=400,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=0,
+        start_token_id=2,
+        delimiter_token_id=3,
+        extract_token_id=4,
+    )
     check_tokenizer_matches_config(bytelevel, config)
     assert is_padded_vocab(50257, 50304) and is_padded_vocab(40478, 40512)  # GPT-2 / GPT-1 padded to 64: accepted
     assert not is_padded_vocab(270, 320)
     config.vocab_size = 1000  # a tokenizer trained for another model
-    with pytest.raises(ValueError, match=r"tokenizer has 400 tokens but config.vocab_size=1000: a tokenizer trained "
-                                         r"for another model"):
+    with pytest.raises(
+        ValueError,
+        match=r"tokenizer has 400 tokens but config.vocab_size=1000: a tokenizer trained "
+        r"for another model",
+    ):
         check_tokenizer_matches_config(bytelevel, config)
     config.extract_token_id = 7
     config.vocab_size = 300
-    with pytest.raises(ValueError, match=r"tokenizer has 400 tokens but config.vocab_size=300.*extract_token_id: "
-                                         r"tokenizer 4 vs config 7"):
+    with pytest.raises(
+        ValueError,
+        match=r"tokenizer has 400 tokens but config.vocab_size=300.*extract_token_id: "
+        r"tokenizer 4 vs config 7",
+    ):
         save_tokenizer(bytelevel, tmp_path / "tok", config=config)
     assert not (tmp_path / "tok").exists()
 
@@ -209,8 +247,9 @@ def test_tokenizer_and_config_must_agree(bytelevel, tmp_path):
 def test_files_source_and_summary(tmp_path):
     (tmp_path / "a.txt").write_text("\n".join(ENGLISH), encoding="utf-8")
     (tmp_path / "b.txt").write_text("\n".join(KOREAN), encoding="utf-8")
-    tokenizer, summary = train_tokenizer(files=str(tmp_path / "*.txt"), flavour="bytelevel", vocab_size=350,
-                                         show_progress=False)
+    tokenizer, summary = train_tokenizer(
+        files=str(tmp_path / "*.txt"), flavour="bytelevel", vocab_size=350, show_progress=False
+    )
     assert summary.vocab_size == len(tokenizer) == 350
     assert summary.corpus_bytes == sum(p.stat().st_size for p in tmp_path.glob("*.txt"))
     assert 1.0 < summary.tokens_per_word < 10.0
@@ -221,8 +260,9 @@ def test_datasets_source_streams_a_column():
     dataset = datasets.Dataset.from_dict({"text": ENGLISH, "id": list(range(len(ENGLISH)))})
     tokenizer, summary = train_tokenizer(dataset=dataset, flavour="gpt1", vocab_size=300, show_progress=False)
     assert summary.corpus_bytes == sum(len(t.encode()) for t in ENGLISH)
-    with pytest.raises(ValueError,
-                       match=r"Text column 'sentence' not in the dataset; its columns are \['text', 'id'\]"):
+    with pytest.raises(
+        ValueError, match=r"Text column 'sentence' not in the dataset; its columns are \['text', 'id'\]"
+    ):
         train_tokenizer(dataset=dataset, text_column="sentence", show_progress=False)
     streamed = datasets.Dataset.from_dict({"text": ENGLISH}).to_iterable_dataset()
     assert train_tokenizer(dataset=streamed, flavour="gpt1", vocab_size=300, show_progress=False)[0] is not None
@@ -239,8 +279,11 @@ def test_clear_errors(tmp_path):
         train_tokenizer(files=tmp_path / "latin1.txt", show_progress=False)
     with pytest.raises(ValueError, match=r"No file matches .*missing\*.txt"):
         train_tokenizer(files=str(tmp_path / "missing*.txt"), show_progress=False)
-    with pytest.raises(ValueError, match=r"--vocab_size 100 is too small for a bytelevel tokenizer: it must hold the "
-                                         r"byte alphabet \(256\) \+ the special tokens; use at least 261"):
+    with pytest.raises(
+        ValueError,
+        match=r"--vocab_size 100 is too small for a bytelevel tokenizer: it must hold the "
+        r"byte alphabet \(256\) \+ the special tokens; use at least 261",
+    ):
         train_tokenizer(texts=ENGLISH, flavour="bytelevel", vocab_size=100, show_progress=False)
     with pytest.raises(ValueError, match=r"vocab_size=20 is smaller than the corpus alphabet"):
         train_tokenizer(texts=ENGLISH, flavour="gpt1", vocab_size=20, show_progress=False)
@@ -256,12 +299,30 @@ def test_train_tokenizer_script(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(ENGLISH + KOREAN), encoding="utf-8")
     out = tmp_path / "tok"
-    done = subprocess.run([sys.executable, str(SCRIPT), "--files", str(corpus), "--flavour", "bytelevel",
-                           "--vocab_size", "320", "--output_dir", str(out)], check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--files",
+            str(corpus),
+            "--flavour",
+            "bytelevel",
+            "--vocab_size",
+            "320",
+            "--output_dir",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert "Summary: flavour=bytelevel vocab_size=320" in done.stdout
     assert (out / "tokenizer.json").is_file()
-    bad = subprocess.run([sys.executable, str(SCRIPT), "--files", str(tmp_path / "nope.txt"), "--output_dir",
-                          str(tmp_path / "tok2")], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, str(SCRIPT), "--files", str(tmp_path / "nope.txt"), "--output_dir", str(tmp_path / "tok2")],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode != 0 and "No file matches" in bad.stderr and not (tmp_path / "tok2").exists()
     help_text = subprocess.run([sys.executable, str(SCRIPT), "--help"], check=True, capture_output=True, text=True)
     assert "--min_frequency" in help_text.stdout and "Minimum pair count" in help_text.stdout

@@ -14,8 +14,10 @@ def config_from_preset(name: str, **overrides) -> GPTHFConfig:
     """Build a `GPTHFConfig` from a preset name (`gpt1`, `gpt2-small`, `gpt2-medium`, `tiny`) plus overrides."""
     path = PRESET_DIR / f"{name}.json"
     if not path.is_file():
-        raise ArgumentError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}. (A config JSON file is "
-                         "read by GPTHFConfig.from_json_file, or given to scripts/pretrain.py as --config_name.)")
+        raise ArgumentError(
+            f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}. (A config JSON file is "
+            "read by GPTHFConfig.from_json_file, or given to scripts/pretrain.py as --config_name.)"
+        )
     values = json.loads(path.read_text())
     values.pop("_comment", None)
     values.update(overrides)

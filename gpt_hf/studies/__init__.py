@@ -17,9 +17,17 @@ from ..finetuning import FinetuneTrainingArguments
 def study_training_args(output_dir: Path, seed: int, use_cpu: bool = False, **recipe) -> FinetuneTrainingArguments:
     """What every fine-tuning run of a study shares: no logging, the seed for data and weights, one checkpoint; the
     device the Trainer picks (a GPU when there is one) unless `use_cpu`."""
-    return FinetuneTrainingArguments(output_dir=str(output_dir), use_cpu=use_cpu, report_to="none", seed=seed,
-                                     data_seed=seed, save_total_limit=1, disable_tqdm=True, overwrite_output_dir=True,
-                                     **recipe)
+    return FinetuneTrainingArguments(
+        output_dir=str(output_dir),
+        use_cpu=use_cpu,
+        report_to="none",
+        seed=seed,
+        data_seed=seed,
+        save_total_limit=1,
+        disable_tqdm=True,
+        overwrite_output_dir=True,
+        **recipe,
+    )
 
 
 def held_out_score(results: dict) -> float:

@@ -31,19 +31,28 @@ METHODS = ("pre-trained", "from scratch", "TF-IDF + logistic regression")
 class StudyArguments:
     output_dir: str = field(metadata={"help": "Folder for results.csv, results.md and accuracy_vs_labels.png."})
     pretrained: str | None = field(
-        default=None, metadata={"help": "A gpt_hf model already pretrained on your unlabelled text (its tokenizer "
-                                        "and architecture are used for the from-scratch runs too)."})
+        default=None,
+        metadata={
+            "help": "A gpt_hf model already pretrained on your unlabelled text (its tokenizer "
+            "and architecture are used for the from-scratch runs too)."
+        },
+    )
     pretrain_files: list[str] | None = field(
-        default=None, metadata={"help": "Or: unlabelled text files (globs) to pretrain on first, with "
-                                        "--pretrain_recipe."})
+        default=None,
+        metadata={"help": "Or: unlabelled text files (globs) to pretrain on first, with --pretrain_recipe."},
+    )
     pretrain_recipe: str | None = field(
-        default=None, metadata={"help": "Pretraining recipe JSON (as scripts/pretrain.py takes), e.g. "
-                                        "scripts/configs/tiny.json."})
+        default=None,
+        metadata={"help": "Pretraining recipe JSON (as scripts/pretrain.py takes), e.g. scripts/configs/tiny.json."},
+    )
     label_counts: list[str] = field(
         default_factory=lambda: ["100", "1000", "all"],
-        metadata={"help": "Training-set sizes to compare: numbers of labelled rows, or 'all'."})
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2],
-                             metadata={"help": "Seeds: each draws its own training rows and initialisation."})
+        metadata={"help": "Training-set sizes to compare: numbers of labelled rows, or 'all'."},
+    )
+    seeds: list[int] = field(
+        default_factory=lambda: [0, 1, 2],
+        metadata={"help": "Seeds: each draws its own training rows and initialisation."},
+    )
     learning_rate: float | None = field(default=None, metadata={"help": "Default: the fine-tuning recipe's."})
     num_train_epochs: float | None = field(default=None, metadata={"help": "Default: the fine-tuning recipe's."})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a non-empty output folder."})
@@ -51,8 +60,9 @@ class StudyArguments:
 
     def __post_init__(self):
         if (self.pretrained is None) == (self.pretrain_files is None):
-            raise ArgumentError("Give --pretrained (a pretrained folder) or --pretrain_files (text to pretrain on), "
-                             "exactly one.")
+            raise ArgumentError(
+                "Give --pretrained (a pretrained folder) or --pretrain_files (text to pretrain on), exactly one."
+            )
         if self.pretrain_files is not None and self.pretrain_recipe is None:
             raise ArgumentError("--pretrain_files needs --pretrain_recipe (e.g. scripts/configs/tiny.json).")
         for count in self.label_counts:
@@ -75,8 +85,9 @@ def tfidf_baseline(train, test, kind: PredictionKind, num_labels: int, seed: int
         columns = [c for c in ("context", "text", "text_pair") if c in rows.column_names]
         return [" ".join(str(row[c]) for c in columns) for row in rows]
 
-    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                          LogisticRegression(max_iter=2000, random_state=seed))
+    model = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(max_iter=2000, random_state=seed)
+    )
     model.fit(texts(train), list(train["label"]))
     metrics = kind.metrics(model.predict(texts(test)), list(test["label"]), num_labels)
     return metrics[kind.default_metric]
@@ -98,8 +109,11 @@ def run_study(study: StudyArguments, data_args: FinetuneDataArguments) -> dict:
         if "test" not in raw:  # score on held-out rows the fine-tuning never sees
             split = raw["validation"].train_test_split(test_size=0.5, seed=study.seeds[0])
             raw["validation"], raw["test"] = split["train"], split["test"]
-        limits = {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples,
-                  "test": data_args.max_eval_samples}
+        limits = {
+            "train": data_args.max_train_samples,
+            "validation": data_args.max_eval_samples,
+            "test": data_args.max_eval_samples,
+        }
         for split, limit in limits.items():
             if limit:
                 raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
@@ -114,15 +128,32 @@ def run_study(study: StudyArguments, data_args: FinetuneDataArguments) -> dict:
                 train = raw["train"].shuffle(seed=seed).select(range(count))
                 train_file = _write_jsonl(train, work / f"train-{count}-{seed}.jsonl")
                 for method, scratch in (("pre-trained", False), ("from scratch", True)):
-                    score = _finetune_once(pretrained, scratch, train_file, files, data_args, study, seed,
-                                           work / "runs" / f"{count}-{seed}-{int(scratch)}")
+                    score = _finetune_once(
+                        pretrained,
+                        scratch,
+                        train_file,
+                        files,
+                        data_args,
+                        study,
+                        seed,
+                        work / "runs" / f"{count}-{seed}-{int(scratch)}",
+                    )
                     rows.append({"labels": count, "seed": seed, "method": method, "score": score})
-                baseline = tfidf_baseline(encoded["train"].shuffle(seed=seed).select(range(count)),
-                                          encoded["test"], labels.kind, labels.num_labels, seed)
+                baseline = tfidf_baseline(
+                    encoded["train"].shuffle(seed=seed).select(range(count)),
+                    encoded["test"],
+                    labels.kind,
+                    labels.num_labels,
+                    seed,
+                )
                 if baseline is not None:
                     rows.append({"labels": count, "seed": seed, "method": METHODS[2], "score": baseline})
-                logger.info("%d labels, seed %d: %s", count, seed, [f"{r['method']} {r['score']:.3f}"
-                                                                    for r in rows[-3:] if r["labels"] == count])
+                logger.info(
+                    "%d labels, seed %d: %s",
+                    count,
+                    seed,
+                    [f"{r['method']} {r['score']:.3f}" for r in rows[-3:] if r["labels"] == count],
+                )
         summary = summarise(rows)
         verdict = verdict_line(summary, metric)
         _write_outputs(work, rows, summary, verdict, metric)
@@ -133,25 +164,46 @@ def run_study(study: StudyArguments, data_args: FinetuneDataArguments) -> dict:
 def _pretrain(study: StudyArguments, folder: Path) -> str:
     from ..pretraining import pretrain, pretrain_arguments
 
-    pretrain(*pretrain_arguments(study.pretrain_recipe, train_files=study.pretrain_files, output_dir=str(folder),
-                                 overwrite_output_dir=True, report_to="none", sample_prompt=""))
+    pretrain(
+        *pretrain_arguments(
+            study.pretrain_recipe,
+            train_files=study.pretrain_files,
+            output_dir=str(folder),
+            overwrite_output_dir=True,
+            report_to="none",
+            sample_prompt="",
+        )
+    )
     return str(folder)
 
 
-def _finetune_once(pretrained: str, scratch: bool, train_file: str, files: dict, data_args, study, seed: int,
-                   output_dir: Path) -> float:
+def _finetune_once(
+    pretrained: str, scratch: bool, train_file: str, files: dict, data_args, study, seed: int, output_dir: Path
+) -> float:
     """One fine-tuning run with the default recipe (or the study's overrides); the test score by the task's metric."""
     inputs = data_args.task_type.inputs  # the study's files hold the normalised columns
-    columns = dict(label_column="label", text_pair_column="text_pair" if "text_pair" in inputs else None,
-                   context_column="context" if "context" in inputs else None,
-                   choice_columns=["choices"] if "choices" in inputs else None)
-    recipe = {key: value for key, value in (("learning_rate", study.learning_rate),
-                                            ("num_train_epochs", study.num_train_epochs)) if value is not None}
+    columns = dict(
+        label_column="label",
+        text_pair_column="text_pair" if "text_pair" in inputs else None,
+        context_column="context" if "context" in inputs else None,
+        choice_columns=["choices"] if "choices" in inputs else None,
+    )
+    recipe = {
+        key: value
+        for key, value in (("learning_rate", study.learning_rate), ("num_train_epochs", study.num_train_epochs))
+        if value is not None
+    }
     results = finetune(
         FinetuneModelArguments(model_name_or_path=pretrained, from_scratch=scratch),
-        FinetuneDataArguments(task=data_args.task, train_file=train_file, validation_file=files["validation"],
-                              test_file=files["test"], max_length=data_args.max_length,
-                              problem_type=data_args.problem_type, **columns),
+        FinetuneDataArguments(
+            task=data_args.task,
+            train_file=train_file,
+            validation_file=files["validation"],
+            test_file=files["test"],
+            max_length=data_args.max_length,
+            problem_type=data_args.problem_type,
+            **columns,
+        ),
         study_training_args(output_dir, seed, study.use_cpu, **recipe),
     )
     return held_out_score(results)
@@ -192,11 +244,14 @@ def _write_outputs(folder: Path, rows: list[dict], summary: dict, verdict: str, 
         writer.writerows(rows)
     methods = [m for m in METHODS if any(method == m for _, method in summary)]
     counts = sorted({labels for labels, _ in summary})
-    lines = ["| labels | " + " | ".join(f"{m} ({metric}, %)" for m in methods) + " |",
-             "|---|" + "---|" * len(methods)]
+    lines = ["| labels | " + " | ".join(f"{m} ({metric}, %)" for m in methods) + " |", "|---|" + "---|" * len(methods)]
     for count in counts:
-        cells = [f"{100 * summary[(count, m)][0]:.1f} ± {100 * summary[(count, m)][1]:.1f}"
-                 if (count, m) in summary else "n/a" for m in methods]
+        cells = [
+            f"{100 * summary[(count, m)][0]:.1f} ± {100 * summary[(count, m)][1]:.1f}"
+            if (count, m) in summary
+            else "n/a"
+            for m in methods
+        ]
         lines.append(f"| {count} | " + " | ".join(cells) + " |")
     (folder / "results.md").write_text("\n".join(lines) + f"\n\n{verdict}\n", encoding="utf-8")
     plot_scores(summary, methods, counts, metric, folder / "accuracy_vs_labels.png")
@@ -206,8 +261,14 @@ def plot_scores(summary: dict, methods: list[str], counts: list[int], metric: st
     with figure(path, (5.5, 3.8)) as axes:
         for method in methods:
             points = [(c, *summary[(c, method)][:2]) for c in counts if (c, method) in summary]
-            axes.errorbar([p[0] for p in points], [100 * p[1] for p in points], yerr=[100 * p[2] for p in points],
-                          marker="o", capsize=3, label=method)
+            axes.errorbar(
+                [p[0] for p in points],
+                [100 * p[1] for p in points],
+                yerr=[100 * p[2] for p in points],
+                marker="o",
+                capsize=3,
+                label=method,
+            )
         axes.set_xscale("log")
         axes.set_xlabel("labelled training rows")
         axes.set_ylabel(f"test {metric} (%)")

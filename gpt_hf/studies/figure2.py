@@ -14,9 +14,18 @@ from .plotting import figure
 logger = logging.getLogger(__name__)
 
 
-def layer_transfer_curve(pretrained: str, benchmarks: list[str], seeds: list[int], work: Path, *,
-                         max_train_samples: int, max_eval_samples: int, max_length: int, use_cpu: bool = False,
-                         **recipe) -> list[dict]:
+def layer_transfer_curve(
+    pretrained: str,
+    benchmarks: list[str],
+    seeds: list[int],
+    work: Path,
+    *,
+    max_train_samples: int,
+    max_eval_samples: int,
+    max_length: int,
+    use_cpu: bool = False,
+    **recipe,
+) -> list[dict]:
     """Figure 2 (left): test metric of fine-tuning with the embeddings and the first n blocks transferred (the rest
     re-initialised), for n = 0 … n_layer, on built-in tasks; one row per (task, n, seed). `recipe`: the fine-tuning
     learning rate and epochs (default: the recipe's)."""
@@ -29,9 +38,14 @@ def layer_transfer_curve(pretrained: str, benchmarks: list[str], seeds: list[int
             for seed in seeds:
                 results = finetune(
                     FinetuneModelArguments(model_name_or_path=pretrained, transfer_layers=layers),
-                    FinetuneDataArguments(benchmark=benchmark, max_train_samples=max_train_samples,
-                                          max_eval_samples=max_eval_samples, max_length=max_length),
-                    study_training_args(work / f"{benchmark}-{layers}-{seed}", seed, use_cpu, **recipe))
+                    FinetuneDataArguments(
+                        benchmark=benchmark,
+                        max_train_samples=max_train_samples,
+                        max_eval_samples=max_eval_samples,
+                        max_length=max_length,
+                    ),
+                    study_training_args(work / f"{benchmark}-{layers}-{seed}", seed, use_cpu, **recipe),
+                )
                 rows.append({"task": benchmark, "layers": layers, "seed": seed, "score": held_out_score(results)})
                 logger.info("Figure 2 left: %s, %d layers, seed %d: %.3f", benchmark, layers, seed, rows[-1]["score"])
     return rows
@@ -48,8 +62,10 @@ def zero_shot_curve(pretrained: str, max_examples: int = 300) -> list[dict]:
 
     checkpoints = complete_checkpoints(pretrained)
     if not checkpoints:
-        raise ArgumentError(f"{pretrained} holds no complete checkpoint-N folder; pretrain with --save_steps and no "
-                         "--save_total_limit to keep the checkpoints along the way.")
+        raise ArgumentError(
+            f"{pretrained} holds no complete checkpoint-N folder; pretrain with --save_steps and no "
+            "--save_total_limit to keep the checkpoints along the way."
+        )
     tokenizer = AutoTokenizer.from_pretrained(pretrained)
     args = EvaluationArguments(model_name_or_path=pretrained, num_fewshot=[0], max_examples=max_examples)
     rows = []
@@ -59,13 +75,20 @@ def zero_shot_curve(pretrained: str, max_examples: int = 300) -> list[dict]:
         if not isinstance(model, torch.nn.Module):
             model = AutoModelForCausalLM.from_pretrained(model)
         results = run_evaluation(model.eval(), tokenizer, args)
-        rows += [{"step": step, "measure": "continuation (0-shot acc_norm)",
-                  "score": results["continuation/0-shot"]["acc_norm"]},
-                 {"step": step, "measure": "acceptability (GPT-1 threshold heuristic)",
-                  "score": results["acceptability/gpt1_threshold_zero_shot"]["acc"]},
-                 {"step": step, "measure": "acceptability (0-shot yes/no)",
-                  "score": results["acceptability/0-shot"]["acc"]},
-                 {"step": step, "measure": "validation perplexity", "score": results["perplexity"]["perplexity"]}]
+        rows += [
+            {
+                "step": step,
+                "measure": "continuation (0-shot acc_norm)",
+                "score": results["continuation/0-shot"]["acc_norm"],
+            },
+            {
+                "step": step,
+                "measure": "acceptability (GPT-1 threshold heuristic)",
+                "score": results["acceptability/gpt1_threshold_zero_shot"]["acc"],
+            },
+            {"step": step, "measure": "acceptability (0-shot yes/no)", "score": results["acceptability/0-shot"]["acc"]},
+            {"step": step, "measure": "validation perplexity", "score": results["perplexity"]["perplexity"]},
+        ]
         logger.info("Figure 2 right: step %d: %s", step, {r["measure"]: round(r["score"], 3) for r in rows[-4:]})
     return rows
 
@@ -75,8 +98,10 @@ def plot_figure2(transfer: list[dict], zero_shot: list[dict], path: Path) -> Non
     with figure(path, (10, 3.8), columns=2) as (left, right):
         for task in dict.fromkeys(r["task"] for r in transfer):
             layers = sorted({r["layers"] for r in transfer if r["task"] == task})
-            means = [100 * statistics.mean(r["score"] for r in transfer if r["task"] == task and r["layers"] == n)
-                     for n in layers]
+            means = [
+                100 * statistics.mean(r["score"] for r in transfer if r["task"] == task and r["layers"] == n)
+                for n in layers
+            ]
             left.plot(layers, means, marker="o", label=task)
         left.set_xlabel("pre-trained layers transferred")
         left.set_ylabel("fine-tuned test accuracy (%)")

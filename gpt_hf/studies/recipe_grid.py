@@ -18,9 +18,19 @@ logger = logging.getLogger(__name__)
 HEAD_LR_MULTIPLIER = FinetuneTrainingArguments.__dataclass_fields__["head_lr_multiplier"].default  # the plot's label
 
 
-def recipe_grid(pretrained: list[str], benchmarks: list[str], learning_rates: list[float], seeds: list[int],
-                train_samples: int, eval_samples: int, work: Path, rows_file: Path | None = None, *,
-                max_length: int = 64, use_cpu: bool = False) -> list[dict]:
+def recipe_grid(
+    pretrained: list[str],
+    benchmarks: list[str],
+    learning_rates: list[float],
+    seeds: list[int],
+    train_samples: int,
+    eval_samples: int,
+    work: Path,
+    rows_file: Path | None = None,
+    *,
+    max_length: int = 64,
+    use_cpu: bool = False,
+) -> list[dict]:
     """Fine-tune every pretrained folder on every built-in task with the default recipe and with each learning rate
     of the grid (everything else the recipe's), and from scratch with the default recipe; one row per run. With
     `rows_file` (JSON lines), runs already recorded there are not run again and new ones are appended as they finish,
@@ -32,8 +42,11 @@ def recipe_grid(pretrained: list[str], benchmarks: list[str], learning_rates: li
     for folder in pretrained:
         config = GPTHFConfig.from_pretrained(folder)
         size = f"{config.n_layer}x{config.n_embd}"
-        variants = [("default", None, False), *((f"lr {lr:g}", lr, False) for lr in learning_rates),
-                    ("default, from scratch", None, True)]
+        variants = [
+            ("default", None, False),
+            *((f"lr {lr:g}", lr, False) for lr in learning_rates),
+            ("default, from scratch", None, True),
+        ]
         for benchmark in benchmarks:
             for name, learning_rate, scratch in variants:
                 for seed in seeds:
@@ -43,15 +56,29 @@ def recipe_grid(pretrained: list[str], benchmarks: list[str], learning_rates: li
                         continue
                     results = finetune(
                         FinetuneModelArguments(model_name_or_path=folder, from_scratch=scratch),
-                        FinetuneDataArguments(benchmark=benchmark, max_train_samples=train_samples,
-                                              max_eval_samples=eval_samples, max_length=max_length),
-                        study_training_args(work / f"{size}-{benchmark}-{name}-{seed}", seed, use_cpu,
-                                            learning_rate=learning_rate))
-                    rows.append({"size": size, "task": benchmark, "variant": name, "seed": seed,
-                                 "train_samples": train_samples, "eval_samples": eval_samples,
-                                 "learning_rate": results["recipe"]["learning_rate"],
-                                 "epochs": results["recipe"]["num_train_epochs"],
-                                 "score": held_out_score(results)})
+                        FinetuneDataArguments(
+                            benchmark=benchmark,
+                            max_train_samples=train_samples,
+                            max_eval_samples=eval_samples,
+                            max_length=max_length,
+                        ),
+                        study_training_args(
+                            work / f"{size}-{benchmark}-{name}-{seed}", seed, use_cpu, learning_rate=learning_rate
+                        ),
+                    )
+                    rows.append(
+                        {
+                            "size": size,
+                            "task": benchmark,
+                            "variant": name,
+                            "seed": seed,
+                            "train_samples": train_samples,
+                            "eval_samples": eval_samples,
+                            "learning_rate": results["recipe"]["learning_rate"],
+                            "epochs": results["recipe"]["num_train_epochs"],
+                            "score": held_out_score(results),
+                        }
+                    )
                     logger.info("Recipe grid: %s", rows[-1])
                     if rows_file:
                         with open(rows_file, "a") as file:
@@ -75,8 +102,10 @@ def read_grid_rows(rows_file: Path) -> list[dict]:
             rows.append(json.loads(line))
             _grid_cell(rows[-1])
         except (ValueError, KeyError, TypeError) as error:
-            raise DataError(f"{rows_file}, line {number}, is not a recipe grid run ({error}): {line[:80]!r}. Give "
-                             "--rows_file a file written by scripts/recipe_grid.py, or a new path.") from None
+            raise DataError(
+                f"{rows_file}, line {number}, is not a recipe grid run ({error}): {line[:80]!r}. Give "
+                "--rows_file a file written by scripts/recipe_grid.py, or a new path."
+            ) from None
     return rows
 
 
@@ -84,10 +113,12 @@ def _grid_variants(rows: list[dict]) -> dict[tuple, dict[str, dict]]:
     """(size, task) -> variant -> its learning rate, epochs and {seed: score %}; variants in table order: the
     default, the grid by learning rate, from scratch."""
     groups = {key: {} for key in dict.fromkeys((r["size"], r["task"]) for r in rows)}  # in the rows' order
-    for row in sorted(rows, key=lambda r: (r["variant"].endswith("scratch"), r["variant"] != "default",
-                                           r["learning_rate"])):
+    for row in sorted(
+        rows, key=lambda r: (r["variant"].endswith("scratch"), r["variant"] != "default", r["learning_rate"])
+    ):
         variant = groups[row["size"], row["task"]].setdefault(
-            row["variant"], {"learning_rate": row["learning_rate"], "epochs": row["epochs"], "scores": {}})
+            row["variant"], {"learning_rate": row["learning_rate"], "epochs": row["epochs"], "scores": {}}
+        )
         variant["scores"][row["seed"]] = 100 * row["score"]
     return groups
 
@@ -96,23 +127,29 @@ def recipe_table(rows: list[dict]) -> str:
     """Markdown: per (size, task), the mean test score of each variant (default, the grid by learning rate, from
     scratch), and the default's distance to the best of the grid, paired by seed: the best mean of several noisy
     means is optimistic, so the table gives the standard error of the per-seed differences beside it."""
-    lines = ["| size | task | variant | learning rate | epochs | seeds | test score (%) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| size | task | variant | learning rate | epochs | seeds | test score (%) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for (size, task), variants in _grid_variants(rows).items():
         scores = {name: variant["scores"] for name, variant in variants.items()}
         for name, variant in variants.items():
             by_seed = scores[name]
             spread = statistics.stdev(by_seed.values()) if len(by_seed) > 1 else 0.0
-            lines.append(f"| {size} | {task} | {name} | {variant['learning_rate']:.3g} | {variant['epochs']:g} | "
-                         f"{len(by_seed)} | {statistics.mean(by_seed.values()):.1f} ± {spread:.1f} |")
+            lines.append(
+                f"| {size} | {task} | {name} | {variant['learning_rate']:.3g} | {variant['epochs']:g} | "
+                f"{len(by_seed)} | {statistics.mean(by_seed.values()):.1f} ± {spread:.1f} |"
+            )
         if "default" not in scores:
             continue
         best = max((v for v in scores if not v.endswith("scratch")), key=lambda v: statistics.mean(scores[v].values()))
         seeds = sorted(scores["default"].keys() & scores[best].keys())
         differences = [scores["default"][seed] - scores[best][seed] for seed in seeds]
         error = statistics.stdev(differences) / len(differences) ** 0.5 if len(differences) > 1 else 0.0
-        lines.append(f"| {size} | {task} | **default − best of grid** ({best}) | | | {len(seeds)} paired | "
-                     f"**{statistics.mean(differences):+.1f}** ± {error:.1f} s.e. |")
+        lines.append(
+            f"| {size} | {task} | **default − best of grid** ({best}) | | | {len(seeds)} paired | "
+            f"**{statistics.mean(differences):+.1f}** ± {error:.1f} s.e. |"
+        )
     return "\n".join(lines)
 
 
@@ -123,18 +160,33 @@ def plot_recipe_grid(rows: list[dict], path: Path, head_lr_multiplier: float = H
         for (size, task), variants in _grid_variants(rows).items():
             grid = [variant for name, variant in variants.items() if name.startswith("lr ")]
             scores = [list(variant["scores"].values()) for variant in grid]
-            line = axis.errorbar([variant["learning_rate"] for variant in grid], [statistics.mean(s) for s in scores],
-                                 yerr=[statistics.stdev(s) if len(s) > 1 else 0.0 for s in scores],
-                                 marker="o", capsize=3, label=f"{size} {task}")
+            line = axis.errorbar(
+                [variant["learning_rate"] for variant in grid],
+                [statistics.mean(s) for s in scores],
+                yerr=[statistics.stdev(s) if len(s) > 1 else 0.0 for s in scores],
+                marker="o",
+                capsize=3,
+                label=f"{size} {task}",
+            )
             colour = line[0].get_color()
             if "default" in variants:
-                axis.plot(variants["default"]["learning_rate"],
-                          statistics.mean(variants["default"]["scores"].values()), marker="*", markersize=16,
-                          color=colour, linestyle="none", label=f"{size} default recipe")
+                axis.plot(
+                    variants["default"]["learning_rate"],
+                    statistics.mean(variants["default"]["scores"].values()),
+                    marker="*",
+                    markersize=16,
+                    color=colour,
+                    linestyle="none",
+                    label=f"{size} default recipe",
+                )
             for name, variant in variants.items():
                 if name.endswith("scratch"):
-                    axis.axhline(statistics.mean(variant["scores"].values()), color=colour, linestyle=":",
-                                 label=f"{size} from scratch")
+                    axis.axhline(
+                        statistics.mean(variant["scores"].values()),
+                        color=colour,
+                        linestyle=":",
+                        label=f"{size} from scratch",
+                    )
         axis.set_xscale("log")
         axis.set_xlabel(f"fine-tuning learning rate (body; the head x{head_lr_multiplier:g})")
         axis.set_ylabel("test score (%)")

@@ -69,5 +69,3 @@ class GPT2CommonTest(ModelTesterMixin, GenerationTesterMixin, unittest.TestCase)
 
     def setUp(self):
         self.model_tester = TinyTester(self, GPT2Config)
-
-

@@ -24,11 +24,11 @@ import transformers
 
 HERE = Path(__file__).resolve().parent
 STUBS = {
-    "exporters/test_export.py":
-        "class ExportTesterMixin:\n    \"\"\"Not in transformers' sdist: no export tests.\"\"\"\n",
-    "generation/test_utils.py":
-        "class GenerationTesterMixin:\n    \"\"\"Not in transformers' sdist: gpt_hf's generation checks are "
-        "tests/test_generation.py.\"\"\"\n",
+    "exporters/test_export.py": 'class ExportTesterMixin:\n    """Not in transformers\' sdist: no export tests."""\n',
+    "generation/test_utils.py": (
+        'class GenerationTesterMixin:\n    """Not in transformers\' sdist: gpt_hf\'s generation checks are '
+        'tests/test_generation.py."""\n'
+    ),
 }
 
 
@@ -38,8 +38,22 @@ def fetch_sdist(version: str, cache: Path) -> Path:
     if found:
         return found[0]
     cache.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                    f"transformers=={version}", "-d", str(cache)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"transformers=={version}",
+            "-d",
+            str(cache),
+        ],
+        check=True,
+    )
     return cache / f"transformers-{version}.tar.gz"
 
 
@@ -92,17 +106,39 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         package = assemble(sdist, version, Path(tmp))
         junit = output / "junit.xml"
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", tmp,
-                        f"--junitxml={junit}", str(package / "test_gpt_hf_common.py"), *pytest_args], cwd=tmp)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--rootdir",
+                tmp,
+                f"--junitxml={junit}",
+                str(package / "test_gpt_hf_common.py"),
+                *pytest_args,
+            ],
+            cwd=tmp,
+        )
     table = outcomes(junit)
-    summary = {name: Counter(result.split(":")[0] for tests in table.values() for cls, result in tests.items()
-                             if cls == name) for name in sorted({cls for tests in table.values() for cls in tests})}
-    differing = {test: results for test, results in sorted(table.items())
-                 if len({r.split(":")[0] for r in results.values()}) > 1}
-    (output / "results.json").write_text(json.dumps(
-        {"transformers": version, "summary": summary, "differing": differing, "all": table}, indent=1))
-    lines = [f"# transformers {version}: ModelTesterMixin on gpt_hf and GPT-2", "",
-             "| test class | passed | failed | skipped |", "|---|---|---|---|"]
+    summary = {
+        name: Counter(result.split(":")[0] for tests in table.values() for cls, result in tests.items() if cls == name)
+        for name in sorted({cls for tests in table.values() for cls in tests})
+    }
+    differing = {
+        test: results for test, results in sorted(table.items()) if len({r.split(":")[0] for r in results.values()}) > 1
+    }
+    (output / "results.json").write_text(
+        json.dumps({"transformers": version, "summary": summary, "differing": differing, "all": table}, indent=1)
+    )
+    lines = [
+        f"# transformers {version}: ModelTesterMixin on gpt_hf and GPT-2",
+        "",
+        "| test class | passed | failed | skipped |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {name} | {c['passed']} | {c['failed']} | {c['skipped']} |" for name, c in summary.items()]
     lines += ["", "## Tests whose outcome differs between the classes", ""]
     for test, results in differing.items():
