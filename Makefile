@@ -45,9 +45,10 @@ install: $(VENV)/.installed
 # folders saved under one and loaded under the other).
 test: lint test-lock test-range
 
-# ruff's checks as pyproject.toml configures them (120 columns, pyflakes, import order).
+# ruff's checks as pyproject.toml configures them (120 columns, pyflakes, import order), and its formatting.
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 test-lock: $(VENV)/.installed
 	$(call pytest,$(PY),)
