@@ -228,7 +228,10 @@ def build_model(model_args, tokenizer, config: GPTHFConfig) -> GPTHFForCausalLM:
     else:
         for key, value in special_token_ids(tokenizer).items():
             setattr(config, key, value)
-        config.validate()
+        try:
+            config.validate()
+        except ValueError as err:  # the config's own check (a plain ValueError: its file travels as remote code)
+            raise ArgumentError(f"The tokenizer does not fit the model config: {err}") from None
         model = GPTHFForCausalLM._from_config(config, attn_implementation=model_args.attn_implementation)
     check_tokenizer_matches_config(tokenizer, model.config)
     generation = model.generation_config
