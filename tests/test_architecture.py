@@ -75,6 +75,47 @@ def test_no_module_imports_a_module_that_imports_it_back():
     assert not cycles, f"modules on an import cycle: {cycles} ({ {n: sorted(graph[n]) for n in cycles} })"
 
 
+def test_the_command_line_layer_is_imported_by_no_library_module():
+    importers = sorted(name for name, path in MODULES.items() if "gpt_hf.cli" in package_imports(path))
+    assert not importers, f"{importers} import gpt_hf.cli (the scripts' layer)"
+
+
+def test_no_module_changes_training_arguments_after_they_are_resolved():
+    """Only run_arguments.resolve_run_arguments writes the Trainer's arguments (on its own copy)."""
+    writes = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            for target in targets:
+                for part in ast.walk(target) if target is not None else ():
+                    if (
+                        isinstance(part, ast.Attribute)
+                        and isinstance(part.value, ast.Name)
+                        and part.value.id in ("training_args", "args")
+                        and name != "gpt_hf.run_arguments"
+                        and isinstance(part.ctx, ast.Store)
+                    ):
+                        writes.append(f"{name}:{node.lineno} {part.value.id}.{part.attr}")
+    assert not writes, writes
+
+
+def test_no_module_branches_on_a_prediction_kinds_name():
+    """What a prediction kind means is its row of metrics.PREDICTION_KINDS, not comparisons with its name. (labels.py
+    encodes labels by transformers' problem type, whose "regression" is spelled as the kind's name.)"""
+    from gpt_hf.metrics import PREDICTION_KINDS
+
+    branches = []
+    for name, path in MODULES.items():
+        if name == "gpt_hf.labels":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                for side in (node.left, *node.comparators):
+                    if isinstance(side, ast.Constant) and side.value in PREDICTION_KINDS:
+                        branches.append(f"{name}:{node.lineno} {side.value!r}")
+    assert not branches, branches
+
+
 def test_every_head_is_registered_and_saved_from_the_one_table(tmp_path):
     config = tiny_config()
     for auto_name, head in HEADS.items():
