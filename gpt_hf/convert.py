@@ -252,6 +252,9 @@ def export_config(config: GPTHFConfig, target: str):
     common = dict(
         vocab_size=config.vocab_size,
         n_positions=config.n_positions,
+        # the context again under its old name, as OpenAI's own gpt2 / openai-gpt folders carry it: llama.cpp's
+        # convert_hf_to_gguf.py reads n_ctx (KeyError without it)
+        n_ctx=config.n_positions,
         n_embd=config.n_embd,
         n_layer=config.n_layer,
         n_head=config.n_head,

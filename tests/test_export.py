@@ -55,6 +55,7 @@ def test_exported_folder_loads_as_the_built_in_without_remote_code_and_decodes_t
     assert done.returncode == 0, done.stderr[-2000:]
     config = json.loads((tmp_path / "exported" / "config.json").read_text())
     assert config["architectures"] == [class_name] and "auto_map" not in config
+    assert config["n_ctx"] == model.config.n_positions  # the old name llama.cpp's converter reads
     assert not list((tmp_path / "exported").glob("*.py"))  # no custom code travels with it
     built_in = AutoModelForCausalLM.from_pretrained(tmp_path / "exported").eval()  # no trust_remote_code
     assert type(built_in).__name__ == class_name
