@@ -11,15 +11,19 @@ back into the command-line layer.
 
 from pathlib import Path
 
+import torch
+
 from ..finetuning import FinetuneTrainingArguments
 
 
 def study_training_args(output_dir: Path, seed: int, use_cpu: bool = False, **recipe) -> FinetuneTrainingArguments:
     """What every fine-tuning run of a study shares: no logging, the seed for data and weights, one checkpoint; the
-    device the Trainer picks (a GPU when there is one) unless `use_cpu`."""
+    device the Trainer picks (a GPU when there is one) unless `use_cpu`, and pinned memory only where there is an
+    accelerator to copy to (torch warns on every run otherwise)."""
     return FinetuneTrainingArguments(
         output_dir=str(output_dir),
         use_cpu=use_cpu,
+        dataloader_pin_memory=not use_cpu and torch.accelerator.is_available(),
         report_to="none",
         seed=seed,
         data_seed=seed,
