@@ -33,7 +33,7 @@ def check_attn_implementation(value: str) -> None:
 
 @dataclass
 class ModelLoadingArguments:
-    """How any script loads a model and its tokenizer (keyword-only, so the scripts' own fields keep their order)."""
+    """How any script loads a model and its tokenizer (keyword-only fields, so a script's required field may follow)."""
 
     tokenizer_name_or_path: str | None = field(
         default=None,
