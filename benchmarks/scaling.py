@@ -66,7 +66,7 @@ print("RATE " + json.dumps({"tokens_per_s": tokens / (time.perf_counter() - star
 def build_scaled_corpus(folder: Path, megabytes: float, seed: int = 0) -> list[str]:
     """>= `megabytes` MB of text: the built-in corpus's documents, reshuffled with `seed`, `seed + 1`, ... and
     written as paragraphs (blank line between documents) into 10 MB files. The same files for the same arguments."""
-    from gpt_hf.data import builtin_corpus
+    from gpt_hf.corpus import builtin_corpus
 
     documents, files, written, part, round_ = builtin_corpus(), [], 0, None, seed
     folder.mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,7 @@ def _run_measured(command: list[str], env: dict) -> tuple[str, float, float]:
 
 def tokenizer_for_runs(folder: Path) -> Path:
     """A byte-level tokenizer (vocab 8192) trained once on the built-in corpus, shared by every run."""
-    from gpt_hf.data import builtin_corpus
+    from gpt_hf.corpus import builtin_corpus
     from gpt_hf.tokenization import train_tokenizer
 
     tokenizer, _ = train_tokenizer(

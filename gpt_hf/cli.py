@@ -15,7 +15,7 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from .errors import ArgumentError, RunStopped, UserError
+from .errors import ArgumentError, RunStopped, UserError, argument_errors
 from .loading import read_json_object
 
 logger = logging.getLogger(__name__)
@@ -57,12 +57,8 @@ def parse_arguments(dataclass_types: Sequence[type], argv: Sequence[str] | None 
             if action.dest in values:
                 action.required = False  # given by the recipe; a flag may still override it
         parser.set_defaults(**values)
-    try:
+    with argument_errors():  # transformers' own checks of flag values (HfArgumentParser, TrainingArguments)
         return parser.parse_args_into_dataclasses(args=argv)
-    except UserError:
-        raise
-    except ValueError as err:  # transformers' own checks of flag values (HfArgumentParser, TrainingArguments)
-        raise ArgumentError(str(err)) from err
 
 
 def setup_logging(arguments: Sequence) -> None:

@@ -16,7 +16,7 @@ import torch
 
 from .configuration_gpt_hf import GPTHFConfig
 from .errors import ArgumentError
-from .modeling_gpt_hf import HEADS
+from .modeling_gpt_hf import HEADS, head_of
 from .tokenization import save_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -336,10 +336,10 @@ def export_folder(model_dir, output_dir, target: str, overwrite: bool = False):
     check_output_dir(output_dir, overwrite)
     check_model_folder(model_dir)
     architecture = (AutoConfig.from_pretrained(model_dir).architectures or ["GPTHFForCausalLM"])[0]
-    found = next((head for head in HEADS.values() if head.model_class.__name__ == architecture), None)
+    found = head_of(architecture)
     if found is None:
         raise ArgumentError(f"{model_dir} holds a {architecture}, not a gpt_hf model.")
-    built_in = export_model(load_model(found.model_class, model_dir), target)
+    built_in = export_model(load_model(found[1].model_class, model_dir), target)
     with atomic_output_dir(output_dir, overwrite=overwrite) as staging:
         built_in.save_pretrained(staging)
         try:

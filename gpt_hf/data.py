@@ -1,26 +1,24 @@
 """Text sources: local files (globs), `datasets` columns (streamed in batches), Python iterators, the built-in
-corpus, and language-modelling datasets of documents with a seeded validation split. Imports no other gpt_hf
-module: tokenization reads its corpora from here, and packing (`gpt_hf.packing`) turns them into blocks after it.
+corpus (`gpt_hf.corpus`), and language-modelling datasets of documents with a seeded validation split. Imports only
+`errors` and `corpus`: tokenization reads its corpora from here, and packing (`gpt_hf.packing`) turns them into
+blocks after it.
 
 Everything upstream of tokenization reads text through here, so every source gets the same checks: missing files,
 non-UTF-8 bytes (reported with the file and byte offset), missing columns and empty corpora.
 """
 
-import ast
 import codecs
-import functools
 import glob
 import hashlib
 import itertools
 import json
 import math
 import os
-import sys
-import sysconfig
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .corpus import builtin_corpus
 from .errors import ArgumentError, DataError, check_fraction
 
 _CHUNK_BYTES = 1 << 20
@@ -152,73 +150,6 @@ def non_empty(batches: Iterable[list[str]], what: str) -> Iterator[list[str]]:
         if any(text.strip() for text in batch):
             return itertools.chain([batch], iterator)
     raise DataError(f"The corpus ({what}) is empty: no non-blank text to train on.")
-
-
-# --- the built-in corpus -------------------------------------------------------------------------------------------
-
-_SKIPPED_STDLIB_PARTS = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__", "lib2to3"}
-
-
-def builtin_corpus(min_chars: int = 200) -> list[str]:
-    """English documentation that ships with every Python: the `pydoc` topics and the standard library's docstrings.
-
-    Extracted deterministically (sorted files, `ast` parsing, no imports), de-duplicated, one document per pydoc
-    topic and per module (its docstrings in source order). Works offline; cached per process.
-    """
-    return list(_builtin_corpus(min_chars))
-
-
-@functools.lru_cache(maxsize=4)
-def _builtin_corpus(min_chars: int) -> tuple[str, ...]:
-    """Read the extraction from the on-disk cache, or extract (~7 s on 2 cores) and cache it atomically."""
-    stdlib = sysconfig.get_paths()["stdlib"]
-    key = hashlib.sha1(f"v1|{sys.version}|{stdlib}|{min_chars}".encode()).hexdigest()[:16]
-    cache_dir = Path(os.environ.get("GPT_HF_CACHE", Path.home() / ".cache" / "gpt_hf"))
-    cache_file = cache_dir / f"builtin-corpus-{key}.json"
-    try:
-        return tuple(json.loads(cache_file.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        pass
-    documents = _extract_builtin_corpus(Path(stdlib), min_chars)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        staging = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
-        staging.write_text(json.dumps(documents), encoding="utf-8")
-        staging.replace(cache_file)
-    except OSError:  # a read-only home: extract every time
-        pass
-    return tuple(documents)
-
-
-def _extract_builtin_corpus(stdlib: Path, min_chars: int) -> list[str]:
-    from pydoc_data.topics import topics
-
-    documents, seen = [], set()
-
-    def add(text: str):
-        text = text.strip()
-        if len(text) >= min_chars and text not in seen:
-            seen.add(text)
-            documents.append(text)
-
-    for name in sorted(topics):
-        add(topics[name])
-    for path in sorted(stdlib.rglob("*.py")):
-        if _SKIPPED_STDLIB_PARTS & set(path.relative_to(stdlib).parts):
-            continue
-        try:
-            tree = ast.parse(path.read_bytes())
-        except (SyntaxError, ValueError, OSError):
-            continue
-        parts = []
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                docstring = ast.get_docstring(node, clean=True)
-                if docstring and docstring not in seen:
-                    seen.add(docstring)
-                    parts.append(docstring)
-        add("\n\n".join(parts))
-    return documents
 
 
 # --- language-modelling datasets -----------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ Each type also derives from the built-in exception a caller would catch for it (
 for paths), so code written against those keeps working.
 """
 
+import contextlib
+
 
 class UserError(Exception):
     """Something only the user can fix. The message names what is wrong, the value, and what to do."""
@@ -31,6 +33,19 @@ class HubUploadError(UserError, RuntimeError):
     left in place. Exit code 1: the input was fine, the upload was not."""
 
     exit_code = 1
+
+
+@contextlib.contextmanager
+def argument_errors(prefix: str = ""):
+    """Inside the block, a plain `ValueError` is an `ArgumentError` (its message after `prefix`): for checks gpt_hf
+    calls but cannot make raise its types, transformers' argument parsing and the config's own validation (the
+    remote-code config file imports only torch and transformers). gpt_hf's own errors pass through unchanged."""
+    try:
+        yield
+    except UserError:
+        raise
+    except ValueError as err:
+        raise ArgumentError(f"{prefix}{err}") from err
 
 
 def check_at_least_one(arguments, *names: str) -> None:

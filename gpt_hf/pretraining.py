@@ -16,7 +16,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, HfArgumentParser, 
 from .checkpoints import remove_stale_checkpoints, resolve_resume_checkpoint, run_callbacks
 from .configuration_gpt_hf import GPTHFConfig
 from .data import load_text_dataset, load_text_stream
-from .errors import ArgumentError, UserError, check_at_least_one
+from .errors import ArgumentError, argument_errors, check_at_least_one
 from .hub import write_model_card
 from .loading import check_model_folder, load_model, load_tokenizer, read_json_object
 from .modeling_gpt_hf import GPTHFForCausalLM
@@ -107,24 +107,16 @@ def pretrain_arguments(recipe: str | Path, **overrides) -> tuple:
     """`pretrain`'s arguments from a recipe JSON (as scripts/pretrain.py takes it) with `overrides` on top: for a
     library caller such as a study, without the command line."""
     values = {**read_json_object(recipe, "Recipe file"), **overrides}
-    try:
+    with argument_errors(f"Recipe {recipe}: "):  # an unknown key, or transformers' own check of a value
         return HfArgumentParser(PRETRAIN_ARGUMENTS).parse_dict(values)
-    except UserError:
-        raise
-    except ValueError as err:  # an unknown key, or transformers' own check of a value
-        raise ArgumentError(f"Recipe {recipe}: {err}") from None
 
 
 def resolve_model_config(model_args) -> GPTHFConfig:
     """The run's model config, resolved once: the folder's (--model_name_or_path), a preset name or a JSON file
     (--config_name, default the tiny preset), with --config_overrides applied."""
-    try:
+    flags = "--config_overrides" if model_args.config_overrides else "--config_name / --model_name_or_path"
+    with argument_errors(f"{flags} give an invalid model config: "):
         return _model_config(model_args)
-    except UserError:
-        raise
-    except ValueError as err:  # GPTHFConfig's own checks: plain ValueErrors (its file travels as remote code)
-        flags = "--config_overrides" if model_args.config_overrides else "--config_name / --model_name_or_path"
-        raise ArgumentError(f"{flags} give an invalid model config: {err}") from None
 
 
 def _model_config(model_args) -> GPTHFConfig:
@@ -228,10 +220,8 @@ def build_model(model_args, tokenizer, config: GPTHFConfig) -> GPTHFForCausalLM:
     else:
         for key, value in special_token_ids(tokenizer).items():
             setattr(config, key, value)
-        try:
+        with argument_errors("The tokenizer does not fit the model config: "):
             config.validate()
-        except ValueError as err:  # the config's own check (a plain ValueError: its file travels as remote code)
-            raise ArgumentError(f"The tokenizer does not fit the model config: {err}") from None
         model = GPTHFForCausalLM._from_config(config, attn_implementation=model_args.attn_implementation)
     check_tokenizer_matches_config(tokenizer, model.config)
     generation = model.generation_config

@@ -173,10 +173,11 @@ def check_run_output(training_args) -> str | None:
     output_dir = Path(training_args.output_dir)
     check_writable_folder(output_dir)
     value = training_args.resume_from_checkpoint
+    resume_folder = run_folder(output_dir, resuming=True) if value else None
     if str(value).lower() == "auto":
-        value = "last" if last_complete_checkpoint(run_folder(output_dir, resuming=True)) else None
+        value = "last" if last_complete_checkpoint(resume_folder) else None
     if value:
-        resolve_resume_checkpoint(value, run_folder(output_dir, resuming=True), remove_incomplete=False)
+        resolve_resume_checkpoint(value, resume_folder, remove_incomplete=False)
         return value
     check_output_dir(output_dir, training_args.overwrite_output_dir)
     return None

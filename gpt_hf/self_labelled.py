@@ -141,7 +141,7 @@ def self_labelled_dataset(
     """A `DatasetDict` (train / validation / test) of one self-labelled task."""
     import datasets
 
-    from .data import builtin_corpus
+    from .corpus import builtin_corpus
 
     if task not in TASKS:
         raise ArgumentError(f"Unknown self-labelled task {task!r}; choose one of {sorted(TASKS)}.")

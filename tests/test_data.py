@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from gpt_hf.data import _extract_builtin_corpus, builtin_corpus, load_text_dataset
+from gpt_hf.corpus import _extract_builtin_corpus, builtin_corpus
+from gpt_hf.data import load_text_dataset
 from gpt_hf.packing import collate_blocks, tokenize_and_pack
 from gpt_hf.tokenization import train_tokenizer
 
