@@ -17,7 +17,7 @@ import torch
 from .configuration_gpt_hf import GPTHFConfig
 from .errors import ArgumentError
 from .modeling_gpt_hf import HEADS, head_of
-from .tokenization import save_tokenizer
+from .tokenization import copy_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -215,17 +215,12 @@ def convert_checkpoint(source, head: str = "causal-lm", revision: str | None = N
 
 def save_converted(model, source, output_dir, overwrite: bool = False):
     """Save a converted model (with its code files and auto_map) and, when the source has one, its tokenizer."""
-    from transformers import AutoTokenizer
-
     from .saving import atomic_output_dir
 
     with atomic_output_dir(output_dir, overwrite=overwrite) as staging:
         model.save_pretrained(staging)
         if not isinstance(source, torch.nn.Module):
-            try:
-                save_tokenizer(AutoTokenizer.from_pretrained(str(source)), staging, model.config)
-            except (OSError, ValueError) as err:
-                logger.warning("No tokenizer saved: %s has none that loads (%s).", source, err)
+            copy_tokenizer(source, staging, model.config, strict=False)  # a foreign checkpoint's folder
 
 
 # --- export: gpt_hf -> the built-ins, which every serving engine loads without custom code -------------------------
@@ -328,7 +323,7 @@ def export_model(model, target: str):
 def export_folder(model_dir, output_dir, target: str, overwrite: bool = False):
     """Write a gpt_hf folder's model as `target` (no custom code: no auto_map, no copied files), with its
     tokenizer unchanged (`tokenizer.json`: `AutoTokenizer` loads it as the generic fast tokenizer)."""
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoConfig
 
     from .loading import check_model_folder, load_model
     from .saving import atomic_output_dir, check_output_dir
@@ -342,12 +337,6 @@ def export_folder(model_dir, output_dir, target: str, overwrite: bool = False):
     built_in = export_model(load_model(found[1].model_class, model_dir), target)
     with atomic_output_dir(output_dir, overwrite=overwrite) as staging:
         built_in.save_pretrained(staging)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        except (OSError, ValueError) as err:
-            tokenizer = None
-            logger.warning("No tokenizer exported: %s has none that loads (%s).", model_dir, err)
-        if tokenizer is not None:
-            save_tokenizer(tokenizer, staging, built_in.config)
+        copy_tokenizer(model_dir, staging, built_in.config)
     logger.info("Exported %s as %s (%s) to %s.", model_dir, type(built_in).__name__, target, output_dir)
     return built_in

@@ -143,6 +143,12 @@ def batched(texts: Iterable[str], size: int = 1000) -> Iterator[list[str]]:
         yield batch
 
 
+def trimmed_documents(pieces: Iterable[str]) -> Iterator[str]:
+    """The documents of plain text cut at the document unit: the newlines around each trimmed (layout: the blank line
+    before it, the file's last newline), the blank ones dropped. One rule for every path that reads text files."""
+    return (piece.strip("\r\n") for piece in pieces if piece.strip())
+
+
 def non_empty(batches: Iterable[list[str]], what: str) -> Iterator[list[str]]:
     """Pass batches through, raising before the consumer starts if the source has no non-blank text at all."""
     iterator = iter(batches)
@@ -259,8 +265,8 @@ def iter_documents(
         splits, builder = _resolve_data_files(files, None)
         if builder == "text":
             separator = document_separator or _UNIT_SEPARATORS[document_unit]
-            documents = (piece.strip("\r\n") for piece in _pieces_between(splits["train"], separator))
-            yield from itertools.islice((text for text in documents if text.strip()), max_documents)
+            documents = trimmed_documents(_pieces_between(splits["train"], separator))
+            yield from itertools.islice(documents, max_documents)
             return
     raw = _load_raw(
         files, None, dataset_name, dataset_config, text_column, document_unit, document_separator, streaming=True
@@ -345,14 +351,9 @@ def _load_raw(
         try:
             if builder == "text":
                 raw = _load_plain_text(splits, document_unit, document_separator, streaming)
-                # newlines around a document are layout (the blank line before it, the file's last newline); a
-                # batched map may return fewer rows, which drops the blank documents (datasets' filter on a stream
-                # costs ~20x more)
-                raw = raw.map(
-                    lambda batch: {"text": [text.strip("\r\n") for text in batch["text"] if text.strip()]},
-                    batched=True,
-                    **progress,
-                )
+                # a batched map may return fewer rows, which drops the blank documents (datasets' filter on a
+                # stream costs ~20x more)
+                raw = raw.map(lambda batch: {"text": list(trimmed_documents(batch["text"]))}, batched=True, **progress)
             else:
                 raw = datasets.load_dataset(builder, data_files=splits, streaming=streaming)
         except datasets.exceptions.DatasetGenerationError as err:

@@ -17,10 +17,11 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from .data import DocumentArguments, read_escapes
+from .data import DocumentArguments, load_table_files, load_text_dataset, read_escapes
 from .errors import ArgumentError, DataError, check_at_least_one
 from .loading import load_model_and_tokenizer
 from .saving import check_writable_file
+from .self_labelled import self_labelled_dataset
 from .tokenization import document_start_id, encode_texts
 
 
@@ -452,18 +453,12 @@ def evaluate_folder(args: EvaluationArguments) -> dict:
 
 
 def run_evaluation(model, tokenizer, args: EvaluationArguments) -> dict:
-    from .data import load_text_dataset
-    from .self_labelled import self_labelled_dataset
-
     results = {}
     if args.task_file:  # read and check the user's file before any scoring
         results.update(evaluate_task_file(model, tokenizer, args))
     if args.perplexity_files is not None:  # the user's files: every document
-        texts = list(
-            load_text_dataset(files=args.perplexity_files, validation_fraction=None, **args.document_options)["train"][
-                "text"
-            ]
-        )
+        corpus = load_text_dataset(files=args.perplexity_files, validation_fraction=None, **args.document_options)
+        texts = list(corpus["train"]["text"])
     elif not args.task_file:  # the built-in corpus: its held-out documents
         texts = list(load_text_dataset(validation_fraction=0.05, seed=42)["validation"]["text"])
     if args.perplexity_files is not None or not args.task_file:
@@ -501,8 +496,6 @@ def run_evaluation(model, tokenizer, args: EvaluationArguments) -> dict:
 
 def evaluate_task_file(model, tokenizer, args: EvaluationArguments) -> dict:
     """Zero/few-shot accuracy on the user's labelled file with the template and verbalisers, for every k."""
-    from .data import load_table_files
-
     files = {"test": args.task_file, **({"train": args.fewshot_file} if args.fewshot_file else {})}
     tables = load_table_files(files, first_flag="--task_file")
     examples = template_examples(tables["test"], args.template, args.choices, args.label_column, what=args.task_file)

@@ -21,7 +21,7 @@ import transformers
 from transformers import set_seed
 
 from .checkpoints import remove_stale_checkpoints, resolve_resume_checkpoint, run_callbacks
-from .data import DocumentArguments, hold_out, load_table_files
+from .data import DocumentArguments, hold_out, load_table_files, load_text_dataset
 from .errors import ArgumentError, DataError, check_at_least_one, check_fraction
 from .hub import write_model_card
 from .labels import LabelInfo, check_labels, encode_labels
@@ -259,8 +259,6 @@ def load_task_dataset(data_args, seed: int) -> tuple[datasets.DatasetDict, dict]
     if data_args.benchmark in SELF_LABELLED_TASKS:
         documents = None
         if data_args.corpus_files:
-            from .data import load_text_dataset
-
             corpus = load_text_dataset(
                 files=data_args.corpus_files, validation_fraction=0.01, seed=seed, **data_args.document_options
             )
@@ -369,10 +367,8 @@ def build_task_model(model_args, task_type: TaskType, labels: LabelInfo, tokeniz
         if labels.id2label:
             extra.update(id2label=labels.id2label, label2id={v: k for k, v in labels.id2label.items()})
     if model_args.from_scratch:
-        from transformers import AutoConfig
-
         check_model_folder(model_args.model_name_or_path)
-        config = AutoConfig.from_pretrained(model_args.model_name_or_path, **extra)
+        config = transformers.AutoConfig.from_pretrained(model_args.model_name_or_path, **extra)
         model = auto.from_config(config, attn_implementation=model_args.attn_implementation)
     else:
         model = load_model(
@@ -390,9 +386,7 @@ def build_task_model(model_args, task_type: TaskType, labels: LabelInfo, tokeniz
 def check_model_before_data(model_args, tokenizer) -> None:
     """What the model folder's config says before any data is read: the tokenizer agrees with it, and it has the
     extract token the task heads pool at."""
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(model_args.model_name_or_path)
+    config = transformers.AutoConfig.from_pretrained(model_args.model_name_or_path)
     check_tokenizer_matches_config(tokenizer, config)
     if config.extract_token_id is None:
         raise ArgumentError(
@@ -489,15 +483,14 @@ def _train_and_save(
     stopper.raise_if_stopped(output_dir)
     results = trainer.evaluate()
     results.update(kept_checkpoint(trainer.state, training_args), recipe=run.recipe, data_checks=data_checks)
-    if "test" in encoded:
-        prediction = trainer.predict(encoded["test"], metric_key_prefix="test")
-        if prediction.metrics and any(k.startswith("test_") and k != "test_loss" for k in prediction.metrics):
-            results.update(prediction.metrics)
-        if trainer.is_world_process_zero():
-            write_predictions(output_dir / "predictions_test.tsv", prediction.predictions, labels)
+    prediction = trainer.predict(encoded["test"], metric_key_prefix="test") if "test" in encoded else None
+    if prediction is not None and any(k.startswith("test_") and k != "test_loss" for k in prediction.metrics or {}):
+        results.update(prediction.metrics)
 
     if trainer.is_world_process_zero():
         with reported_write_failures(output_dir, "the final model"):
+            if prediction is not None:
+                write_predictions(output_dir / "predictions_test.tsv", prediction.predictions, labels)
             trainer.save_model(output_dir)
             save_tokenizer(with_task_template(tokenizer), output_dir, model.config)
             trainer.save_metrics("eval", results)

@@ -15,7 +15,7 @@ from huggingface_hub import EvalResult, ModelCardData
 from .errors import ArgumentError, HubUploadError
 from .metrics import METRIC_NAMES
 from .modeling_gpt_hf import HEADS, head_of
-from .tokenization import save_tokenizer
+from .tokenization import copy_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def check_repo_id(repo_id: str) -> str:
 
 def build_hub_folder(model_dir, local_dir, repo_id: str | None = None, overwrite: bool = False) -> Path:
     """Write the repository contents for a pretrained, fine-tuned or converted model folder into `local_dir`."""
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoConfig
 
     from .saving import atomic_output_dir, check_output_dir
 
@@ -164,10 +164,7 @@ def build_hub_folder(model_dir, local_dir, repo_id: str | None = None, overwrite
     model = head.model_class.from_pretrained(model_dir)
     with atomic_output_dir(local_dir, overwrite=overwrite) as staging:
         model.save_pretrained(staging, safe_serialization=True)  # safetensors, code files, auto_map for every head
-        try:
-            save_tokenizer(AutoTokenizer.from_pretrained(model_dir), staging, model.config)
-        except (OSError, ValueError) as err:
-            logger.warning("No tokenizer exported: %s has none that loads (%s).", model_dir, err)
+        copy_tokenizer(model_dir, staging, model.config)
         for name in RESULT_FILES:
             if (model_dir / name).is_file():
                 shutil.copy2(model_dir / name, staging / name)

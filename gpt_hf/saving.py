@@ -72,7 +72,7 @@ def check_writable_file(path: str | os.PathLike, flag: str) -> Path:
     if path.is_dir():
         raise OutputPathError(f"{flag} {path} is a folder; give a file path.")
     folder = _nearest_existing_folder(path.parent, path, flag)
-    if folder != path.parent and folder.absolute() != path.parent.absolute():
+    if folder.absolute() != path.parent.absolute():
         raise OutputPathError(f"{flag} {path}: its folder {path.parent} does not exist; create it first.")
     _check_can_write_in(folder, path, flag)
     return path

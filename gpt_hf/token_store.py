@@ -42,8 +42,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import AutoTokenizer
 
-from .data import NO_VALIDATION_FIX, in_validation_split, iter_documents
+from .data import NO_VALIDATION_FIX, expand_files, in_validation_split, iter_documents
 from .errors import ArgumentError, DataError, check_at_least_one
 from .tokenization import (
     STREAMING_TOKENIZER_DOCUMENTS,
@@ -176,8 +177,6 @@ class TokenStore:
                 )
 
     def tokenizer(self):
-        from transformers import AutoTokenizer
-
         return AutoTokenizer.from_pretrained(self.folder / "tokenizer")
 
     def check_tokenizer(self, tokenizer, flag: str = "--tokenizer_name_or_path") -> None:
@@ -303,8 +302,8 @@ def corpus_documents(args: PrepareArguments):
 
 
 def _source_files(args: PrepareArguments) -> list[dict]:
-    from .data import expand_files
-
+    """The corpus files with their sizes: recorded when a preparation starts, so a rerun that would continue it over
+    other files is refused."""
     files = []
     for patterns in (args.train_files, args.validation_files):
         if patterns:
@@ -317,8 +316,6 @@ _worker_tokenizer = None
 
 def _start_worker(tokenizer_dir: str) -> None:
     global _worker_tokenizer
-    from transformers import AutoTokenizer
-
     _worker_tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
 
 
@@ -374,8 +371,11 @@ class _ShardWriter:
         self.shards.append(write_shard(self.folder / f"{self.split}-{len(self.shards):05d}", tokens, lengths))
 
 
-def _check_store_folder(args: PrepareArguments) -> dict | None:
-    """Before any work: the folder can hold the store. Returns an unfinished preparation's progress to continue."""
+def _check_store_folder(args: PrepareArguments, sources: list[dict]) -> dict | None:
+    """Before any work: the folder can hold the store. Returns an unfinished preparation's progress to continue (over
+    the same `sources`)."""
+    # imported here, not at the top: saving imports transformers' Trainer callbacks (~0.8 s), and every tokenising
+    # worker process imports this module
     from .saving import check_writable_folder
 
     folder = check_writable_folder(args.output_dir)
@@ -391,7 +391,7 @@ def _check_store_folder(args: PrepareArguments) -> dict | None:
     if progress_file.is_file():
         progress = json.loads(progress_file.read_text(encoding="utf-8"))
         if progress["recipe"] == args.recipe():
-            if progress["sources"] != _source_files(args):
+            if progress["sources"] != sources:
                 raise ArgumentError(
                     f"--output_dir {folder}: the corpus files changed since this preparation began "
                     "(sizes differ); pass --overwrite_output_dir true to prepare them again."
@@ -413,11 +413,10 @@ def _check_store_folder(args: PrepareArguments) -> dict | None:
 def prepare_store(args: PrepareArguments) -> dict:
     """Tokenise the corpus into a store at `args.output_dir`; returns its metadata. Rerunning the same command after
     a kill continues from the last complete shard (the documents before it are read again, not tokenised)."""
-    from transformers import AutoTokenizer
-
     from .saving import reported_write_failures
 
-    progress = _check_store_folder(args)
+    sources = _source_files(args)
+    progress = _check_store_folder(args, sources)
     folder = Path(args.output_dir)
     if args.tokenizer_name_or_path is not None:
         try:
@@ -445,7 +444,7 @@ def prepare_store(args: PrepareArguments) -> dict:
             tokenizer.save_pretrained(tokenizer_dir)
             progress = {
                 "recipe": args.recipe(),
-                "sources": _source_files(args),
+                "sources": sources,
                 "documents_read": 0,
                 "splits": {"train": [], "validation": []},
             }
@@ -473,7 +472,7 @@ def prepare_store(args: PrepareArguments) -> dict:
             train.flush()
         if not train.shards:
             raise DataError("The training documents hold no text to tokenise.")
-        metadata = _metadata(args, tokenizer, dtype, progress, time.perf_counter() - started)
+        metadata = _metadata(args, tokenizer, dtype, progress, sources, time.perf_counter() - started)
         (folder / (METADATA + ".partial")).write_text(json.dumps(metadata, indent=2))
         (folder / (METADATA + ".partial")).replace(folder / METADATA)
         (folder / PROGRESS).unlink()
@@ -519,7 +518,9 @@ class _encoder:
             self.pool.join()
 
 
-def _metadata(args: PrepareArguments, tokenizer, dtype: np.dtype, progress: dict, seconds: float) -> dict:
+def _metadata(
+    args: PrepareArguments, tokenizer, dtype: np.dtype, progress: dict, sources: list[dict], seconds: float
+) -> dict:
     splits = {
         split: {
             "shards": shards,
@@ -539,8 +540,7 @@ def _metadata(args: PrepareArguments, tokenizer, dtype: np.dtype, progress: dict
         "document_unit": args.document_unit,
         "document_separator": args.document_separator,
         "splits": splits,
-        "sources": _source_files(args)
-        or [{"dataset": args.dataset_name or "built-in corpus", "config": args.dataset_config}],
+        "sources": sources or [{"dataset": args.dataset_name or "built-in corpus", "config": args.dataset_config}],
         "recipe": progress["recipe"],
         "seconds": round(seconds, 1),
     }

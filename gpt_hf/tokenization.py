@@ -395,8 +395,7 @@ def check_tokenizer_matches_config(tokenizer, config) -> None:
         problems.append(
             f"tokenizer has {tokens} tokens but config.vocab_size={config.vocab_size}: a tokenizer trained for "
             f"another model (embedding rows {tokens}..{config.vocab_size - 1} would never be used). Use the model's "
-            "own "
-            "tokenizer, or resize_token_embeddings(len(tokenizer)); padding to a multiple of up to "
+            "own tokenizer, or resize_token_embeddings(len(tokenizer)); padding to a multiple of up to "
             f"{_MAX_VOCAB_PADDING} (at most 1% more rows) is accepted"
         )
     for key, value in expected.items():
@@ -421,6 +420,30 @@ def save_tokenizer(tokenizer, folder: str | os.PathLike, config=None) -> Path:
         tokenizer.model_max_length = config.n_positions
     tokenizer.save_pretrained(folder)
     return Path(folder)
+
+
+def copy_tokenizer(source: str | os.PathLike, folder: str | os.PathLike, config, strict: bool = True):
+    """The tokenizer of the folder `source`, saved into `folder` beside a model with `config` (`save_tokenizer`), for
+    a folder rebuilt from another (conversion, export, the Hub folder); returns it, or None when none was saved. A
+    source with no tokenizer that loads is a warning: the model is usable without one. A tokenizer that disagrees
+    with the model is an error when `strict` (a gpt_hf folder whose tokenizer does not fit its model is broken), and a
+    warning otherwise (a foreign checkpoint's folder: transformers builds an empty tokenizer for one without
+    tokenizer files)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(source))
+    except (OSError, ValueError) as err:
+        logger.warning("No tokenizer saved with the model: %s has none that loads (%s).", source, err)
+        return None
+    try:
+        save_tokenizer(tokenizer, folder, config)
+    except ArgumentError as err:
+        if strict:
+            raise
+        logger.warning("No tokenizer saved with the model: the one in %s does not fit it (%s).", source, err)
+        return None
+    return tokenizer
 
 
 # Streamed corpora (--streaming, a token store) train a new tokenizer on this many of their first documents.

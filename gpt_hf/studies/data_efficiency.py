@@ -18,6 +18,7 @@ from ..errors import ArgumentError
 from ..finetuning import FinetuneDataArguments, FinetuneModelArguments, finetune, load_task_dataset
 from ..labels import encode_labels
 from ..metrics import PredictionKind
+from ..pretraining import pretrain, pretrain_arguments
 from ..saving import atomic_output_dir
 from . import held_out_score, study_training_args
 from .plotting import figure
@@ -162,8 +163,6 @@ def run_study(study: StudyArguments, data_args: FinetuneDataArguments) -> dict:
 
 
 def _pretrain(study: StudyArguments, folder: Path) -> str:
-    from ..pretraining import pretrain, pretrain_arguments
-
     pretrain(
         *pretrain_arguments(
             study.pretrain_recipe,

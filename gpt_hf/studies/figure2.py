@@ -6,7 +6,13 @@ import logging
 import statistics
 from pathlib import Path
 
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+from ..checkpoints import checkpoint_step, complete_checkpoints
+from ..configuration_gpt_hf import GPTHFConfig
 from ..errors import ArgumentError
+from ..evaluation import EvaluationArguments, run_evaluation
 from ..finetuning import FinetuneDataArguments, FinetuneModelArguments, finetune
 from . import held_out_score, study_training_args
 from .plotting import figure
@@ -29,8 +35,6 @@ def layer_transfer_curve(
     """Figure 2 (left): test metric of fine-tuning with the embeddings and the first n blocks transferred (the rest
     re-initialised), for n = 0 … n_layer, on built-in tasks; one row per (task, n, seed). `recipe`: the fine-tuning
     learning rate and epochs (default: the recipe's)."""
-    from ..configuration_gpt_hf import GPTHFConfig
-
     n_layer = GPTHFConfig.from_pretrained(pretrained).n_layer
     rows = []
     for benchmark in benchmarks:
@@ -54,12 +58,6 @@ def layer_transfer_curve(
 def zero_shot_curve(pretrained: str, max_examples: int = 300) -> list[dict]:
     """Figure 2 (right): zero-shot performance of the checkpoints a pretraining run saved, by step (step 0: the
     same architecture at its random initialisation); one row per (step, measure)."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
-    from ..checkpoints import checkpoint_step, complete_checkpoints
-    from ..evaluation import EvaluationArguments, run_evaluation
-
     checkpoints = complete_checkpoints(pretrained)
     if not checkpoints:
         raise ArgumentError(

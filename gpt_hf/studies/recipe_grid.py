@@ -8,6 +8,7 @@ import logging
 import statistics
 from pathlib import Path
 
+from ..configuration_gpt_hf import GPTHFConfig
 from ..errors import DataError
 from ..finetuning import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, finetune
 from . import held_out_score, study_training_args
@@ -35,8 +36,6 @@ def recipe_grid(
     of the grid (everything else the recipe's), and from scratch with the default recipe; one row per run. With
     `rows_file` (JSON lines), runs already recorded there are not run again and new ones are appended as they finish,
     so a grid can be extended with more seeds or learning rates, or resumed after an interruption."""
-    from ..configuration_gpt_hf import GPTHFConfig
-
     finished = {_grid_cell(row): row for row in read_grid_rows(rows_file)} if rows_file else {}
     rows = []
     for folder in pretrained:
