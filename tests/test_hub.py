@@ -13,6 +13,7 @@ import torch
 from huggingface_hub import ModelCard
 
 import gpt_hf
+from gpt_hf.errors import ArgumentError
 from gpt_hf.hub import build_hub_folder
 from gpt_hf.tokenization import special_token_ids, train_tokenizer
 
@@ -152,6 +153,18 @@ def test_fine_tuned_classifier_exports_with_its_pipeline_tag(model_dir, tmp_path
     assert card.data.pipeline_tag == "text-classification"
     assert {r.metric_type: r.metric_value for r in card.data.eval_results} == {"eval_accuracy": 0.75}
     assert "AutoModelForSequenceClassification.from_pretrained" in card.text
+
+
+def test_a_tokenizer_that_does_not_fit_the_model_is_refused_not_dropped(model_dir, tmp_path):
+    mismatched = tmp_path / "mismatched"
+    gpt_hf.GPTHFForCausalLM.from_pretrained(model_dir).save_pretrained(mismatched)
+    other, _ = train_tokenizer(
+        texts=["Another corpus entirely."] * 20, flavour="bytelevel", vocab_size=280, show_progress=False
+    )
+    other.save_pretrained(mismatched)
+    with pytest.raises(ArgumentError, match="Tokenizer and model config disagree: tokenizer has 28"):
+        build_hub_folder(mismatched, tmp_path / "hub")
+    assert not (tmp_path / "hub").exists()
 
 
 def test_unreachable_endpoint_fails_clearly_keeps_the_folder_and_never_writes_the_token(model_dir, tmp_path):
