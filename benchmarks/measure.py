@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gpt_hf.training import cpu_has_bf16_instructions
+from gpt_hf.runs.arguments import cpu_has_bf16_instructions
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +64,8 @@ def build_model(name: str, cfg: BenchConfig):
         vocab_size=cfg.vocab_size,
     )
     if library == "gpt_hf":
-        from gpt_hf.configuration_gpt_hf import GPTHFConfig
-        from gpt_hf.modeling_gpt_hf import GPTHFForCausalLM
+        from gpt_hf.model.configuration_gpt_hf import GPTHFConfig
+        from gpt_hf.model.modeling_gpt_hf import GPTHFForCausalLM
 
         return GPTHFForCausalLM._from_config(GPTHFConfig(**sizes, norm_position=layout), attn_implementation=attn)
     if library == "gpt2":
@@ -131,7 +131,7 @@ def measure(name: str, workload: str, cfg: BenchConfig) -> dict:
             attention_mask=torch.ones_like(prompt),
         )
         if compiled_generate:  # transformers' own compiled decoding: static cache + one compiled step
-            from gpt_hf.generation import compiled_decoding
+            from gpt_hf.evaluation.generation import compiled_decoding
 
             kwargs.update(cache_implementation="static", compile_config=compiled_decoding(model))
         with torch.no_grad():
@@ -249,7 +249,7 @@ def format_table(rows: list[dict]) -> str:
 
 _DIRECT_TRAINING = """
 import sys
-from gpt_hf.tokenization import build_pipeline, build_trainer
+from gpt_hf.data.tokenizer import build_pipeline, build_trainer
 tokenizer = build_pipeline(sys.argv[1])
 tokenizer.train(sys.argv[4:], build_trainer(sys.argv[1], int(sys.argv[2]), 2, show_progress=False))
 tokenizer.save(sys.argv[3] + "/tokenizer.json")
@@ -290,7 +290,7 @@ def run_tokenizer_benchmark(flavour: str, vocab_size: int, megabytes: float, rou
 
     from transformers import PreTrainedTokenizerFast
 
-    from gpt_hf.tasks import TaskTransform
+    from gpt_hf.tasks.transforms import TaskTransform
 
     workdir = Path(workdir)
     files = build_text_corpus(workdir, megabytes)
@@ -385,7 +385,8 @@ def measure_training_loop(loop: str, precision: str, cfg: BenchConfig, steps: in
     import datasets
     from transformers import TrainerCallback, get_cosine_schedule_with_warmup
 
-    from gpt_hf.training import GPTTrainer, GPTTrainingArguments
+    from gpt_hf.runs.pretrain_arguments import PretrainTrainingArguments
+    from gpt_hf.runs.trainer import GPTTrainer
 
     torch.manual_seed(0)
     model = build_model("gpt_hf-pre-eager", cfg)
@@ -403,7 +404,7 @@ def measure_training_loop(loop: str, precision: str, cfg: BenchConfig, steps: in
         import tempfile
 
         with tempfile.TemporaryDirectory() as output_dir:
-            args = GPTTrainingArguments(
+            args = PretrainTrainingArguments(
                 output_dir=output_dir,
                 max_steps=steps,
                 per_device_train_batch_size=cfg.batch_size,
@@ -417,7 +418,7 @@ def measure_training_loop(loop: str, precision: str, cfg: BenchConfig, steps: in
                 dataloader_drop_last=True,
             )
             dataset = datasets.Dataset.from_dict({"input_ids": blocks.tolist()})
-            from gpt_hf.packing import collate_blocks
+            from gpt_hf.data.packing import collate_blocks
 
             trainer = GPTTrainer(
                 model=model, args=args, train_dataset=dataset, data_collator=collate_blocks, callbacks=[StepClock()]
@@ -474,9 +475,9 @@ def run_data_preparation(megabytes: float, workdir, num_proc: int = 2, vocab_siz
 
     import datasets
 
-    from gpt_hf.data import load_text_dataset
-    from gpt_hf.packing import tokenize_and_pack
-    from gpt_hf.tokenization import train_tokenizer
+    from gpt_hf.data.documents import load_text_dataset
+    from gpt_hf.data.packing import tokenize_and_pack
+    from gpt_hf.data.tokenizer import train_tokenizer
 
     datasets.disable_caching()
     datasets.disable_progress_bars()

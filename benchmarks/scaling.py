@@ -44,8 +44,8 @@ _STREAM_RATE = """
 import json, sys, time
 import datasets
 from transformers import AutoTokenizer
-from gpt_hf.data import load_text_stream
-from gpt_hf.packing import PackedStream
+from gpt_hf.data.documents import load_text_stream
+from gpt_hf.data.packing import PackedStream
 files, tokenizer_dir, seconds, workers = sys.argv[1].split(","), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
 stream = load_text_stream(files=files)
@@ -66,7 +66,7 @@ print("RATE " + json.dumps({"tokens_per_s": tokens / (time.perf_counter() - star
 def build_scaled_corpus(folder: Path, megabytes: float, seed: int = 0) -> list[str]:
     """>= `megabytes` MB of text: the built-in corpus's documents, reshuffled with `seed`, `seed + 1`, ... and
     written as paragraphs (blank line between documents) into 10 MB files. The same files for the same arguments."""
-    from gpt_hf.corpus import builtin_corpus
+    from gpt_hf.data.corpus import builtin_corpus
 
     documents, files, written, part, round_ = builtin_corpus(), [], 0, None, seed
     folder.mkdir(parents=True, exist_ok=True)
@@ -124,8 +124,8 @@ def _run_measured(command: list[str], env: dict) -> tuple[str, float, float]:
 
 def tokenizer_for_runs(folder: Path) -> Path:
     """A byte-level tokenizer (vocab 8192) trained once on the built-in corpus, shared by every run."""
-    from gpt_hf.corpus import builtin_corpus
-    from gpt_hf.tokenization import train_tokenizer
+    from gpt_hf.data.corpus import builtin_corpus
+    from gpt_hf.data.tokenizer import train_tokenizer
 
     tokenizer, _ = train_tokenizer(
         texts=builtin_corpus(), flavour="bytelevel", vocab_size=8192, show_progress=False, model_max_length=256
@@ -318,7 +318,7 @@ def measure_store_resume(store: Path, workdir: Path, fractions=(0.1, 0.5, 0.9)) 
     """Seconds from the process start to the first resumed step, resuming at `fractions` of the first epoch: a
     checkpoint of step 1 whose trainer state is set to the step at that fraction (the Trainer then skips that many
     batches: indices, no data read)."""
-    from gpt_hf.token_store import TokenStore
+    from gpt_hf.data.token_store import TokenStore
 
     blocks = len(TokenStore(store).blocks("train", 256))
     steps = blocks // 8

@@ -16,7 +16,7 @@ from pathlib import Path
 from transformers import HfArgumentParser
 
 from .errors import ArgumentError, RunStopped, UserError, argument_errors
-from .loading import read_json_object
+from .interop.loading import read_json_object
 
 logger = logging.getLogger(__name__)
 

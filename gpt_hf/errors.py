@@ -36,16 +36,17 @@ class HubUploadError(UserError, RuntimeError):
 
 
 @contextlib.contextmanager
-def argument_errors(prefix: str = ""):
-    """Inside the block, a plain `ValueError` is an `ArgumentError` (its message after `prefix`): for checks gpt_hf
-    calls but cannot make raise its types, transformers' argument parsing and the config's own validation (the
-    remote-code config file imports only torch and transformers). gpt_hf's own errors pass through unchanged."""
+def argument_errors(prefix: str = "", error_type: type[UserError] = ArgumentError):
+    """Inside the block, a plain `ValueError` is an `ArgumentError` (or `error_type`; its message after `prefix`): for
+    checks gpt_hf calls but cannot make raise its types, transformers' argument parsing, the config's own validation
+    (the remote-code config file imports only torch and transformers) and the checks of task types registered from
+    outside (a `DataError`). gpt_hf's own errors pass through unchanged."""
     try:
         yield
     except UserError:
         raise
     except ValueError as err:
-        raise ArgumentError(f"{prefix}{err}") from err
+        raise error_type(f"{prefix}{err}") from err
 
 
 def check_at_least_one(arguments, *names: str) -> None:

@@ -11,8 +11,9 @@ import tempfile
 from dataclasses import dataclass, field
 
 from gpt_hf.cli import entry_points
-from gpt_hf.finetuning import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, finetune
-from gpt_hf.self_labelled import TASKS
+from gpt_hf.runs.finetune_arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments
+from gpt_hf.runs.finetuning import finetune
+from gpt_hf.tasks.self_labelled import BUILDERS
 
 VARIANTS = {
     "pretrained (aux LM 0.5)": dict(from_scratch=False, aux_lm_weight=0.5),
@@ -25,7 +26,7 @@ VARIANTS = {
 class AblationArguments:
     pretrained: str = field(default="outputs/tiny-pretrained", metadata={"help": "Pretrained gpt_hf folder."})
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Fine-tuning seeds."})
-    tasks: list[str] = field(default_factory=lambda: list(TASKS), metadata={"help": "Self-labelled tasks."})
+    tasks: list[str] = field(default_factory=lambda: list(BUILDERS), metadata={"help": "Self-labelled tasks."})
     train_samples: int = field(default=800, metadata={"help": "Training examples per task (same for every run)."})
     eval_samples: int = field(default=300, metadata={"help": "Test examples per task."})
     max_length: int = field(default=64, metadata={"help": "Tokens per row."})
@@ -63,7 +64,7 @@ def run(args: AblationArguments) -> None:
                     )
                 scores.setdefault((task, variant), []).append(results["test_accuracy"])
                 print(f"{task:14s} {variant:26s} seed {seed}: test accuracy {results['test_accuracy']:.4f}", flush=True)
-    header = "| variant | " + " | ".join(f"{task} ({TASKS[task]})" for task in args.tasks) + " |"
+    header = "| variant | " + " | ".join(f"{task} ({BUILDERS[task].task_type})" for task in args.tasks) + " |"
     print("\n" + header + "\n|" + "---|" * (len(args.tasks) + 1))
     for variant in VARIANTS:
         cells = []

@@ -11,9 +11,9 @@ import sys
 from dataclasses import dataclass, field
 
 from gpt_hf.cli import entry_points
-from gpt_hf.convert import CONVERTIBLE_HEADS, EXPORT_LAYOUTS, convert_checkpoint, export_folder, save_converted
 from gpt_hf.errors import ArgumentError
-from gpt_hf.saving import check_output_dir
+from gpt_hf.interop.convert import CONVERTIBLE_HEADS, EXPORT_LAYOUTS, convert_checkpoint, export_folder, save_converted
+from gpt_hf.output.paths import check_output_dir
 
 
 @dataclass

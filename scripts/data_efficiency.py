@@ -15,7 +15,7 @@ Examples:
 import sys
 
 from gpt_hf.cli import entry_points
-from gpt_hf.finetuning import FinetuneDataArguments
+from gpt_hf.runs.finetune_arguments import FinetuneDataArguments
 from gpt_hf.studies.data_efficiency import StudyArguments, run_study
 
 

@@ -22,15 +22,16 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, OpenAIGPTConfig, OpenAIGPTLMHeadModel
 
 from gpt_hf.cli import entry_points, parse_arguments
-from gpt_hf.convert import convert_checkpoint
-from gpt_hf.evaluation import EvaluationArguments, run_evaluation
-from gpt_hf.finetuning import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, finetune
-from gpt_hf.generation import GenerationArguments, generate_texts
-from gpt_hf.hub import build_hub_folder
-from gpt_hf.pretraining import PretrainDataArguments, pretrain
-from gpt_hf.self_labelled import TASKS
+from gpt_hf.evaluation.evaluate import EvaluationArguments, run_evaluation
+from gpt_hf.evaluation.generation import GenerationArguments, generate_texts
+from gpt_hf.interop.convert import convert_checkpoint
+from gpt_hf.interop.hub import build_hub_folder
+from gpt_hf.runs.finetune_arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments
+from gpt_hf.runs.finetuning import finetune
+from gpt_hf.runs.pretrain_arguments import PretrainDataArguments, PretrainModelArguments, PretrainTrainingArguments
+from gpt_hf.runs.pretraining import pretrain
 from gpt_hf.studies.data_efficiency import StudyArguments, run_study
-from gpt_hf.training import GPTTrainingArguments, ModelArguments
+from gpt_hf.tasks.self_labelled import BUILDERS
 
 logger = logging.getLogger("demo")
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ def check_parity() -> list[tuple[str, str]]:
 
 def finetune_builtin_tasks(pretrained: Path, output: Path) -> list[tuple[str, str]]:
     rows = []
-    for task, spec in TASKS.items():
+    for task, spec in BUILDERS.items():
         results = finetune(
             FinetuneModelArguments(model_name_or_path=str(pretrained)),
             FinetuneDataArguments(benchmark=task, max_train_samples=800, max_eval_samples=200, max_length=64),
@@ -106,7 +107,7 @@ def run(args: DemoArguments) -> None:
     pretrained = output / "pretrained"
     summary = pretrain(
         *parse_arguments(
-            (ModelArguments, PretrainDataArguments, GPTTrainingArguments),
+            (PretrainModelArguments, PretrainDataArguments, PretrainTrainingArguments),
             [str(RECIPE)],
             output_dir=str(pretrained),
             report_to="none",

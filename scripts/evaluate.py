@@ -11,7 +11,7 @@ import json
 import sys
 
 from gpt_hf.cli import entry_points
-from gpt_hf.evaluation import EvaluationArguments, evaluate_folder
+from gpt_hf.evaluation.evaluate import EvaluationArguments, evaluate_folder
 
 
 def run(args: EvaluationArguments) -> None:

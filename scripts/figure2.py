@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpt_hf.cli import entry_points
-from gpt_hf.pretraining import pretrain, pretrain_arguments
-from gpt_hf.saving import check_writable_folder
+from gpt_hf.output.paths import check_writable_folder
+from gpt_hf.runs.pretrain_arguments import pretrain_arguments
+from gpt_hf.runs.pretraining import pretrain
 from gpt_hf.studies.figure2 import layer_transfer_curve, plot_figure2, zero_shot_curve
 
 

@@ -14,7 +14,8 @@ Examples:
 import sys
 
 from gpt_hf.cli import entry_points
-from gpt_hf.finetuning import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, finetune
+from gpt_hf.runs.finetune_arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments
+from gpt_hf.runs.finetuning import finetune
 
 parse, main = entry_points((FinetuneModelArguments, FinetuneDataArguments, FinetuneTrainingArguments), finetune)
 

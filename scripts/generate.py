@@ -10,7 +10,7 @@ Examples:
 import sys
 
 from gpt_hf.cli import entry_points
-from gpt_hf.generation import GenerationArguments, generate_from_folder
+from gpt_hf.evaluation.generation import GenerationArguments, generate_from_folder
 
 
 def run(args: GenerationArguments) -> None:

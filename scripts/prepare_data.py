@@ -11,7 +11,7 @@ Examples:
 import sys
 
 from gpt_hf.cli import entry_points
-from gpt_hf.token_store import PrepareArguments, prepare_store
+from gpt_hf.data.token_store import PrepareArguments, prepare_store
 
 
 def run(args: PrepareArguments) -> None:

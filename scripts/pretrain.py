@@ -11,7 +11,8 @@ Examples:
 import sys
 
 from gpt_hf.cli import entry_points
-from gpt_hf.pretraining import PRETRAIN_ARGUMENTS, pretrain
+from gpt_hf.runs.pretrain_arguments import PRETRAIN_ARGUMENTS
+from gpt_hf.runs.pretraining import pretrain
 
 parse, main = entry_points(PRETRAIN_ARGUMENTS, pretrain)
 

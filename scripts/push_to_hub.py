@@ -10,8 +10,8 @@ import sys
 from dataclasses import dataclass, field
 
 from gpt_hf.cli import entry_points
-from gpt_hf.hub import build_hub_folder, check_repo_id, upload
-from gpt_hf.saving import check_writable_folder
+from gpt_hf.interop.hub import build_hub_folder, check_repo_id, upload
+from gpt_hf.output.paths import check_writable_folder
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpt_hf.cli import entry_points
-from gpt_hf.saving import check_writable_file
+from gpt_hf.output.paths import check_writable_file
 from gpt_hf.studies.recipe_grid import plot_recipe_grid, read_grid_rows, recipe_grid, recipe_table
 
 

@@ -1,5 +1,5 @@
 """Serve a gpt_hf model folder with transformers' own OpenAI-compatible server (`transformers serve`):
-/v1/completions, /v1/chat/completions (when the tokenizer has a chat template: gpt_hf.tokenization.with_chat_template)
+/v1/completions, /v1/chat/completions (when the tokenizer has a chat template: gpt_hf.data.tokenizer.with_chat_template)
 and /v1/responses, with continuous batching if asked.
 
 `transformers serve` finds a model's class as an attribute of the `transformers` module, which a custom model is not;
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
 from gpt_hf.cli import entry_points as script_entry_points
-from gpt_hf.integrations import register_with_transformers_module
-from gpt_hf.loading import check_model_folder
+from gpt_hf.interop.integrations import register_with_transformers_module
+from gpt_hf.interop.loading import check_model_folder
 
 
 @dataclass

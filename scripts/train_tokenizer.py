@@ -9,9 +9,9 @@ import sys
 from dataclasses import dataclass, field
 
 from gpt_hf.cli import entry_points
+from gpt_hf.data.tokenizer import FLAVOURS, check_vocab_size, train_tokenizer
 from gpt_hf.errors import ArgumentError
-from gpt_hf.saving import atomic_output_dir, check_output_dir
-from gpt_hf.tokenization import FLAVOURS, check_vocab_size, train_tokenizer
+from gpt_hf.output.paths import atomic_output_dir, check_output_dir
 
 
 @dataclass

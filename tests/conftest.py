@@ -171,6 +171,6 @@ def run_pretraining(argv):
         sys.path.insert(0, str(SCRIPTS))
     import pretrain as pretrain_script
 
-    from gpt_hf.pretraining import pretrain
+    from gpt_hf.runs.pretraining import pretrain
 
     return pretrain(*pretrain_script.parse(argv))

@@ -28,7 +28,7 @@ from torch.distributed.fsdp import fully_shard
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpt_hf import GPTHFForCausalLM  # noqa: E402
-from gpt_hf.modeling_gpt_hf import GPTHFBlock  # noqa: E402
+from gpt_hf.model.layers_gpt_hf import GPTHFBlock
 
 from conftest import tiny_config  # noqa: E402
 

@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 from gpt_hf.cli import parse_arguments, run_main
-from gpt_hf.pretraining import PretrainDataArguments
-from gpt_hf.training import GPTTrainingArguments, ModelArguments
+from gpt_hf.runs.pretrain_arguments import PretrainDataArguments, PretrainModelArguments, PretrainTrainingArguments
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "scripts").glob("*.py"))
-PRETRAIN_ARGUMENTS = (ModelArguments, PretrainDataArguments, GPTTrainingArguments)
+PRETRAIN_ARGUMENTS = (PretrainModelArguments, PretrainDataArguments, PretrainTrainingArguments)
 
 USER_ERROR_EXIT_CODE = 2  # gpt_hf.errors.UserError.exit_code
 
@@ -88,7 +87,7 @@ def test_recipe_then_flags_override_it(tmp_path):
 def test_shipped_recipes_parse_with_overrides():
     from dataclasses import asdict
 
-    from gpt_hf.pretraining import pretrain_arguments
+    from gpt_hf.runs.pretrain_arguments import pretrain_arguments
 
     for recipe in (ROOT / "scripts" / "configs").glob("*.json"):
         parsed = parse_arguments(PRETRAIN_ARGUMENTS, [str(recipe), "--max_steps", "2", "--use_cpu", "true"])
@@ -133,7 +132,7 @@ def test_user_errors_are_decided_by_type_and_bugs_keep_their_traceback(tmp_path,
         value: int = 1
 
     def bad_value(args):
-        from gpt_hf.training import check_max_length
+        from gpt_hf.runs.arguments import check_max_length
 
         return check_max_length(9, 4)  # a user error from a gpt_hf helper
 
@@ -147,7 +146,7 @@ def test_user_errors_are_decided_by_type_and_bugs_keep_their_traceback(tmp_path,
     assert run_main((Arguments,), lambda args: (_ for _ in ()).throw(HubUploadError("offline")), []) == 1
 
     def bug_in_gpt_hf(args):
-        from gpt_hf.training import check_max_length
+        from gpt_hf.runs.arguments import check_max_length
 
         return check_max_length("9", 4)  # a TypeError raised inside gpt_hf ('>' on str and int): a bug
 
@@ -187,8 +186,8 @@ def test_document_options_on_every_script_that_reads_text_files():
     assert data.document_separator == "\n%\n" and data.document_options["document_unit"] == "paragraph"
     with pytest.raises(ValueError, match="--document_unit 'chapter' is not one of"):
         parse_arguments(PRETRAIN_ARGUMENTS, ["--output_dir", "x", "--document_unit", "chapter"])
-    from gpt_hf.evaluation import EvaluationArguments
-    from gpt_hf.finetuning import FinetuneDataArguments
+    from gpt_hf.evaluation.evaluate import EvaluationArguments
+    from gpt_hf.runs.finetune_arguments import FinetuneDataArguments
 
     for arguments in (EvaluationArguments, FinetuneDataArguments):
         assert {"document_unit", "document_separator"} <= set(arguments.__dataclass_fields__)

@@ -21,7 +21,7 @@ import transformers
 
 import gpt_hf
 
-PACKAGE = Path(gpt_hf.__file__).resolve().parent
+PACKAGE = Path(gpt_hf.__file__).resolve().parent / "model"  # the files save_pretrained copies into a folder
 # What save_pretrained writes beside the weights (the model file and the siblings it imports).
 COPIED_FILES = ("configuration_gpt_hf.py", "layers_gpt_hf.py", "modeling_gpt_hf.py")
 STANDARD_LIBRARY = {"collections", "dataclasses", "inspect", "warnings"}
@@ -109,10 +109,10 @@ def test_model_file_on_a_release_below_the_floor_says_which_release_it_needs(mon
     """A folder's code loaded by a transformers older than the floor stops with one line naming the fix."""
     monkeypatch.setattr(transformers, "__version__", "5.3.0")
     spec = importlib.util.spec_from_file_location(
-        "gpt_hf._probe_modeling", PACKAGE / "modeling_gpt_hf.py", submodule_search_locations=None
+        "gpt_hf.model._probe_modeling", PACKAGE / "modeling_gpt_hf.py", submodule_search_locations=None
     )
     module = importlib.util.module_from_spec(spec)
-    module.__package__ = "gpt_hf"
+    module.__package__ = "gpt_hf.model"
     with pytest.raises(ImportError, match=r"need transformers>=5\.4,<6; this is transformers 5\.3\.0"):
         spec.loader.exec_module(module)
 
@@ -120,9 +120,9 @@ def test_model_file_on_a_release_below_the_floor_says_which_release_it_needs(mon
 def test_declared_floor_matches_the_model_files_floor():
     import tomllib
 
-    from gpt_hf import modeling_gpt_hf
+    from gpt_hf.model import modeling_gpt_hf
 
-    pyproject = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    pyproject = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
     floor = ".".join(map(str, modeling_gpt_hf.MIN_TRANSFORMERS))
     assert f"transformers>={floor},<6" in pyproject["project"]["dependencies"]
 
@@ -146,7 +146,7 @@ QUIET_RUN = textwrap.dedent(
             ids = random_ids(2, 6)
             with torch.no_grad():
                 first = model(ids[:, :4], use_cache=True)
-                model(ids[:, 4:], cache=getattr(first, gpt_hf.modeling_gpt_hf._CACHE), use_cache=True)
+                model(ids[:, 4:], cache=getattr(first, gpt_hf.model.modeling_gpt_hf._CACHE), use_cache=True)
                 mask = torch.ones_like(ids)
                 mask[0, :2] = 0
                 for cache_implementation in (None, "static"):

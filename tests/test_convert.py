@@ -20,7 +20,7 @@ from transformers import (
 )
 
 import gpt_hf
-from gpt_hf.convert import convert_checkpoint
+from gpt_hf.interop.convert import convert_checkpoint
 
 from conftest import random_ids
 
@@ -118,9 +118,9 @@ def test_mismatched_checkpoint_lists_the_keys(tmp_path):
 
 def test_unsupported_sources_are_refused(tmp_path):
     with pytest.raises(ValueError, match="Cannot convert model_type='llama'"):
-        gpt_hf.convert.convert_config({"model_type": "llama"})
+        gpt_hf.interop.convert.convert_config({"model_type": "llama"})
     with pytest.raises(ValueError, match="add_cross_attention=True"):
-        gpt_hf.convert.convert_config({"model_type": "gpt2", "add_cross_attention": True})
+        gpt_hf.interop.convert.convert_config({"model_type": "gpt2", "add_cross_attention": True})
     with pytest.raises(ValueError, match="has no config.json"):
         convert_checkpoint(tmp_path)
 

@@ -1,13 +1,13 @@
-"""Corpora, the built-in corpus, dataset loading (gpt_hf.data) and packing (gpt_hf.packing)."""
+"""Corpora, the built-in corpus, dataset loading (gpt_hf.data.documents) and packing (gpt_hf.data.packing)."""
 
 import json
 
 import pytest
 
-from gpt_hf.corpus import _extract_builtin_corpus, builtin_corpus
-from gpt_hf.data import load_text_dataset
-from gpt_hf.packing import collate_blocks, tokenize_and_pack
-from gpt_hf.tokenization import train_tokenizer
+from gpt_hf.data.corpus import _extract_builtin_corpus, builtin_corpus
+from gpt_hf.data.documents import load_text_dataset
+from gpt_hf.data.packing import collate_blocks, tokenize_and_pack
+from gpt_hf.data.tokenizer import train_tokenizer
 
 DOCS = [f"Document number {i}. " + "Words follow words in a simple text. " * (i % 5 + 1) for i in range(40)]
 
@@ -105,12 +105,12 @@ def test_one_file_one_document_and_a_user_separator(tmp_path, monkeypatch):
     texts = list(loaded["train"]["text"]) + list(loaded["validation"]["text"])
     assert sorted(texts) == sorted(doc + "\n\n" + doc for doc in FORTUNES[:10])
 
-    import gpt_hf.data
+    import gpt_hf.data.documents
 
-    monkeypatch.setattr(gpt_hf.data, "_CHUNK_BYTES", 7)  # separators that straddle the reads
+    monkeypatch.setattr(gpt_hf.data.documents, "_CHUNK_BYTES", 7)  # separators that straddle the reads
     (tmp_path / "fortunes.dat").write_text("\n%\n".join(FORTUNES) + "\n%\n\n", encoding="utf-8")
     (tmp_path / "fortunes.txt").write_bytes((tmp_path / "fortunes.dat").read_bytes())
-    from gpt_hf.data import decode_separator
+    from gpt_hf.data.documents import decode_separator
 
     loaded = load_text_dataset(
         files=[str(tmp_path / "fortunes.txt")], validation_fraction=0.2, document_separator=decode_separator("\\n%\\n")
@@ -119,7 +119,7 @@ def test_one_file_one_document_and_a_user_separator(tmp_path, monkeypatch):
 
 
 def test_document_options_are_checked(tmp_path):
-    from gpt_hf.data import decode_separator
+    from gpt_hf.data.documents import decode_separator
 
     with pytest.raises(ValueError, match="--document_unit 'chapter' is not one of"):
         load_text_dataset(files=[str(tmp_path / "x.txt")], document_unit="chapter")
@@ -148,8 +148,8 @@ def test_packing_never_turns_special_strings_in_the_corpus_into_special_ids():
 
 
 def test_long_lines_are_read_in_bounded_pieces(tmp_path, monkeypatch):
-    from gpt_hf import tokenization
-    from gpt_hf.data import iter_bounded_lines, scan_text_file
+    from gpt_hf.data import tokenizer as tokenization
+    from gpt_hf.data.documents import iter_bounded_lines, scan_text_file
 
     words = [f"w{i % 37}" for i in range(30_000)]
     path = tmp_path / "one-line.txt"
@@ -193,7 +193,7 @@ def test_packing_joins_documents_with_eos_into_full_blocks():
 
 @pytest.mark.parametrize("separator", [None, "\n%\n"])
 def test_streaming_split_takes_whole_documents_and_never_shares_one(tmp_path, separator):
-    from gpt_hf.data import load_text_stream
+    from gpt_hf.data.documents import load_text_stream
 
     path = tmp_path / "fortunes.txt"
     path.write_text((separator or "\n\n").join(FORTUNES) + "\n", encoding="utf-8")
@@ -214,7 +214,7 @@ def test_streaming_split_takes_whole_documents_and_never_shares_one(tmp_path, se
 def test_packed_stream_is_endless_reshuffled_each_epoch_and_covers_the_documents():
     import datasets
 
-    from gpt_hf.packing import PackedStream
+    from gpt_hf.data.packing import PackedStream
 
     tokenizer = train_tokenizer(texts=DOCS, flavour="bytelevel", vocab_size=300, show_progress=False)[0]
     documents = datasets.Dataset.from_dict({"text": DOCS}).to_iterable_dataset(num_shards=4)
@@ -231,7 +231,7 @@ def test_packed_stream_is_endless_reshuffled_each_epoch_and_covers_the_documents
 
 @pytest.mark.parametrize("unit", ["paragraph", "line", "file"])
 def test_the_fast_plain_text_reader_yields_what_datasets_text_builder_yields(unit, tmp_path):
-    from gpt_hf.data import _load_raw, iter_documents
+    from gpt_hf.data.documents import _load_raw, iter_documents
 
     files = []
     for index, text in enumerate(["first para\n\nsecond\r\nline two\n\n\n\nthird  \n", "  \n\nlone\n\n\n"]):

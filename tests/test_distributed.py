@@ -35,7 +35,7 @@ def losses(output_dir: Path) -> list[float]:
 
 
 def test_two_processes_on_one_node_and_on_two_nodes_match_one_process_also_streaming(corpus, tmp_path):
-    from gpt_hf.tokenization import train_tokenizer
+    from gpt_hf.data.tokenizer import train_tokenizer
 
     tokenizer, _ = train_tokenizer(
         files=corpus, flavour="bytelevel", vocab_size=300, show_progress=False, model_max_length=32
@@ -139,10 +139,10 @@ def test_two_processes_on_one_node_and_on_two_nodes_match_one_process_also_strea
 
 
 def test_fsdp_on_cpu_is_refused_rather_than_silently_ddp(tmp_path):
-    from gpt_hf.training import GPTTrainingArguments
+    from gpt_hf.runs.pretrain_arguments import PretrainTrainingArguments
 
     with pytest.raises(ValueError, match="FSDP .* needs GPUs or another accelerator: accelerate applies it only there"):
-        GPTTrainingArguments(
+        PretrainTrainingArguments(
             output_dir=str(tmp_path),
             use_cpu=True,
             fsdp="full_shard",
@@ -241,8 +241,8 @@ def children(pid: int) -> list[int]:
 
 
 def test_sigterm_to_one_process_stops_both_at_the_same_step_and_the_run_resumes_exactly(corpus, tmp_path):
-    from gpt_hf.checkpoints import CHECKPOINT_COMPLETE
-    from gpt_hf.tokenization import train_tokenizer
+    from gpt_hf.data.tokenizer import train_tokenizer
+    from gpt_hf.output.checkpoint_folders import CHECKPOINT_COMPLETE
 
     tokenizer, _ = train_tokenizer(
         files=corpus, flavour="bytelevel", vocab_size=300, show_progress=False, model_max_length=32

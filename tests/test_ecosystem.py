@@ -16,7 +16,8 @@ import torch
 from datasets import Dataset
 
 import gpt_hf
-from gpt_hf.tokenization import special_token_ids, train_tokenizer, with_chat_template
+from gpt_hf.data.templates import with_chat_template
+from gpt_hf.data.tokenizer import special_token_ids, train_tokenizer
 
 from conftest import ROOT, SCRIPTS, random_ids, tiny_config
 from test_finetuning import prose
@@ -37,7 +38,7 @@ def folder(tmp_path_factory):
         )
     )
     model.save_pretrained(path)
-    gpt_hf.tokenization.save_tokenizer(tokenizer, path, model.config)
+    gpt_hf.data.tokenizer.save_tokenizer(tokenizer, path, model.config)
     return path
 
 
@@ -146,7 +147,7 @@ def test_a_chat_fine_tune_keeps_its_template_and_renders_a_conversation(folder, 
 def test_pipeline_classifies_text_longer_than_the_context(folder):
     import transformers
 
-    from gpt_hf.tokenization import with_task_template
+    from gpt_hf.data.templates import with_task_template
 
     model, tokenizer = load(folder, "AutoModelForSequenceClassification", num_labels=2)
     classify = transformers.pipeline("text-classification", model=model, tokenizer=with_task_template(tokenizer))

@@ -10,16 +10,16 @@ import pytest
 import torch
 
 import gpt_hf
-from gpt_hf import evaluation
-from gpt_hf.evaluation import (
+from gpt_hf.data.tokenizer import special_token_ids, train_tokenizer
+from gpt_hf.evaluation import scoring
+from gpt_hf.evaluation.generation import GenerationArguments, generate_texts, read_prompts
+from gpt_hf.evaluation.scoring import (
     MultipleChoiceExample,
     build_fewshot_prompt,
     evaluate_multiple_choice,
     perplexity,
     score_continuations,
 )
-from gpt_hf.generation import GenerationArguments, generate_texts, read_prompts
-from gpt_hf.tokenization import special_token_ids, train_tokenizer
 
 from conftest import tiny_config
 
@@ -97,7 +97,7 @@ def test_default_stride_equals_lm_evaluation_harness_loglikelihood_rolling(lm):
 @pytest.mark.parametrize("stride", [1, 8, 31, 32])
 def test_any_stride_scores_each_token_once_with_at_least_window_minus_stride_context(stride):
     ids, window = list(range(100, 190)), 32
-    rows = evaluation.rolling_windows(ids, prefix=0, window=window, stride=stride)
+    rows = scoring.rolling_windows(ids, prefix=0, window=window, stride=stride)
     scored = [token for row, count in rows for token in row[-count:]]
     assert scored == ids  # every token once, in order
     for row, count in rows:
@@ -131,7 +131,7 @@ def test_fewshot_prompt_layout_is_exact():
 
 def test_acc_and_acc_norm_disagree_on_a_constructed_example(monkeypatch):
     # candidate 0: short, higher total log-prob; candidate 1: long, higher log-prob per character
-    monkeypatch.setattr(evaluation, "score_continuations", lambda *a, **k: [-2.0, -4.0])
+    monkeypatch.setattr(scoring, "score_continuations", lambda *a, **k: [-2.0, -4.0])
     example = MultipleChoiceExample("prompt", [" a", " bbbbbbbbbbb"], label=1)
     result = evaluate_multiple_choice(None, None, [example], pool=[], num_fewshot=0, show_progress=False)
     assert (result["acc"], result["acc_norm"]) == (0.0, 1.0)
@@ -140,7 +140,7 @@ def test_acc_and_acc_norm_disagree_on_a_constructed_example(monkeypatch):
 def test_demonstrations_come_from_the_pool_with_a_seed(monkeypatch):
     seen = []
     monkeypatch.setattr(
-        evaluation,
+        scoring,
         "score_continuations",
         lambda m, t, requests, *a, **k: seen.extend(requests) or [0.0] * len(requests),
     )
@@ -281,8 +281,8 @@ def test_saved_lm_tokenizer_pads_left_so_batched_generate_equals_one_at_a_time(l
 def test_folder_checks_before_evaluation_and_generation(lm, tmp_path):
     import shutil
 
-    from gpt_hf.evaluation import EvaluationArguments, evaluate_folder
-    from gpt_hf.generation import generate_from_folder
+    from gpt_hf.evaluation.evaluate import EvaluationArguments, evaluate_folder
+    from gpt_hf.evaluation.generation import generate_from_folder
 
     model, tokenizer, folder = lm
     mismatched = tmp_path / "mismatched"
@@ -401,7 +401,8 @@ def write_rows(path: Path, rows: list[dict]) -> str:
 
 def test_template_and_verbalisers_score_the_hand_computed_log_likelihood(lm, tmp_path):
     model, tokenizer, _ = lm
-    from gpt_hf.evaluation import EvaluationArguments, run_evaluation, score_examples, template_examples
+    from gpt_hf.evaluation.evaluate import EvaluationArguments, run_evaluation
+    from gpt_hf.evaluation.scoring import score_examples, template_examples
 
     rows = [
         {"sentence": "The parser reads", "name": "file", "answer": "yes"},
@@ -437,7 +438,7 @@ def test_template_and_verbalisers_score_the_hand_computed_log_likelihood(lm, tmp
 
 def test_gpt1_sentiment_heuristic_compares_positive_and_negative_after_very(lm, tmp_path):
     model, tokenizer, _ = lm
-    from gpt_hf.evaluation import EvaluationArguments, run_evaluation
+    from gpt_hf.evaluation.evaluate import EvaluationArguments, run_evaluation
 
     rows = [{"review": "The parser reads the file", "label": "positive"}, {"review": "A socket closes", "label": "0"}]
     args = EvaluationArguments(
@@ -470,7 +471,7 @@ def test_gpt1_sentiment_heuristic_compares_positive_and_negative_after_very(lm, 
     ],
 )
 def test_template_evaluation_errors_name_the_problem(lm, tmp_path, extra, rows, match):
-    from gpt_hf.evaluation import EvaluationArguments, run_evaluation
+    from gpt_hf.evaluation.evaluate import EvaluationArguments, run_evaluation
 
     options = {"template": "{text}?", "choices": [" no", " yes"], **extra}
     args = EvaluationArguments(

@@ -12,9 +12,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
 import gpt_hf
-from gpt_hf.convert import convert_checkpoint, export_folder, export_model
+from gpt_hf.data.tokenizer import special_token_ids, train_tokenizer
 from gpt_hf.errors import ArgumentError
-from gpt_hf.tokenization import special_token_ids, train_tokenizer
+from gpt_hf.interop.convert import convert_checkpoint, export_folder, export_model
 
 from conftest import decisive_lm, random_ids, tiny_config
 

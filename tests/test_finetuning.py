@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import gpt_hf
-from gpt_hf.self_labelled import self_labelled_dataset, split_sentences
-from gpt_hf.tokenization import special_token_ids, train_tokenizer
+from gpt_hf.data.tokenizer import special_token_ids, train_tokenizer
+from gpt_hf.tasks.self_labelled import self_labelled_dataset, split_sentences
 
 from conftest import tiny_config
 
@@ -84,7 +84,7 @@ def run(pretrained, output_dir, *extra):
         *extra,
     ]
     model_args, data_args, training_args = finetune_script.parse(argv)
-    return gpt_hf.finetuning.finetune(model_args, data_args, training_args), training_args
+    return gpt_hf.runs.finetuning.finetune(model_args, data_args, training_args), training_args
 
 
 def sentiment_rows(count: int, seed: int) -> list[dict]:
@@ -155,7 +155,7 @@ def test_classification_with_string_labels_saves_reloads_and_predicts(pretrained
 def test_kept_epoch_is_the_best_checkpoints_not_the_last():
     from types import SimpleNamespace
 
-    from gpt_hf.finetuning import kept_checkpoint
+    from gpt_hf.runs.finetuning import kept_checkpoint
 
     state = SimpleNamespace(
         epoch=3.0,
@@ -238,7 +238,7 @@ def test_self_labelled_tasks_train_save_reload_and_predict(pretrained, corpus, t
 
     model = getattr(transformers, auto_name).from_pretrained(out).eval()
     dataset = self_labelled_dataset(benchmark, prose(1, 60))["test"]
-    transform = gpt_hf.tasks.TaskTransform(transformers.AutoTokenizer.from_pretrained(out), max_length=64)
+    transform = gpt_hf.TaskTransform(transformers.AutoTokenizer.from_pretrained(out), max_length=64)
     example = dataset[0]
     if benchmark == "continuation":
         ids = transform.multiple_choice(example["context"], example["choices"])["input_ids"]
@@ -247,15 +247,15 @@ def test_self_labelled_tasks_train_save_reload_and_predict(pretrained, corpus, t
     else:
         kind = "entailment" if benchmark == "next_sentence" else "similarity"
         ids = getattr(transform, kind)(example["text"], example["text_pair"])["input_ids"]
-    batch = gpt_hf.tasks.TaskCollator(model.config.pad_token_id)([{"input_ids": ids}])
+    batch = gpt_hf.TaskCollator(model.config.pad_token_id)([{"input_ids": ids}])
     with torch.no_grad():
         logits = model(**batch).logits
     assert logits.shape == (1, 4 if benchmark == "continuation" else 2)
 
 
 def test_head_gets_the_multiplied_learning_rate(pretrained, tmp_path):
-    from gpt_hf.finetuning import FinetuneTrainingArguments
-    from gpt_hf.training import GPTTrainer
+    from gpt_hf.runs.finetune_arguments import FinetuneTrainingArguments
+    from gpt_hf.runs.trainer import GPTTrainer
 
     args = FinetuneTrainingArguments(
         output_dir=str(tmp_path),
@@ -280,7 +280,7 @@ def test_head_gets_the_multiplied_learning_rate(pretrained, tmp_path):
 
 
 def test_finetune_recipe_defaults(tmp_path):
-    from gpt_hf.finetuning import FinetuneTrainingArguments
+    from gpt_hf.runs.finetune_arguments import FinetuneTrainingArguments
 
     args = FinetuneTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
     assert (args.recipe, args.per_device_train_batch_size, args.warmup_steps, str(args.lr_scheduler_type.value)) == (
@@ -289,7 +289,7 @@ def test_finetune_recipe_defaults(tmp_path):
         0.002,
         "linear",
     )
-    from gpt_hf.finetuning import resolve_recipe
+    from gpt_hf.runs.finetune_arguments import resolve_recipe
 
     def chosen(width, rows, recipe="scaled", **given):
         values = FinetuneTrainingArguments(
@@ -562,7 +562,7 @@ def test_overwriting_replaces_the_folder_instead_of_mixing_runs(pretrained, tmp_
 def test_model_and_tokenizer_folders_are_checked_first(pretrained, tmp_path):
     import shutil
 
-    from gpt_hf.tokenization import train_tokenizer
+    from gpt_hf.data.tokenizer import train_tokenizer
 
     train = write_csv(tmp_path / "train.csv", sentiment_rows(20, 1))
     common = [
@@ -593,9 +593,10 @@ def test_model_and_tokenizer_folders_are_checked_first(pretrained, tmp_path):
 def test_transfer_layers_reinitialises_exactly_the_later_blocks(pretrained):
     import transformers
 
-    from gpt_hf.finetuning import FinetuneModelArguments, build_task_model
-    from gpt_hf.labels import LabelInfo
-    from gpt_hf.task_types import TASK_TYPES
+    from gpt_hf.runs.finetune_arguments import FinetuneModelArguments
+    from gpt_hf.runs.finetuning import build_task_model
+    from gpt_hf.tasks.prediction_kinds import LabelInfo
+    from gpt_hf.tasks.types import TASK_TYPES
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(pretrained)
     saved = gpt_hf.GPTHFForCausalLM.from_pretrained(pretrained).state_dict()

@@ -64,7 +64,7 @@ def test_left_padded_batch_generates_what_each_row_generates_alone(norm_position
 
 @pytest.mark.parametrize("norm_position", LAYOUTS)
 def test_compiled_static_cache_decoding_gives_the_uncached_tokens(norm_position):
-    from gpt_hf.generation import compiled_decoding
+    from gpt_hf.evaluation.generation import compiled_decoding
 
     model = decisive_lm(norm_position)
     batch, mask = _left_padded(random_ids(1, 3, generator_seed=3), random_ids(1, 6, generator_seed=4))
@@ -140,7 +140,7 @@ def test_generate_from_inputs_embeds_equals_generate_from_ids(norm_position):
 
 @pytest.mark.parametrize("norm_position", LAYOUTS)
 def test_generate_continues_from_a_returned_cache(norm_position):
-    from gpt_hf.modeling_gpt_hf import _CACHE as CACHE
+    from gpt_hf.model.modeling_gpt_hf import _CACHE as CACHE
 
     model = decisive_lm(norm_position)
     prompt = random_ids(2, 5)

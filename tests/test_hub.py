@@ -13,9 +13,9 @@ import torch
 from huggingface_hub import ModelCard
 
 import gpt_hf
+from gpt_hf.data.tokenizer import special_token_ids, train_tokenizer
 from gpt_hf.errors import ArgumentError
-from gpt_hf.hub import build_hub_folder
-from gpt_hf.tokenization import special_token_ids, train_tokenizer
+from gpt_hf.interop.hub import build_hub_folder
 
 from conftest import tiny_config
 
@@ -216,7 +216,8 @@ def test_http_errors_say_what_to_check(model_dir, tmp_path, monkeypatch, status,
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from gpt_hf.hub import HubUploadError, upload
+    from gpt_hf.errors import HubUploadError
+    from gpt_hf.interop.hub import upload
 
     class Refuse(BaseHTTPRequestHandler):
         def _answer(self):

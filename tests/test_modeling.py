@@ -9,7 +9,7 @@ from torch.testing import assert_close
 
 import gpt_hf
 from gpt_hf import GPTHFForMultipleChoice, GPTHFForSequenceClassification, GPTHFModel
-from gpt_hf.modeling_gpt_hf import _CACHE as CACHE  # the cache's name on the running release
+from gpt_hf.model.modeling_gpt_hf import _CACHE as CACHE
 
 from conftest import (
     DELIM,
@@ -109,7 +109,7 @@ def test_labels_give_the_shifted_next_token_loss(norm_position):
 def chunked_loss(monkeypatch):
     """Make the tiny model take torch's chunked linear_cross_entropy (normally kept for logits of 256 MiB and more);
     count calls."""
-    from gpt_hf import layers_gpt_hf
+    from gpt_hf.model import layers_gpt_hf
 
     if not hasattr(torch.nn.functional, "linear_cross_entropy"):
         pytest.skip("torch < 2.13 has no linear_cross_entropy: the model takes the plain loss path")
@@ -341,16 +341,17 @@ def test_delimiter_rows_work_for_entailment():
 
 
 def test_bf16_on_a_cpu_without_bf16_instructions_warns_with_the_cost(monkeypatch, caplog, tmp_path):
-    from gpt_hf import training
+    from gpt_hf.runs import arguments
+    from gpt_hf.runs.pretrain_arguments import PretrainTrainingArguments
 
-    monkeypatch.setattr(training, "cpu_has_bf16_instructions", lambda: False)
-    with caplog.at_level("WARNING", logger="gpt_hf.training"):
-        training.GPTTrainingArguments(output_dir=str(tmp_path), bf16=True, use_cpu=True, report_to="none")
+    monkeypatch.setattr(arguments, "cpu_has_bf16_instructions", lambda: False)
+    with caplog.at_level("WARNING", logger="gpt_hf.runs.arguments"):
+        PretrainTrainingArguments(output_dir=str(tmp_path), bf16=True, use_cpu=True, report_to="none")
     assert "about 15x slower than in fp32" in caplog.text
     caplog.clear()
-    monkeypatch.setattr(training, "cpu_has_bf16_instructions", lambda: True)
-    with caplog.at_level("WARNING", logger="gpt_hf.training"):
-        training.GPTTrainingArguments(output_dir=str(tmp_path), bf16=True, use_cpu=True, report_to="none")
+    monkeypatch.setattr(arguments, "cpu_has_bf16_instructions", lambda: True)
+    with caplog.at_level("WARNING", logger="gpt_hf.runs.arguments"):
+        PretrainTrainingArguments(output_dir=str(tmp_path), bf16=True, use_cpu=True, report_to="none")
     assert "slower" not in caplog.text
 
 
@@ -380,7 +381,7 @@ def test_compiled_training_step_equals_eager(chunked_loss):
 
 
 def test_attention_recomputed_in_backward_on_cpu_gives_the_same_loss_and_gradients(monkeypatch):
-    from gpt_hf import layers_gpt_hf
+    from gpt_hf.model import layers_gpt_hf
 
     model = causal_lm("pre", attn_pdrop=0.3).train()  # attention dropout on: the recomputed path
     ids = random_ids(2, 16)
@@ -401,7 +402,7 @@ def test_attention_recomputed_in_backward_on_cpu_gives_the_same_loss_and_gradien
 
 @pytest.mark.parametrize("budget, recomputed", [(0, True), (2**30, False)])
 def test_attention_is_recomputed_only_past_the_stored_attention_budget(monkeypatch, budget, recomputed):
-    from gpt_hf import layers_gpt_hf
+    from gpt_hf.model import layers_gpt_hf
 
     calls = []
     monkeypatch.setattr(layers_gpt_hf, "_STORED_ATTENTION_BUDGET", budget)
@@ -418,7 +419,7 @@ def test_attention_is_recomputed_only_past_the_stored_attention_budget(monkeypat
 
 
 def test_the_cache_is_accepted_under_both_names_and_the_old_one_warns_where_deprecated():
-    from gpt_hf import modeling_gpt_hf
+    from gpt_hf.model import modeling_gpt_hf
 
     model = causal_lm("pre")
     ids = random_ids(2, 8)

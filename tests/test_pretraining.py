@@ -13,8 +13,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gpt_hf.checkpoints import CHECKPOINT_COMPLETE, last_complete_checkpoint
-from gpt_hf.training import GPTTrainer
+from gpt_hf.output.checkpoint_folders import CHECKPOINT_COMPLETE, last_complete_checkpoint
+from gpt_hf.runs.trainer import GPTTrainer
 
 from conftest import ROOT, SCRIPTS, activation_checkpointing_flag, flags, run_pretraining
 
@@ -69,11 +69,11 @@ def test_loss_falls_well_below_unigram_entropy(corpus, tmp_path):
 
 def test_recipe_defaults_and_weight_decay_groups(tmp_path):
     from gpt_hf import GPTHFForCausalLM
-    from gpt_hf.training import GPTTrainingArguments
+    from gpt_hf.runs.pretrain_arguments import PretrainTrainingArguments
 
     from conftest import tiny_config
 
-    args = GPTTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
+    args = PretrainTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
     assert (
         args.learning_rate,
         str(args.lr_scheduler_type.value),
@@ -263,7 +263,7 @@ def test_tokenizer_that_does_not_match_the_model_is_refused(corpus, tmp_path):
 
     model_dir = tmp_path / "model"
     GPTHFForCausalLM(tiny_config(n_positions=32)).save_pretrained(model_dir)  # vocab 99, its own special ids
-    from gpt_hf.tokenization import train_tokenizer
+    from gpt_hf.data.tokenizer import train_tokenizer
 
     train_tokenizer(files=corpus, flavour="bytelevel", vocab_size=300, show_progress=False)[0].save_pretrained(
         tmp_path / "tok"

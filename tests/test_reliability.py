@@ -20,9 +20,9 @@ import torch
 from safetensors.torch import load_file
 
 import gpt_hf
-from gpt_hf.checkpoints import CHECKPOINT_COMPLETE
 from gpt_hf.errors import DataError, OutputPathError, RunStopped
-from gpt_hf.training import GPTTrainer
+from gpt_hf.output.checkpoint_folders import CHECKPOINT_COMPLETE
+from gpt_hf.runs.trainer import GPTTrainer
 
 from conftest import ROOT, SCRIPTS, flags, run_pretraining
 from test_finetuning import pretrained, prose  # noqa: F401 (a fixture among them)
@@ -67,15 +67,19 @@ def no_data_reads(monkeypatch):
     import datasets
     import transformers
 
-    from gpt_hf import data, finetuning, loading, pretraining
+    from gpt_hf.data import documents as data
+    from gpt_hf.evaluation import evaluate  # noqa: F401 (imported before the patches, so later tests read real data)
+    from gpt_hf.interop import loading
+    from gpt_hf.runs import finetuning, pretraining
     from gpt_hf.studies import data_efficiency
+    from gpt_hf.tasks import rows
 
     scripts = {name: importlib.import_module(name) for name in ("train_tokenizer", "convert_checkpoint")}
     for owner, name in [
         (datasets, "load_dataset"),
         (data, "_load_raw"),
         (data, "load_table_files"),
-        (finetuning, "load_table_files"),
+        (rows, "load_table_files"),
         (finetuning, "load_task_dataset"),
         (data_efficiency, "load_task_dataset"),
         (pretraining, "load_text_dataset"),
@@ -148,7 +152,7 @@ def test_an_output_path_below_a_file_is_one_error_line_before_any_work(
 def test_a_folder_that_cannot_be_written_is_refused_before_any_work(
     corpus, tmp_path, monkeypatch, no_data_reads, capsys, caplog
 ):
-    from gpt_hf import saving
+    from gpt_hf.output import paths as saving
 
     def refused(*args, **kwargs):  # what a read-only mount or a folder of another user answers (root ignores modes)
         raise PermissionError(errno.EACCES, "Permission denied")
@@ -196,7 +200,7 @@ def test_a_disk_that_fills_while_checkpointing_is_one_error_and_the_last_checkpo
 
 
 def test_a_disk_that_fills_while_building_the_hub_folder_keeps_the_earlier_folder(pretrained, tmp_path, monkeypatch):
-    from gpt_hf.hub import build_hub_folder
+    from gpt_hf.interop.hub import build_hub_folder
 
     folder = build_hub_folder(pretrained, tmp_path / "hub", repo_id="me/tiny")
     before = sorted(p.name for p in folder.iterdir())
@@ -204,7 +208,7 @@ def test_a_disk_that_fills_while_building_the_hub_folder_keeps_the_earlier_folde
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(gpt_hf.hub, "write_model_card", full_disk)
+    monkeypatch.setattr(gpt_hf.interop.hub, "write_model_card", full_disk)
     with pytest.raises(OutputPathError, match=rf"no space left on device while writing the output in {folder}"):
         build_hub_folder(pretrained, folder, repo_id="me/tiny", overwrite=True)
     assert sorted(p.name for p in folder.iterdir()) == before
@@ -363,7 +367,7 @@ def test_argument_errors_are_refused_before_any_data_is_read(
         == 2
     )
     assert script_main("push_to_hub", ["--model_dir", pretrained, "--repo_id", "me/bad name", "--dry_run"]) == 2
-    other, _ = gpt_hf.tokenization.train_tokenizer(
+    other, _ = gpt_hf.data.tokenizer.train_tokenizer(
         texts=prose(9), flavour="bytelevel", vocab_size=280, show_progress=False
     )
     other.save_pretrained(tmp_path / "other-tokenizer")

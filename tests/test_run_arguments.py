@@ -4,33 +4,33 @@ method of the unchanged arguments."""
 
 import pytest
 
-from gpt_hf.finetuning import FinetuneTrainingArguments, resolve_recipe
-from gpt_hf.run_arguments import resolve_run_arguments
-from gpt_hf.training import GPTTrainingArguments
+from gpt_hf.runs.arguments import resolve_run_arguments
+from gpt_hf.runs.finetune_arguments import FinetuneTrainingArguments, resolve_recipe
+from gpt_hf.runs.pretrain_arguments import PretrainTrainingArguments
 
 RECIPE = {"recipe": "scaled", "learning_rate": 3.75e-4, "num_train_epochs": 10, "given": []}
 
 # (arguments class, user's values, facts found before training, expected fields of the Trainer's arguments)
 CASES = [
     (
-        GPTTrainingArguments,
+        PretrainTrainingArguments,
         {},
         {"work_dir": "out"},
         {"output_dir": "out", "resume_from_checkpoint": None, "save_total_limit": None, "learning_rate": 2.5e-4},
     ),
     (
-        GPTTrainingArguments,
+        PretrainTrainingArguments,
         {"save_total_limit": 3, "resume_from_checkpoint": "auto"},
         {"work_dir": "out", "resume": "last"},
         {"resume_from_checkpoint": "last", "save_total_limit": None},
     ),
     (
-        GPTTrainingArguments,
+        PretrainTrainingArguments,
         {"output_dir": "out", "overwrite_output_dir": True},
         {"work_dir": ".out.replacing"},
         {"output_dir": ".out.replacing"},
     ),
-    (GPTTrainingArguments, {"enable_jit_checkpoint": True}, {"work_dir": "out"}, {"enable_jit_checkpoint": False}),
+    (PretrainTrainingArguments, {"enable_jit_checkpoint": True}, {"work_dir": "out"}, {"enable_jit_checkpoint": False}),
     (
         FinetuneTrainingArguments,
         {},
@@ -78,7 +78,7 @@ def test_recipe_choice_leaves_the_arguments_unchanged(tmp_path):
     ],
 )
 def test_short_run_warmup_is_derived_without_changing_the_arguments(warmup, fraction, steps, expected, tmp_path):
-    args = GPTTrainingArguments(
+    args = PretrainTrainingArguments(
         output_dir=str(tmp_path),
         use_cpu=True,
         report_to="none",

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from gpt_hf import GPTHFForMultipleChoice, GPTHFForSequenceClassification
-from gpt_hf.tasks import IGNORE_INDEX, TaskCollator, TaskTransform, fit_lengths
-from gpt_hf.tokenization import special_token_ids, train_tokenizer
+from gpt_hf.data.tokenizer import special_token_ids, train_tokenizer
+from gpt_hf.tasks.transforms import IGNORE_INDEX, TaskCollator, TaskTransform, fit_lengths
 
 from conftest import tiny_config
 

@@ -16,10 +16,10 @@ from safetensors.torch import load_file
 from test_distributed import ENV, TORCHRUN, free_port, losses
 from test_pretraining import KILL_AT_STEP
 
-from gpt_hf import token_store
-from gpt_hf.checkpoints import last_complete_checkpoint
+from gpt_hf.data import token_store
+from gpt_hf.data.token_store import PrepareArguments, TokenStore, prepare_store
 from gpt_hf.errors import ArgumentError, DataError
-from gpt_hf.token_store import PrepareArguments, TokenStore, prepare_store
+from gpt_hf.output.checkpoint_folders import last_complete_checkpoint
 
 from conftest import NO_DROPOUT, SCRIPTS, run_pretraining
 
@@ -184,7 +184,7 @@ def test_two_tokenising_processes_write_the_same_store(corpus, store, tmp_path):
 
 
 def test_a_store_that_is_incomplete_or_from_another_tokenizer_is_refused_before_any_work(corpus, store, tmp_path):
-    from gpt_hf.tokenization import train_tokenizer
+    from gpt_hf.data.tokenizer import train_tokenizer
 
     other, _ = train_tokenizer(
         texts=["entirely different text " * 20] * 5, flavour="bytelevel", vocab_size=280, show_progress=False

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gpt_hf.tokenization import (
+from gpt_hf.data.tokenizer import (
     SPECIAL_TOKENS,
     check_tokenizer_matches_config,
     encode_texts,
@@ -122,7 +122,7 @@ def test_special_token_strings_map_to_their_ids_as_in_transformers(bytelevel, gp
 def test_added_special_tokens_stay_whole_and_task_transforms_still_split_them(bytelevel):
     import copy
 
-    from gpt_hf.tasks import TaskTransform
+    from gpt_hf.tasks.transforms import TaskTransform
 
     tokenizer = copy.deepcopy(bytelevel)
     tokenizer.add_special_tokens({"additional_special_tokens": ["<|user|>"]})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ..finetuning import FinetuneTrainingArguments
+from ..runs.finetune_arguments import FinetuneTrainingArguments
 
 
 def study_training_args(output_dir: Path, seed: int, use_cpu: bool = False, **recipe) -> FinetuneTrainingArguments:

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ArgumentError
-from ..finetuning import FinetuneDataArguments, FinetuneModelArguments, finetune, load_task_dataset
-from ..labels import encode_labels
-from ..metrics import PredictionKind
-from ..pretraining import pretrain, pretrain_arguments
-from ..saving import atomic_output_dir
+from ..output.paths import atomic_output_dir
+from ..output.plotting import figure
+from ..runs.finetune_arguments import FinetuneDataArguments, FinetuneModelArguments
+from ..runs.finetuning import finetune
+from ..runs.pretrain_arguments import pretrain_arguments
+from ..runs.pretraining import pretrain
+from ..tasks.prediction_kinds import PredictionKind
+from ..tasks.rows import load_task_dataset
 from . import held_out_score, study_training_args
-from .plotting import figure
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +123,7 @@ def run_study(study: StudyArguments, data_args: FinetuneDataArguments) -> dict:
         counts = [len(raw["train"]) if c == "all" else min(int(c), len(raw["train"])) for c in study.label_counts]
         counts = sorted(set(counts))
         files = {split: _write_jsonl(raw[split], work / f"{split}.jsonl") for split in ("validation", "test")}
-        encoded, labels = encode_labels(raw, data_args.task_type.labels, data_args.problem_type)  # ids, as trained
+        encoded, labels = data_args.task_type.label_format.encode(raw, data_args.problem_type)  # ids, as trained
         metric = labels.kind.default_metric
         rows = []
         for count in counts:

@@ -9,13 +9,14 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-from ..checkpoints import checkpoint_step, complete_checkpoints
-from ..configuration_gpt_hf import GPTHFConfig
 from ..errors import ArgumentError
-from ..evaluation import EvaluationArguments, run_evaluation
-from ..finetuning import FinetuneDataArguments, FinetuneModelArguments, finetune
+from ..evaluation.evaluate import EvaluationArguments, run_evaluation
+from ..model.configuration_gpt_hf import GPTHFConfig
+from ..output.checkpoint_folders import checkpoint_step, complete_checkpoints
+from ..output.plotting import figure
+from ..runs.finetune_arguments import FinetuneDataArguments, FinetuneModelArguments
+from ..runs.finetuning import finetune
 from . import held_out_score, study_training_args
-from .plotting import figure
 
 logger = logging.getLogger(__name__)
 

@@ -8,11 +8,12 @@ import logging
 import statistics
 from pathlib import Path
 
-from ..configuration_gpt_hf import GPTHFConfig
 from ..errors import DataError
-from ..finetuning import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments, finetune
+from ..model.configuration_gpt_hf import GPTHFConfig
+from ..output.plotting import figure
+from ..runs.finetune_arguments import FinetuneDataArguments, FinetuneModelArguments, FinetuneTrainingArguments
+from ..runs.finetuning import finetune
 from . import held_out_score, study_training_args
-from .plotting import figure
 
 logger = logging.getLogger(__name__)
 

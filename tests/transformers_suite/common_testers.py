@@ -12,7 +12,7 @@ from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadMo
 from transformers.models.auto import modeling_auto
 
 import gpt_hf
-from gpt_hf.modeling_gpt_hf import HEADS
+from gpt_hf.model.modeling_gpt_hf import HEADS
 
 from .generation.test_utils import GenerationTesterMixin
 from .test_modeling_common import ModelTesterMixin, ids_tensor, random_attention_mask

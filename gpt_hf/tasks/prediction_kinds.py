@@ -1,0 +1,145 @@
+"""Prediction kinds: how labels become a head's targets, how the head's outputs become predictions, how they are
+scored, written and named, one row of `PREDICTION_KINDS` each. Fine-tuning, the studies, the model card and the
+predictions file read a row (through `LabelInfo.kind`) and never branch on a kind's name; a new kind is one row here
+(its target encoder in `targets.py`).
+
+The metrics are those the paper reports (accuracy, F1, Matthews correlation, Pearson and Spearman correlation),
+computed locally with scikit-learn and scipy (no metric downloads)."""
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+from sklearn import metrics as sk
+
+from .targets import check_scores, encode_class_ids, encode_multi_hot, encode_scores
+
+
+def _correlation(function, predictions, labels) -> float:
+    """scipy's correlation, 0.0 (not NaN) when either side is constant: no signal, no correlation."""
+    x, y = np.asarray(predictions, float), np.asarray(labels, float)
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return 0.0
+    return float(function(x, y)[0])
+
+
+def classification_metrics(predictions, labels, num_labels: int) -> dict[str, float]:
+    return {
+        "accuracy": float(sk.accuracy_score(labels, predictions)),
+        "mcc": float(sk.matthews_corrcoef(labels, predictions)),  # multi-class R_K; 0.0 when undefined
+        # binary: F1 of class 1 (GLUE's MRPC / QQP convention); more classes: unweighted mean over classes
+        "f1": float(
+            sk.f1_score(labels, predictions, average="binary" if num_labels == 2 else "macro", zero_division=0.0)
+        ),
+    }
+
+
+def multi_label_metrics(predictions, labels, num_labels: int) -> dict[str, float]:
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    return {
+        "exact_match": float(sk.accuracy_score(labels, predictions)),  # subset accuracy: every label right
+        "f1_micro": float(sk.f1_score(labels, predictions, average="micro", zero_division=0.0)),
+    }
+
+
+def regression_metrics(predictions, labels, num_labels: int) -> dict[str, float]:
+    return {
+        "pearson": _correlation(stats.pearsonr, predictions, labels),
+        "spearman": _correlation(stats.spearmanr, predictions, labels),
+    }
+
+
+def _class_name(prediction, id2label) -> str:
+    return id2label[int(prediction)] if id2label else str(int(prediction))
+
+
+@dataclass(frozen=True)
+class PredictionKind:
+    """One way of reading and scoring a head's outputs.
+
+    name: the kind (results and study tables show it).
+    problem_type: transformers' `config.problem_type`, which picks the head's loss.
+    encode_targets: (splits, unlabelled split names) -> (splits with targets, head outputs, id2label or None).
+    predictions: logits (numpy) -> predictions (class ids, scores or multi-hot rows).
+    scores: (predictions, labels, num_labels) -> {metric name: value}, every name in `metric_names`.
+    default_metric: the metric that picks the kept checkpoint unless the user names another.
+    show: (one prediction, id2label or None) -> its text in predictions_test.tsv.
+    text_baseline: whether a TF-IDF + logistic regression baseline predicts it (the data-efficiency study).
+    check_labels: (splits, unlabelled split names) -> None, the checks that name rows before the data is split.
+    """
+
+    name: str
+    problem_type: str
+    encode_targets: Callable
+    predictions: Callable
+    scores: Callable[..., dict[str, float]]
+    metric_names: tuple[str, ...]
+    default_metric: str
+    show: Callable[..., str]
+    text_baseline: bool = False
+    check_labels: Callable = lambda raw, unlabelled: None
+
+    def metrics(self, predictions, labels, num_labels: int) -> dict[str, float]:
+        """All metrics of this kind. Degenerate evaluation sets (one class only, constant scores) give 0.0 for the
+        undefined metrics, quietly."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.scores(predictions, labels, num_labels)
+
+
+PREDICTION_KINDS = {
+    kind.name: kind
+    for kind in (
+        PredictionKind(
+            "classification",
+            "single_label_classification",
+            encode_class_ids,
+            lambda logits: logits.argmax(-1),
+            classification_metrics,
+            ("accuracy", "mcc", "f1"),
+            "accuracy",
+            _class_name,
+            text_baseline=True,
+        ),
+        PredictionKind(
+            "multi_label",
+            "multi_label_classification",
+            encode_multi_hot,
+            lambda logits: (logits > 0).astype(np.int64),
+            multi_label_metrics,
+            ("exact_match", "f1_micro"),
+            "f1_micro",
+            lambda row, id2label: ",".join(id2label[i] for i, on in enumerate(row) if on),
+        ),
+        PredictionKind(
+            "regression",
+            "regression",
+            encode_scores,
+            lambda logits: logits.reshape(-1),
+            regression_metrics,
+            ("pearson", "spearman"),
+            "pearson",
+            lambda score, id2label: f"{float(score):.6g}",
+            check_labels=check_scores,
+        ),
+    )
+}
+KIND_OF_PROBLEM_TYPE = {kind.problem_type: kind for kind in PREDICTION_KINDS.values()}
+METRIC_NAMES = tuple(dict.fromkeys(name for kind in PREDICTION_KINDS.values() for name in kind.metric_names))
+
+
+@dataclass
+class LabelInfo:
+    """What the encoded labels of a task are: transformers' problem type, the head's number of outputs and the class
+    names (None for scores and choices)."""
+
+    problem_type: str
+    num_labels: int
+    id2label: dict[int, str] | None
+
+    @property
+    def kind(self) -> PredictionKind:
+        """How predictions are read from logits, scored and written (a row of PREDICTION_KINDS)."""
+        return KIND_OF_PROBLEM_TYPE[self.problem_type]
