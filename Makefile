@@ -9,6 +9,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 LOWEST := .venv-lowest
 LATEST := .venv-latest
+INTEGRATIONS := .venv-integrations
 TORCH := torch==2.13.0
 COMMA := ,
 # The tests that must pass on every release of the declared range (the full suite runs on the lock).
@@ -30,20 +31,27 @@ define pytest
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 endef
 
+# The default environment carries no optional integration: transformers imports torchao / bitsandbytes when they are
+# installed, and they print load failures and deprecation warnings in every run of a CPU machine.
 $(VENV)/.installed: pyproject.toml constraints/lock.txt
-	$(call venv,$(VENV),-c constraints/lock.txt,dev$(COMMA)integrations)
+	$(call venv,$(VENV),-c constraints/lock.txt,dev)
+	touch $@
+
+# PEFT, TRL, quantisation and `transformers serve`, at the lock's versions: tests/test_ecosystem.py runs there.
+$(INTEGRATIONS)/.installed: pyproject.toml constraints/lock.txt
+	$(call venv,$(INTEGRATIONS),-c constraints/lock.txt,dev$(COMMA)integrations)
 	touch $@
 
 $(LOWEST)/.installed: pyproject.toml constraints/lowest.txt
 	$(call venv,$(LOWEST),-c constraints/lowest.txt,dev)
 	touch $@
 
-.PHONY: install lint test test-lock test-range test-lowest test-latest test-transformers lock demo bench
+.PHONY: install lint test test-lock test-range test-integrations test-lowest test-latest test-transformers lock demo bench
 install: $(VENV)/.installed
 
-# What CI runs: the linter, the whole suite on the lock, then the range tests on the lowest declared versions (with
-# folders saved under one and loaded under the other).
-test: lint test-lock test-range
+# What CI runs: the linter, the whole suite on the lock, the range tests on the lowest declared versions (with folders
+# saved under one and loaded under the other), and the integrations' tests in their own environment.
+test: lint test-lock test-range test-integrations
 
 # ruff's checks as pyproject.toml configures them (120 columns, pyflakes, import order), and its formatting.
 lint: $(VENV)/.installed
@@ -55,6 +63,9 @@ test-lock: $(VENV)/.installed
 
 test-range: $(VENV)/.installed $(LOWEST)/.installed
 	$(call pytest,GPT_HF_OTHER_PYTHON=$(CURDIR)/$(PY) $(LOWEST)/bin/python,$(RANGE_TESTS))
+
+test-integrations: $(INTEGRATIONS)/.installed
+	$(call pytest,$(INTEGRATIONS)/bin/python,tests/test_ecosystem.py)
 
 # The whole suite on the lowest declared versions (by hand, when a floor moves).
 test-lowest: $(LOWEST)/.installed

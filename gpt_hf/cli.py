@@ -7,6 +7,7 @@ the `ValueError`s of transformers' argument parsing and `TrainingArguments` vali
 Anything else is unexpected and keeps its traceback, wherever it was raised.
 """
 
+import difflib
 import logging
 import re
 import sys
@@ -17,6 +18,7 @@ from transformers import HfArgumentParser
 
 from .errors import ArgumentError, RunStopped, UserError, argument_errors
 from .interop.loading import read_json_object
+from .runs.arguments import check_recipe_values
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +26,11 @@ _LONE_PERCENT = re.compile(r"(?<!%)%(?![(%])")  # a '%' that is not argparse's '
 
 
 def read_recipe(path: str | Path) -> dict:
-    """A recipe: a JSON object of argument values; keys starting with '_' are comments."""
-    return read_json_object(path, "Recipe file")
+    """A recipe: a JSON object of argument values; keys starting with '_' are comments. A recipe may not set what
+    must be asked for on the command line (replacing a finished run)."""
+    values = read_json_object(path, "Recipe file")
+    check_recipe_values(values, f"Recipe {path}")
+    return values
 
 
 def build_parser(dataclass_types: Sequence[type]) -> HfArgumentParser:
@@ -57,8 +62,23 @@ def parse_arguments(dataclass_types: Sequence[type], argv: Sequence[str] | None 
             if action.dest in values:
                 action.required = False  # given by the recipe; a flag may still override it
         parser.set_defaults(**values)
+    check_known_flags(parser, argv)
     with argument_errors():  # transformers' own checks of flag values (HfArgumentParser, TrainingArguments)
         return parser.parse_args_into_dataclasses(args=argv)
+
+
+def check_known_flags(parser: HfArgumentParser, argv: Sequence[str]) -> None:
+    """An unknown flag is an error naming it, with the closest known flags ("did you mean --max_steps?")."""
+    # the flags as --help shows them (HfArgumentParser also accepts --max-steps for --max_steps)
+    flags = [option for action in parser._actions for option in action.option_strings if "-" not in option[2:]]
+    _, unknown = parser.parse_known_args(list(argv))
+    given = [value.split("=", 1)[0] for value in unknown if value.startswith("-")]
+    if given:
+        hints = []
+        for flag in given:
+            close = difflib.get_close_matches(flag, flags, n=2, cutoff=0.75)
+            hints.append(f"{flag} (did you mean {' or '.join(close)}?)" if close else flag)
+        raise ArgumentError(f"Unknown flag(s): {', '.join(hints)}. See --help for the accepted flags.")
 
 
 def setup_logging(arguments: Sequence) -> None:
@@ -69,6 +89,20 @@ def setup_logging(arguments: Sequence) -> None:
         level=logging.INFO if process_index == 0 else logging.WARNING,
         force=True,
     )
+    if not sys.stderr.isatty():  # a log file gets the logged values, not progress bars redrawn with escape codes
+        quiet_progress_bars()
+
+
+def quiet_progress_bars() -> None:
+    """Turn off the progress bars of datasets, transformers and huggingface_hub (the Trainer's follow
+    `--disable_tqdm`, which gpt_hf's runs turn on without a terminal)."""
+    import datasets
+    import huggingface_hub.utils
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    huggingface_hub.utils.disable_progress_bars()
 
 
 def run_main(dataclass_types: Sequence[type], run: Callable, argv: Sequence[str] | None = None) -> int:

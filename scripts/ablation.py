@@ -46,6 +46,7 @@ def run(args: AblationArguments) -> None:
                             benchmark=task,
                             max_train_samples=args.train_samples,
                             max_eval_samples=args.eval_samples,
+                            max_test_samples=args.eval_samples,
                             max_length=args.max_length,
                         ),
                         FinetuneTrainingArguments(

@@ -85,7 +85,9 @@ def finetune_builtin_tasks(pretrained: Path, output: Path) -> list[tuple[str, st
     for task, spec in BUILDERS.items():
         results = finetune(
             FinetuneModelArguments(model_name_or_path=str(pretrained)),
-            FinetuneDataArguments(benchmark=task, max_train_samples=800, max_eval_samples=200, max_length=64),
+            FinetuneDataArguments(
+                benchmark=task, max_train_samples=800, max_eval_samples=200, max_test_samples=200, max_length=64
+            ),
             FinetuneTrainingArguments(
                 output_dir=str(output / f"finetuned-{task}"),
                 overwrite_output_dir=True,
@@ -110,6 +112,7 @@ def run(args: DemoArguments) -> None:
             (PretrainModelArguments, PretrainDataArguments, PretrainTrainingArguments),
             [str(RECIPE)],
             output_dir=str(pretrained),
+            overwrite_output_dir=True,  # the demo's own folder, replaced on each run (DemoArguments says so)
             report_to="none",
         )
     )
@@ -131,7 +134,7 @@ def run(args: DemoArguments) -> None:
             seeds=[0, 1],
             overwrite_output_dir=True,
         ),
-        FinetuneDataArguments(benchmark="acceptability", max_eval_samples=200, max_length=64),
+        FinetuneDataArguments(benchmark="acceptability", max_eval_samples=200, max_test_samples=200, max_length=64),
     )
     rows.append(("data-efficiency study (acceptability)", f"{study['verdict']} Table and plot: {output / 'study'}"))
 

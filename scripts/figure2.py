@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpt_hf.cli import entry_points
-from gpt_hf.output.paths import check_writable_folder
+from gpt_hf.output.paths import check_output_dir
 from gpt_hf.runs.pretrain_arguments import pretrain_arguments
 from gpt_hf.runs.pretraining import pretrain
 from gpt_hf.studies.figure2 import layer_transfer_curve, plot_figure2, zero_shot_curve
@@ -40,9 +40,12 @@ class Figure2Arguments:
     num_train_epochs: float = field(default=2.0, metadata={"help": "Fine-tuning epochs."})
     max_length: int = field(default=64, metadata={"help": "Fine-tuning tokens per row."})
     use_cpu: bool = field(default=False, metadata={"help": "Fine-tune on the CPU even where a GPU is available."})
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Replace the runs of an earlier study in a non-empty --output_dir."}
+    )
 
     def __post_init__(self):
-        check_writable_folder(self.output_dir)  # before any pretraining or fine-tuning
+        check_output_dir(self.output_dir, self.overwrite_output_dir)  # before any pretraining or fine-tuning
 
 
 def run(args: Figure2Arguments) -> None:

@@ -132,13 +132,13 @@ def test_classification_with_string_labels_saves_reloads_and_predicts(pretrained
     model = AutoModelForSequenceClassification.from_pretrained(out)
     assert isinstance(model, gpt_hf.GPTHFForSequenceClassification)
     predictions = (out / "predictions_test.tsv").read_text().splitlines()
-    assert predictions[0] == "index\tprediction" and len(predictions) == 13
-    assert predictions[1].split("\t")[1] in {"negative", "neutral", "positive"}
+    assert predictions[0].startswith("index\ttext\tlabel\tprediction\tp_negative") and len(predictions) == 13
+    assert predictions[1].split("\t")[3] in {"negative", "neutral", "positive"}
     # the saved tokenizer builds [start] text [extract] itself, so the standard pipeline works
     classifier = pipeline("text-classification", model=str(out), device="cpu")
     assert classifier("good great fine")[0]["label"] in {"negative", "neutral", "positive"}
     card = (out / "README.md").read_text()
-    assert "eval_accuracy" in card and f"base_model: {pretrained}" in card
+    assert "eval_accuracy" in card and "base_model:" not in card  # a local folder is no Hub id: never a base_model
     state = json.loads(max(out.glob("checkpoint-*/trainer_state.json"), key=lambda p: p.stat().st_mtime).read_text())
     logged = [entry for entry in state["log_history"] if "task_loss" in entry]
     assert logged and all("lm_loss" in entry for entry in logged)
@@ -515,7 +515,8 @@ def test_csv_string_labels_in_a_column_named_label(pretrained, tmp_path):
     )
     assert "eval_accuracy" in results and not any(key.startswith("test_accuracy") for key in results)
     predictions = (tmp_path / "out" / "predictions_test.tsv").read_text().splitlines()
-    assert len(predictions) == 13 and {line.split("\t")[1] for line in predictions[1:]} <= {"pos", "neg", "neu"}
+    assert predictions[0] == "index\ttext\tprediction\tp_neg\tp_neu\tp_pos"  # no gold label in this test file
+    assert len(predictions) == 13 and {line.split("\t")[2] for line in predictions[1:]} <= {"pos", "neg", "neu"}
 
 
 def test_integer_labels_read_as_floats_are_classes_not_scores(pretrained, tmp_path):

@@ -22,6 +22,8 @@ from ..errors import ArgumentError, DataError, check_fraction
 from .corpus import builtin_corpus
 
 _CHUNK_BYTES = 1 << 20
+# UTF-8, with a byte-order mark at the start of a file dropped (editors on Windows write one): it is no text.
+TEXT_ENCODING = "utf-8-sig"
 # What to do when a corpus yields no validation document: the same advice from the map-style and streaming paths.
 NO_VALIDATION_FIX = (
     "pass --validation_files, give more text, or cut it into smaller documents (--document_unit line, "
@@ -105,7 +107,7 @@ def iter_bounded_lines(files: Iterable[Path], max_chars: int, batch_lines: int =
 
     batch: list[str] = []
     for path in files:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding=TEXT_ENCODING) as handle:
             pending = ""
             while chunk := handle.read(_CHUNK_BYTES):
                 *lines, pending = (pending + chunk).split("\n")
@@ -226,7 +228,7 @@ def _pieces_between(paths, separator: str | None) -> Iterator[str]:
     """The text between `separator`s (None: each whole file), file by file, read in 1 MB pieces (memory: the longest
     piece)."""
     for path in paths:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding=TEXT_ENCODING) as handle:
             if separator is None:
                 yield handle.read()
                 continue
@@ -280,7 +282,11 @@ def _load_plain_text(splits: dict[str, list[str]], document_unit: str, document_
 
     if document_separator is None:
         return datasets.load_dataset(
-            "text", data_files=splits, sample_by=DOCUMENT_UNITS[document_unit], streaming=streaming
+            "text",
+            data_files=splits,
+            sample_by=DOCUMENT_UNITS[document_unit],
+            encoding=TEXT_ENCODING,
+            streaming=streaming,
         )
     if streaming:  # one shard per file; nothing cached
         return datasets.IterableDatasetDict(

@@ -270,10 +270,12 @@ class PrepareArguments(CorpusArguments):
 
 
 def corpus_documents(args: PrepareArguments):
-    """A fresh pass over the training documents (those the hold-out leaves), in order; and the fixed validation
+    """A fresh pass over the training documents (those the hold-out leaves), in order; the fixed validation
     documents: the first `max_validation_documents` of --validation_files, or of the documents a seeded hash of their
-    text holds out (as the streaming path holds them out)."""
+    text holds out (as the streaming path holds them out); and a count of the held-out documents beyond those, which
+    are in neither split (`unused["documents"]`, complete once a training pass has ended)."""
     options = dict(dataset_config=args.dataset_config, text_column=args.text_column, **args.document_options)
+    unused = {"documents": 0}
 
     def corpus():
         return iter_documents(
@@ -282,7 +284,9 @@ def corpus_documents(args: PrepareArguments):
 
     if args.validation_files:
         validation = iter_documents(files=args.validation_files, **options)
-        return corpus, list(itertools.islice(validation, args.max_validation_documents))
+        kept = list(itertools.islice(validation, args.max_validation_documents))
+        unused["documents"] = sum(1 for _ in validation)
+        return corpus, kept, unused
 
     def held_out(text: str) -> bool:
         return in_validation_split(text, args.validation_split_fraction, args.seed)
@@ -293,7 +297,16 @@ def corpus_documents(args: PrepareArguments):
             f"No validation document: {args.validation_split_fraction:.2%} of the documents are held out "
             f"by a hash of their text, and none was; {NO_VALIDATION_FIX}."
         )
-    return (lambda: itertools.filterfalse(held_out, corpus())), validation
+
+    def training():
+        unused["documents"] = -len(validation)
+        for text in corpus():
+            if held_out(text):
+                unused["documents"] += 1
+            else:
+                yield text
+
+    return training, validation, unused
 
 
 def _source_files(args: PrepareArguments) -> list[dict]:
@@ -421,7 +434,7 @@ def prepare_store(args: PrepareArguments) -> dict:
                 f"--tokenizer_name_or_path {args.tokenizer_name_or_path}: cannot load a tokenizer from it ({err})."
             ) from None
     started = time.perf_counter()
-    train_documents, validation_documents = corpus_documents(args)
+    train_documents, validation_documents, unused = corpus_documents(args)
     with reported_write_failures(folder, "the token store"):
         folder.mkdir(parents=True, exist_ok=True)
         tokenizer_dir = folder / "tokenizer"
@@ -467,7 +480,15 @@ def prepare_store(args: PrepareArguments) -> dict:
             train.flush()
         if not train.shards:
             raise DataError("The training documents hold no text to tokenise.")
+        if unused["documents"] > 0:
+            logger.info(
+                "%s held-out documents beyond --max_validation_documents %d are in neither split (raise it to "
+                "validate on them).",
+                f"{unused['documents']:,}",
+                args.max_validation_documents,
+            )
         metadata = _metadata(args, tokenizer, dtype, progress, sources, time.perf_counter() - started)
+        metadata["unused_held_out_documents"] = unused["documents"]
         (folder / (METADATA + ".partial")).write_text(json.dumps(metadata, indent=2))
         (folder / (METADATA + ".partial")).replace(folder / METADATA)
         (folder / PROGRESS).unlink()

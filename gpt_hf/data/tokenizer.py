@@ -16,6 +16,7 @@ Conventions (those of every transformers tokenizer, and GPT-2's):
 import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -196,6 +197,7 @@ def train_tokenizer(
     if vocab_size is None:
         vocab_size = DEFAULT_VOCAB_SIZE.get(flavour, 0)
     tokenizer = build_pipeline(flavour)
+    show_progress = show_progress and sys.stderr.isatty()  # without a terminal the bars are blank lines in a log
     trainer = build_trainer(flavour, vocab_size, min_frequency, show_progress, vocab_flag)
 
     start = time.perf_counter()
@@ -375,13 +377,15 @@ def save_tokenizer(tokenizer, folder: str | os.PathLike, config=None) -> Path:
     return Path(folder)
 
 
-def copy_tokenizer(source: str | os.PathLike, folder: str | os.PathLike, config, strict: bool = True):
+def copy_tokenizer(
+    source: str | os.PathLike, folder: str | os.PathLike, config, strict: bool = True, padding_side: str | None = None
+):
     """The tokenizer of the folder `source`, saved into `folder` beside a model with `config` (`save_tokenizer`), for
     a folder rebuilt from another (conversion, export, the Hub folder); returns it, or None when none was saved. A
     source with no tokenizer that loads is a warning: the model is usable without one. A tokenizer that disagrees
     with the model is an error when `strict` (a gpt_hf folder whose tokenizer does not fit its model is broken), and a
     warning otherwise (a foreign checkpoint's folder: transformers builds an empty tokenizer for one without
-    tokenizer files)."""
+    tokenizer files). `padding_side`: the side the copy pads on, where the target's convention differs."""
     from transformers import AutoTokenizer
 
     try:
@@ -389,6 +393,8 @@ def copy_tokenizer(source: str | os.PathLike, folder: str | os.PathLike, config,
     except (OSError, ValueError) as err:
         logger.warning("No tokenizer saved with the model: %s has none that loads (%s).", source, err)
         return None
+    if padding_side is not None:
+        tokenizer.padding_side = padding_side
     try:
         save_tokenizer(tokenizer, folder, config)
     except ArgumentError as err:

@@ -68,7 +68,7 @@ def read_prompts(args: GenerationArguments, stdin=None) -> list[str]:
         return list(args.prompts)
     if args.prompt_file:
         try:
-            with open(args.prompt_file, encoding="utf-8") as handle:
+            with open(args.prompt_file, encoding="utf-8-sig") as handle:
                 prompts = [line.rstrip("\n") for line in handle if line.strip()]
         except UnicodeDecodeError as err:
             raise ArgumentError(f"--prompt_file {args.prompt_file} is not UTF-8 text ({err.reason}).") from None

@@ -30,7 +30,8 @@ def _token_logprobs(model, rows: list[list[int]], batch_size: int, desc: str, sh
     device = next(model.parameters()).device
     results = []
     order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))  # similar lengths together: less padding
-    for start in tqdm(range(0, len(rows), batch_size), desc=desc, disable=not show_progress):
+    # disable=None: no bar without a terminal (a log file would get its redraws)
+    for start in tqdm(range(0, len(rows), batch_size), desc=desc, disable=None if show_progress else True):
         batch = [rows[i] for i in order[start : start + batch_size]]
         width = max(len(row) for row in batch) - 1
         inputs = torch.zeros(len(batch), width, dtype=torch.long)

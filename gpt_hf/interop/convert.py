@@ -321,8 +321,11 @@ def export_model(model, target: str):
 
 
 def export_folder(model_dir, output_dir, target: str, overwrite: bool = False):
-    """Write a gpt_hf folder's model as `target` (no custom code: no auto_map, no copied files), with its
-    tokenizer unchanged (`tokenizer.json`: `AutoTokenizer` loads it as the generic fast tokenizer)."""
+    """Write a gpt_hf folder's model as `target` (no custom code: no auto_map, no copied files), with its tokenizer
+    (`tokenizer.json`: `AutoTokenizer` loads it as the generic fast tokenizer) padding on the right, the convention of
+    transformers' GPT-2 and GPT-1 folders: their forward does not derive positions from the attention mask, so a
+    left-padded batch's logits would differ from the rows alone unless `position_ids` are passed (`generate` derives
+    them itself, so batched generation may still pad on the left)."""
     from transformers import AutoConfig
 
     from ..output.paths import atomic_output_dir, check_output_dir
@@ -337,6 +340,6 @@ def export_folder(model_dir, output_dir, target: str, overwrite: bool = False):
     built_in = export_model(load_model(found[1].model_class, model_dir), target)
     with atomic_output_dir(output_dir, overwrite=overwrite) as staging:
         built_in.save_pretrained(staging)
-        copy_tokenizer(model_dir, staging, built_in.config)
+        copy_tokenizer(model_dir, staging, built_in.config, padding_side="right")
     logger.info("Exported %s as %s (%s) to %s.", model_dir, type(built_in).__name__, target, output_dir)
     return built_in

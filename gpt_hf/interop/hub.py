@@ -35,72 +35,128 @@ ARCHITECTURE_FIELDS = (
     "embd_pdrop",
     "aux_lm_weight",
 )
-DEFAULT_LIMITATIONS = (
+LIMITATIONS = (
     "A research reproduction of GPT-1 / GPT-2 trained on the data described above. It inherits that data's "
     "biases and gaps, can produce fluent but false or offensive text, and has not been evaluated for any "
-    "deployment. Small models trained on the built-in corpus (Python's own documentation) know little beyond it."
+    "deployment."
 )
+BUILT_IN_CORPUS_LIMITATION = " Trained on Python's own documentation only, it knows little beyond it."
 RESULT_FILES = ("results.json", "summary.json", "eval_results.json")  # written by fine-tuning / pretraining
+CARD_METRICS = (*METRIC_NAMES, "perplexity", "loss")  # every prediction kind's metrics, and the losses
+
+
+def card_results(values: dict) -> dict[str, float]:
+    """The evaluation numbers among a run's values: metrics and losses, not epochs, runtimes or throughputs."""
+    return {
+        key: float(value)
+        for key, value in values.items()
+        if isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and key.removeprefix("eval_").removeprefix("test_") in CARD_METRICS
+    }
 
 
 def render_model_card(
     config,
     *,
     model_name: str,
-    description: str,
-    training: str,
+    record: dict | None = None,
+    results: dict[str, float] | None = None,
     auto_class: str = "AutoModelForCausalLM",
     repo_id: str | None = None,
-    results: dict[str, float] | None = None,
-    results_dataset: str = "built-in corpus",
-    datasets: list[str] | None = None,
-    base_model: str | None = None,
-    license: str = "apache-2.0",
+    description: str | None = None,
     language: str = "en",
 ) -> str:
     """The card's Markdown: YAML metadata (library, pipeline tag, license, language, tags, datasets, base model,
-    model-index results) and sections for the architecture, training, results, limitations and loading."""
+    model-index results) and sections for the architecture, training, results, limitations and loading, every fact
+    read from the run's `record` (`runs.records`); a folder without one (a converted checkpoint) says so."""
     if auto_class not in HEADS:
         raise ArgumentError(f"auto_class={auto_class!r} is not a gpt_hf head; choose one of {sorted(HEADS)}.")
     pipeline_tag = HEADS[auto_class].pipeline_tag
-    data = ModelCardData(
+    record = record or {}
+    data = record.get("data", {})
+    results = card_results(results or {})
+    notes = record.get("metric_notes", {})
+    evaluated_on = record.get("evaluated_on") or data.get("name") or model_name
+    metadata = ModelCardData(
         model_name=model_name,
         library_name="transformers",
         pipeline_tag=pipeline_tag,
-        license=license,
+        license=record.get("license", "apache-2.0"),
         language=[language],
         tags=["gpt_hf", "gpt", "custom_code", "pre-LN" if config.norm_position == "pre" else "post-LN"],
-        datasets=list(datasets) if datasets else None,
-        base_model=base_model,
+        datasets=list(data.get("datasets") or []) or None,
+        base_model=record.get("base_model"),
         eval_results=[
             EvalResult(
                 task_type=pipeline_tag,
-                dataset_type=results_dataset,
-                dataset_name=results_dataset,
+                dataset_type=evaluated_on,
+                dataset_name=evaluated_on,
                 metric_type=key,
-                metric_value=float(value),
+                metric_name=f"{key} ({notes[_metric(key)]})" if _metric(key) in notes else key,
+                metric_value=value,
             )
-            for key, value in (results or {}).items()
+            for key, value in results.items()
         ]
         or None,
     )
     rows = "\n".join(f"| {name} | {getattr(config, name, None)} |" for name in ARCHITECTURE_FIELDS)
     results_text = (
-        ("| metric | value |\n|---|---|\n" + "\n".join(f"| {key} | {value:.4g} |" for key, value in results.items()))
+        (
+            "| metric | value | what |\n|---|---|---|\n"
+            + "\n".join(f"| {key} | {value:.4g} | {notes.get(_metric(key), '')} |" for key, value in results.items())
+        )
         if results
         else "No evaluation recorded."
     )
     return TEMPLATE.read_text(encoding="utf-8").format(
-        metadata=data.to_yaml(),
+        metadata=metadata.to_yaml(),
         model_name=model_name,
-        description=description,
+        description=description or describe_model(config, record),
         architecture_rows=rows,
-        training=training,
+        training=describe_training(record),
         results=results_text,
-        limitations=DEFAULT_LIMITATIONS,
+        limitations=LIMITATIONS + (BUILT_IN_CORPUS_LIMITATION if data.get("built_in_corpus") else ""),
         auto_class=auto_class,
         repo_id=repo_id or model_name,
     )
+
+
+def _metric(key: str) -> str:
+    return key.removeprefix("eval_").removeprefix("test_")
+
+
+def describe_model(config, record: dict) -> str:
+    layout = "GPT-2 (pre-LN)" if config.pre_norm else "GPT-1 (post-LN)"
+    if record.get("kind") == "fine-tuning":
+        return f"A {layout} model fine-tuned with gpt_hf for {record['data'].get('name')} ({record.get('task')})."
+    if record.get("kind") == "pretraining":
+        return f"A {layout} language model pretrained with gpt_hf on {', '.join(record['data']['sources'])}."
+    return f"A gpt_hf {layout} model."
+
+
+def describe_training(record: dict) -> str:
+    """The card's training section, from the record alone."""
+    if not record:
+        return "Not recorded."
+    data, schedule = record["data"], record["schedule"]
+    counts = ", ".join(f"{key.replace('_', ' ')} {value:,}" for key, value in data.get("counts", {}).items())
+    lines = [f"Data: {', '.join(data['sources'])}" + (f" ({counts})." if counts else ".")]
+    if record.get("initialised_from"):
+        lines.append(f"Initialised from: {record['initialised_from']}.")
+    head = schedule.get("head_lr_multiplier")
+    lines.append(
+        f"Recipe: {schedule['optimizer']}, peak learning rate {schedule['learning_rate']:.3g}"
+        + (f" (task head x{head:g})" if head not in (None, 1.0) else "")
+        + f", {schedule['lr_scheduler']} schedule with {schedule['warmup_steps']} warmup steps, weight decay "
+        f"{schedule['weight_decay']:g} (not on biases and LayerNorm gains), gradient clipping "
+        f"{schedule['max_grad_norm']:g}, batch {schedule['global_batch_size']}, {schedule['steps']:,} steps "
+        f"({schedule['epochs']:g} epochs)" + (f"; {record['recipe_note']}" if record.get("recipe_note") else "") + "."
+    )
+    if record.get("resumed_from"):
+        lines.append(f"Resumed from {record['resumed_from']} ({record['steps_this_process']:,} steps after it).")
+    lines.append(f"License: {record['license']} ({record['license_source']}).")
+    return "\n\n".join(lines)
 
 
 def write_model_card(folder, config, **kwargs) -> Path:
@@ -109,23 +165,17 @@ def write_model_card(folder, config, **kwargs) -> Path:
     return path
 
 
-CARD_METRICS = (*METRIC_NAMES, "perplexity", "eval_loss")  # every prediction kind's metrics, and pretraining's
-
-
-def saved_results(folder: Path) -> dict[str, float]:
-    """Evaluation numbers a training script saved in the folder (fine-tuning results or pretraining summary)."""
+def saved_record(folder: Path) -> tuple[dict | None, dict[str, float]]:
+    """The run record and evaluation numbers a training script saved in the folder (fine-tuning's results.json or
+    pretraining's summary.json)."""
     for name in RESULT_FILES:
         path = folder / name
         if path.is_file():
             values = json.loads(path.read_text())
-            keep = {
-                k: float(v)
-                for k, v in values.items()
-                if isinstance(v, (int, float)) and not isinstance(v, bool) and any(m in k for m in CARD_METRICS)
-            }
-            if keep:
-                return keep
-    return {}
+            results = card_results(values)
+            if results or "run" in values:
+                return values.get("run"), results
+    return None, {}
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -168,42 +218,17 @@ def build_hub_folder(model_dir, local_dir, repo_id: str | None = None, overwrite
         for name in RESULT_FILES:
             if (model_dir / name).is_file():
                 shutil.copy2(model_dir / name, staging / name)
-        results = saved_results(model_dir)
+        record, results = saved_record(model_dir)
         write_model_card(
             staging,
             model.config,
             model_name=repo_id or model_dir.name,
             repo_id=repo_id,
-            description=f"A gpt_hf {'GPT-2 (pre-LN)' if model.config.pre_norm else 'GPT-1 (post-LN)'} model "
-            f"({architecture}).",
-            training=_previous_training_section(model_dir),
+            record=record,
             auto_class=auto_class,
             results=results,
-            base_model=_previous_base_model(model_dir),
         )
     return Path(local_dir)
-
-
-def _previous_training_section(model_dir: Path) -> str:
-    """Keep the training description the training script wrote into the folder's card, if any."""
-    card = model_dir / "README.md"
-    if card.is_file():
-        text = card.read_text(encoding="utf-8")
-        if "## Training" in text:
-            return text.split("## Training", 1)[1].split("\n## ", 1)[0].strip()
-    return "Not recorded."
-
-
-def _previous_base_model(model_dir: Path) -> str | None:
-    card = model_dir / "README.md"
-    if card.is_file():
-        from huggingface_hub import ModelCard
-
-        try:
-            return ModelCard.load(card).data.base_model
-        except Exception:  # a hand-written card: no metadata to carry over
-            return None
-    return None
 
 
 _HTTP_LIBRARIES = {"httpx", "httpx2", "requests", "urllib3", "aiohttp"}

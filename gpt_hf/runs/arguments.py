@@ -12,6 +12,7 @@ modified. Values that depend on the run's length are methods of the arguments in
 import copy
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 
 import torch
@@ -20,6 +21,22 @@ from transformers import TrainingArguments
 from ..errors import ArgumentError
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_LICENSE = "apache-2.0"  # gpt_hf's own; a model's license is its owner's choice (--license), stated as given
+
+# What a recipe file may not set: replacing a folder that holds a finished run is asked for on the command line, where
+# the user sees it, never inherited from a file written for another run.
+COMMAND_LINE_ONLY = ("overwrite_output_dir",)
+
+
+def check_recipe_values(values: dict, source: str) -> None:
+    """Refuse a recipe (a JSON file of argument values) that sets a command-line-only flag."""
+    found = [key for key in COMMAND_LINE_ONLY if values.get(key)]
+    if found:
+        raise ArgumentError(
+            f"{source} sets {', '.join(found)}: a recipe may not replace an existing output folder. Remove it from "
+            f"the recipe, and pass --{found[0]} on the command line when you mean to replace the folder."
+        )
 
 
 def cpu_has_bf16_instructions() -> bool:
@@ -31,7 +48,8 @@ def cpu_has_bf16_instructions() -> bool:
 @dataclass
 class TrainerDefaults(TrainingArguments):
     """What pretraining and fine-tuning share on top of TrainingArguments: the paper's weight decay and clipping,
-    tensorboard logs, and the checks of a device set-up that cannot run as asked."""
+    tensorboard logs, the model card's license, quiet runs (no pinned memory without an accelerator, no progress bars
+    in a log file), and the checks of a device set-up that cannot run as asked."""
 
     weight_decay: float = field(
         default=0.01, metadata={"help": "Decoupled weight decay on all weights except biases and LayerNorm gains."}
@@ -39,9 +57,31 @@ class TrainerDefaults(TrainingArguments):
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm."})
     logging_steps: float = field(default=50, metadata={"help": "Log every N steps."})
     report_to: None | str | list[str] = field(default="tensorboard", metadata={"help": "Loggers (tensorboard, none)."})
-    overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a non-empty output folder."})
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Replace a non-empty output folder (also one holding a finished run: a warning names it). "
+            "Command line only: a recipe file may not set it."
+        },
+    )
+    resume_from_checkpoint: str | None = field(
+        default=None,
+        metadata={
+            "help": "Continue a run: 'last' (the last complete checkpoint in --output_dir; an error if there is "
+            "none), 'auto' (the last complete checkpoint if there is one, else a fresh run: for requeued jobs) or "
+            "a checkpoint-N folder."
+        },
+    )
+    license: str = field(
+        default=DEFAULT_LICENSE,
+        metadata={"help": f"The model card's license (a Hub license id); default {DEFAULT_LICENSE}, gpt_hf's own."},
+    )
 
     def __post_init__(self):
+        if self.disable_tqdm is None and not sys.stderr.isatty():
+            self.disable_tqdm = True  # a log file gets the logged values, not progress bars redrawn with escapes
+        if self.use_cpu or not torch.accelerator.is_available():
+            self.dataloader_pin_memory = False  # nothing to pin for: torch warns on every DataLoader otherwise
         super().__post_init__()
         if self.bf16 and (self.use_cpu or not torch.cuda.is_available()) and not cpu_has_bf16_instructions():
             logger.warning(

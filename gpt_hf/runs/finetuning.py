@@ -11,6 +11,7 @@ Ready-made benchmarks (`tasks.benchmarks.BENCHMARKS`) load their rows into the s
 finished folder (predictions, results, card).
 """
 
+import csv
 import json
 import logging
 from pathlib import Path
@@ -25,6 +26,7 @@ from ..errors import ArgumentError
 from ..interop.hub import write_model_card
 from ..interop.loading import check_model_folder, load_model, load_tokenizer
 from ..model.modeling_gpt_hf import HEADS
+from ..output.plotting import plot_confusion_matrix, plot_loss_curve
 from ..tasks.benchmarks import BENCHMARKS
 from ..tasks.prediction_kinds import LabelInfo
 from ..tasks.rows import load_task_dataset
@@ -33,6 +35,7 @@ from ..tasks.types import TaskType
 from .arguments import check_max_length
 from .finetune_arguments import TASK_METRIC, resolve_recipe
 from .lifecycle import TrainerRun
+from .records import run_record, task_sources
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +104,11 @@ def make_compute_metrics(labels: LabelInfo):
 
 
 def predictions_from_logits(logits, labels: LabelInfo):
-    logits = logits[-1] if isinstance(logits, tuple) else logits  # the Trainer may hand over a tuple of outputs
-    return labels.kind.predictions(logits)
+    return labels.kind.predictions(_last_output(logits))
+
+
+def _last_output(logits):
+    return logits[-1] if isinstance(logits, tuple) else logits  # the Trainer may hand over a tuple of outputs
 
 
 def finetune(model_args, data_args, training_args) -> dict:
@@ -117,11 +123,13 @@ def finetune(model_args, data_args, training_args) -> dict:
     check_model_before_data(model_args, tokenizer)
 
     raw, data_checks = load_task_dataset(data_args, training_args.seed)
-    if data_args.max_train_samples:
-        raw["train"] = raw["train"].select(range(min(data_args.max_train_samples, len(raw["train"]))))
-    for split in ("validation", "test"):
-        if data_args.max_eval_samples and split in raw:
-            raw[split] = raw[split].select(range(min(data_args.max_eval_samples, len(raw[split]))))
+    limits = {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples}
+    limits["test"] = data_args.max_test_samples
+    for split, limit in limits.items():
+        if limit and split in raw and len(raw[split]) > limit:
+            logger.info("Using the first %d of the %d %s rows (--max_%s_samples).", limit, len(raw[split]), split,
+                        {"validation": "eval"}.get(split, split))
+            raw[split] = raw[split].select(range(limit))
     task_type = data_args.task_type
     raw, labels = task_type.label_format.encode(raw, data_args.problem_type)
     model = build_task_model(model_args, task_type, labels, tokenizer)
@@ -147,43 +155,67 @@ def finetune(model_args, data_args, training_args) -> dict:
         prediction = trainer.predict(encoded["test"], metric_key_prefix="test") if "test" in encoded else None
         if prediction is not None and any(k.startswith("test_") and k != "test_loss" for k in prediction.metrics or {}):
             results.update(prediction.metrics)
+        results["scored_rows"] = {split: len(encoded[split]) for split in ("validation", "test") if split in encoded}
+        report_split, report = class_report(trainer, encoded, prediction, labels)
+        if report is not None:
+            results["per_class"] = {"split": report_split, **report}
+        benchmark = BENCHMARKS.get(data_args.benchmark)
+        results["run"] = run_record(
+            "fine-tuning",
+            trainer=trainer,
+            data={**task_sources(data_args, benchmark), "name": task_name(data_args)},
+            counts={f"{split} rows": len(encoded[split]) for split in encoded},
+            model_args=model_args,
+            extra={
+                "task": data_args.task,
+                "metric_notes": labels.kind.metric_notes(labels.num_labels),
+                "recipe_note": f"recipe '{recipe['recipe']}', kept: epoch {results['epoch']:g}, the best by "
+                f"validation {trainer.args.metric_for_best_model}; auxiliary LM weight {model.config.aux_lm_weight}",
+                "evaluated_on": task_name(data_args),
+            },
+        )
 
         def write(folder: Path) -> None:
             if prediction is not None:
-                write_predictions(folder / "predictions_test.tsv", prediction.predictions, labels)
+                write_predictions(folder / "predictions_test.tsv", raw["test"], prediction, labels)
             trainer.save_model(folder)
             save_tokenizer(with_task_template(tokenizer), folder, model.config)
-            trainer.save_metrics("eval", results)
+            trainer.save_metrics("eval", {k: v for k, v in results.items() if k != "run"})
             (folder / "results.json").write_text(json.dumps(results, indent=2))
-            _write_card(folder, run.output_dir.name, model_args, data_args, trainer.args, model.config, results)
+            if report is not None and "confusion_matrix" in report:
+                plot_confusion_matrix(report["confusion_matrix"], folder / f"confusion_matrix_{report_split}.png")
+            plot_loss_curve(trainer.state.log_history, folder / "loss_curve.png", f"Fine-tuning {run.output_dir.name}")
+            write_model_card(
+                folder,
+                model.config,
+                model_name=run.output_dir.name,
+                record=results["run"],
+                results=results,
+                auto_class=task_type.auto_class,
+            )
 
         run.save_final(trainer, write)
     logger.info("Results: %s", json.dumps({k: round(v, 4) for k, v in results.items() if isinstance(v, float)}))
     return results
 
 
-def _write_card(folder: Path, model_name: str, model_args, data_args, args, config, results: dict) -> None:
-    """The fine-tuned folder's model card, from the run's resolved arguments (`args`) and results."""
-    name = data_args.benchmark or data_args.dataset_name or Path(data_args.train_file).stem
-    benchmark = BENCHMARKS.get(data_args.benchmark)
-    source = "scratch (random init)" if model_args.from_scratch else model_args.model_name_or_path
-    write_model_card(
-        folder,
-        config,
-        model_name=model_name,
-        description=f"Fine-tuned with gpt_hf for {name} ({data_args.task}).",
-        training=(
-            f"From {source}; recipe '{args.recipe}': lr {args.learning_rate:.3g} (head x{args.head_lr_multiplier}), "
-            f"batch {args.per_device_train_batch_size}, {args.num_train_epochs} epochs (kept: epoch "
-            f"{results['epoch']:g}, the best by validation {args.metric_for_best_model}), "
-            f"auxiliary LM weight {config.aux_lm_weight}."
-        ),
-        auto_class=data_args.task_type.auto_class,
-        results={k: v for k, v in results.items() if isinstance(v, float) and not k.endswith(("runtime", "per_second"))},
-        base_model=None if model_args.from_scratch else str(model_args.model_name_or_path),
-        results_dataset=name,
-        datasets=[benchmark.dataset_id] if benchmark is not None and benchmark.dataset_id else None,
-    )
+def task_name(data_args) -> str:
+    """The task's data by name: the benchmark, the `datasets` id or the training file's stem."""
+    return data_args.benchmark or data_args.dataset_name or Path(data_args.train_file).stem
+
+
+def class_report(trainer, encoded, prediction, labels: LabelInfo) -> tuple[str | None, dict | None]:
+    """Per-class precision / recall / F1 and the confusion matrix of the prediction kind's report, on the labelled
+    test split, else on the validation split; (None, None) for a kind without classes."""
+    if labels.kind.report is None:
+        return None, None
+    if prediction is None or prediction.label_ids is None:
+        prediction, split = trainer.predict(encoded["validation"], metric_key_prefix="eval"), "validation"
+    else:
+        split = "test"
+    logits = _last_output(prediction.predictions)
+    predicted = labels.kind.predictions(logits)
+    return split, labels.kind.report(predicted, prediction.label_ids, labels.id2label, logits.shape[-1])
 
 
 def kept_checkpoint(state, training_args) -> dict:
@@ -197,9 +229,23 @@ def kept_checkpoint(state, training_args) -> dict:
     return kept
 
 
-def write_predictions(path: Path, logits, labels: LabelInfo) -> None:
-    lines = ["index\tprediction"]
-    for index, prediction in enumerate(predictions_from_logits(logits, labels)):
-        lines.append(f"{index}\t{labels.kind.show(prediction, labels.id2label)}")
+def write_predictions(path: Path, rows, prediction, labels: LabelInfo) -> None:
+    """One line per test row: its index, its input columns, the gold label when there is one, the prediction and the
+    head's per-class (or per-choice) probabilities; tab-separated with a header, quoted where a value needs it."""
+    logits = _last_output(prediction.predictions)
+    predicted = labels.kind.predictions(logits)
+    inputs = [column for column in ("text", "text_pair", "context", "choices") if column in rows.column_names]
+    extra = labels.kind.row_columns(logits, labels.id2label)
+    gold = prediction.label_ids if "label" in rows.column_names else None
+    header = ["index", *inputs, *(["label"] if gold is not None else []), "prediction", *extra]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(header)
+        for index, row in enumerate(rows):
+            values = [" | ".join(row[c]) if c == "choices" else row[c] for c in inputs]
+            if gold is not None:
+                values.append(labels.kind.show(gold[index], labels.id2label))
+            values.append(labels.kind.show(predicted[index], labels.id2label))
+            values += [f"{float(column[index]):.6g}" for column in extra.values()]
+            writer.writerow([index, *values])

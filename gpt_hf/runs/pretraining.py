@@ -29,8 +29,10 @@ from ..interop.loading import check_model_folder, load_model, load_tokenizer, re
 from ..model.configuration_gpt_hf import GPTHFConfig
 from ..model.modeling_gpt_hf import GPTHFForCausalLM
 from ..model.presets import PRESETS, config_from_preset
+from ..output.plotting import plot_loss_curve
 from .arguments import check_max_length
 from .lifecycle import TrainerRun
+from .records import corpus_sources, run_record
 
 logger = logging.getLogger(__name__)
 
@@ -176,14 +178,29 @@ def pretrain(model_args, data_args, training_args) -> dict:
             eval_dataset=blocks["validation"],
             data_collator=collate_blocks,
         )
+        blocks_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+        logger.info(
+            "Model: %s parameters. %s tokens per optimizer step (%d blocks of %d tokens).",
+            f"{model.num_parameters():,}",
+            f"{blocks_per_step * block_size:,}",
+            blocks_per_step,
+            block_size,
+        )
         train_result = run.train(trainer)
         eval_metrics = trainer.evaluate()
-        tokens_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
-        summary = training_summary(trainer, train_result.metrics, tokens_per_step * block_size, eval_metrics)
+        summary = training_summary(trainer, train_result.metrics, blocks_per_step * block_size, eval_metrics)
+        summary["run"] = run_record(
+            "pretraining",
+            trainer=trainer,
+            data=corpus_sources(data_args),
+            counts=corpus_counts(raw, blocks, summary),
+            model_args=model_args,
+            extra={"block_size": block_size, "parameters": model.num_parameters()},
+        )
 
         def write(folder: Path) -> None:
             trainer.save_metrics("train", train_result.metrics)
-            _save_final(trainer, tokenizer, folder, run.output_dir.name, data_args, summary, block_size, eval_metrics)
+            _save_final(trainer, tokenizer, folder, run.output_dir.name, data_args, summary, eval_metrics)
 
         run.save_final(trainer, write)
     logger.info(format_summary(summary))
@@ -229,8 +246,9 @@ def _tokenizer_and_model(model_args, data_args, run: TrainerRun, raw, config):
     return tokenizer, model
 
 
-def _save_final(trainer, tokenizer, folder, model_name, data_args, summary, block_size, eval_metrics) -> None:
-    """The finished run's folder: model (with its code), tokenizer, metrics, sample, model card, summary."""
+def _save_final(trainer, tokenizer, folder: Path, model_name: str, data_args, summary: dict, eval_metrics) -> None:
+    """The finished run's folder: model (with its code), tokenizer, metrics, sample, loss curve, model card and
+    summary (with the run's record, which the card states)."""
     model, args = trainer.model, trainer.args
     trainer.save_model(folder)  # weights, config (auto_map for every head), code files, generation config
     save_tokenizer(tokenizer, folder, model.config)
@@ -238,21 +256,33 @@ def _save_final(trainer, tokenizer, folder, model_name, data_args, summary, bloc
     if data_args.sample_prompt:
         summary["sample"] = sample_continuation(model, tokenizer, data_args.sample_prompt, args.seed)
         logger.info("Sample: %r", summary["sample"])
+    plot_loss_curve(trainer.state.log_history, folder / "loss_curve.png", f"Pretraining {model_name}")
+    results = {"eval_loss": eval_metrics.get("eval_loss"), "perplexity": eval_metrics.get("eval_perplexity")}
     write_model_card(
         folder,
         model.config,
         model_name=model_name,
-        description=f"A {'GPT-2 (pre-LN)' if model.config.pre_norm else 'GPT-1 (post-LN)'} language model "
-        "pretrained with gpt_hf.",
-        training=_describe_recipe(data_args, args, summary, block_size),
-        results={
-            name: eval_metrics[key]
-            for name, key in (("eval_loss", "eval_loss"), ("perplexity", "eval_perplexity"))
-            if key in eval_metrics
-        },
-        datasets=[data_args.dataset_name] if data_args.dataset_name else None,
+        record=summary["run"],
+        results={name: value for name, value in results.items() if value is not None},
     )
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
+
+
+def corpus_counts(raw, blocks, summary: dict) -> dict:
+    """What the run counted of its corpus: documents per split where known (a stream's training documents are
+    not), blocks, and the tokens the optimizer saw."""
+    counts = {}
+    if isinstance(raw, TokenStore):
+        counts.update({f"{split} documents": raw.metadata["splits"][split]["documents"] for split in ("train", "validation")})
+    else:
+        for split in ("train", "validation"):
+            if hasattr(raw[split], "__len__"):
+                counts[f"{split} documents"] = len(raw[split])
+    for split in ("train", "validation"):
+        if hasattr(blocks[split], "__len__"):
+            counts[f"{split} blocks"] = len(blocks[split])
+    counts["tokens seen"] = summary["tokens_seen"]
+    return counts
 
 
 def pack_splits(raw, tokenizer, block_size: int, data_args, training_args) -> dict:
@@ -288,24 +318,6 @@ def sample_continuation(model, tokenizer, prompt: str, seed: int, max_new_tokens
     return tokenizer.decode(output[0], skip_special_tokens=True)
 
 
-def _describe_recipe(data_args, training_args, summary, block_size) -> str:
-    data = (
-        f"the token store {data_args.data_dir}"
-        if data_args.data_dir
-        else data_args.dataset_name
-        or (
-            ", ".join(data_args.train_files)
-            if data_args.train_files
-            else "the built-in corpus (Python's pydoc topics and standard-library docstrings)"
-        )
-    )
-    return (
-        f"Data: {data}. Blocks of {block_size} tokens, documents joined with the end-of-text token.\n\n"
-        f"Recipe: AdamW, peak learning rate {training_args.learning_rate}, {training_args.lr_scheduler_type} "
-        f"schedule with warmup {training_args.warmup_steps}, weight decay {training_args.weight_decay} (not on "
-        f"biases and LayerNorm gains), gradient clipping {training_args.max_grad_norm}, "
-        f"{summary['steps']} steps, {summary['tokens_seen']:,} tokens."
-    )
 def training_summary(trainer, train_metrics: dict, tokens_per_step: int, eval_metrics: dict | None) -> dict:
     """Tokens seen, tokens/s and the final validation perplexity of a finished run. Throughput counts the steps this
     process ran (a resumed run's runtime covers only those), the tokens seen every step of the run."""

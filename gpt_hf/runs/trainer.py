@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 import torch
-from transformers import Trainer
+from transformers import ProgressCallback, Trainer
 
 from ..model.modeling_gpt_hf import HEADS
 from ..output.checkpoint_folders import last_complete_checkpoint, remove_incomplete_checkpoints
@@ -53,10 +53,23 @@ class GPTTrainer(Trainer):
             remove_incomplete_checkpoints(output_dir)
             self.progress.resumed_from = Path(resume_from_checkpoint).name
             resume_from_checkpoint = str(resume_from_checkpoint)
-        with reported_write_failures(output_dir, "a checkpoint"), self.stopper.watching():
-            result = super().train(resume_from_checkpoint=resume_from_checkpoint or None, **kwargs)
+        try:
+            with reported_write_failures(output_dir, "a checkpoint"), self.stopper.watching():
+                result = super().train(resume_from_checkpoint=resume_from_checkpoint or None, **kwargs)
+        except BaseException:
+            self._close_progress_bars()  # else the bar is redrawn below the error line when it is collected
+            raise
         self.stopper.raise_if_stopped(output_dir)
         return result
+
+    def _close_progress_bars(self) -> None:
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, ProgressCallback):
+                for name in ("training_bar", "prediction_bar"):
+                    bar = getattr(callback, name, None)
+                    if bar is not None:
+                        bar.close()
+                        setattr(callback, name, None)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if self._is_language_model and model.training and "labels" in inputs:

@@ -115,7 +115,7 @@ def run_study(study: StudyArguments, data_args: FinetuneDataArguments) -> dict:
         limits = {
             "train": data_args.max_train_samples,
             "validation": data_args.max_eval_samples,
-            "test": data_args.max_eval_samples,
+            "test": data_args.max_test_samples,
         }
         for split, limit in limits.items():
             if limit:

@@ -47,6 +47,7 @@ def layer_transfer_curve(
                         benchmark=benchmark,
                         max_train_samples=max_train_samples,
                         max_eval_samples=max_eval_samples,
+                        max_test_samples=max_eval_samples,
                         max_length=max_length,
                     ),
                     study_training_args(work / f"{benchmark}-{layers}-{seed}", seed, use_cpu, **recipe),

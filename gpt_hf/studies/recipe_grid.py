@@ -60,6 +60,7 @@ def recipe_grid(
                             benchmark=benchmark,
                             max_train_samples=train_samples,
                             max_eval_samples=eval_samples,
+                            max_test_samples=eval_samples,
                             max_length=max_length,
                         ),
                         study_training_args(

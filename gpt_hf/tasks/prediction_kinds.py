@@ -55,6 +55,57 @@ def _class_name(prediction, id2label) -> str:
     return id2label[int(prediction)] if id2label else str(int(prediction))
 
 
+def _class_names(id2label, count: int) -> list[str]:
+    """Class names in id order; a choice head's outputs are the choices, by position."""
+    return [id2label[i] for i in range(count)] if id2label else [f"choice_{i}" for i in range(count)]
+
+
+def _softmax_columns(logits, id2label) -> dict[str, np.ndarray]:
+    """Each class's (or choice's) probability, softmax over the row's logits."""
+    shifted = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities = shifted / shifted.sum(-1, keepdims=True)
+    return {f"p_{name}": probabilities[:, i] for i, name in enumerate(_class_names(id2label, logits.shape[-1]))}
+
+
+def _sigmoid_columns(logits, id2label) -> dict[str, np.ndarray]:
+    """Each label's own probability (multi-label: independent sigmoids)."""
+    probabilities = 1.0 / (1.0 + np.exp(-logits))
+    return {f"p_{name}": probabilities[:, i] for i, name in enumerate(_class_names(id2label, logits.shape[-1]))}
+
+
+def class_report(predictions, labels, id2label, num_labels: int) -> dict:
+    """Per-class precision, recall, F1 and support (scikit-learn's `classification_report`), and for single-label
+    predictions the confusion matrix (rows: gold, columns: predicted), with the class names."""
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    multi = predictions.ndim == 2
+    count = predictions.shape[1] if multi else max(num_labels, int(max(predictions.max(), labels.max())) + 1)
+    names = _class_names(id2label, count)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = sk.classification_report(
+            labels,
+            predictions,
+            labels=None if multi else list(range(count)),
+            target_names=names,
+            output_dict=True,
+            zero_division=0.0,
+        )
+    per_class = {name: {k: float(v) for k, v in report[name].items()} for name in names}
+    out = {"classes": per_class}
+    if not multi:
+        matrix = sk.confusion_matrix(labels, predictions, labels=list(range(count)))
+        out["confusion_matrix"] = {"labels": names, "matrix": matrix.tolist()}
+    return out
+
+
+def _f1_variant(num_labels: int) -> str:
+    return (
+        "binary F1 of class 1 (GLUE's MRPC / QQP convention)"
+        if num_labels == 2
+        else "macro F1 (unweighted mean over classes)"
+    )
+
+
 @dataclass(frozen=True)
 class PredictionKind:
     """One way of reading and scoring a head's outputs.
@@ -68,6 +119,11 @@ class PredictionKind:
     show: (one prediction, id2label or None) -> its text in predictions_test.tsv.
     text_baseline: whether a TF-IDF + logistic regression baseline predicts it (the data-efficiency study).
     check_labels: (splits, unlabelled split names) -> None, the checks that name rows before the data is split.
+    row_columns: (logits, id2label or None) -> {column: one value per row} for predictions_test.tsv: each class's
+        probability (a choice head: each choice's), nothing beyond the prediction for a score.
+    report: (predictions, labels, id2label, num_labels) -> per-class precision / recall / F1 (and the confusion
+        matrix), or None where there are no classes.
+    metric_notes: num_labels -> {metric name: what exactly it is}, for the model card and results.json.
     """
 
     name: str
@@ -80,6 +136,9 @@ class PredictionKind:
     show: Callable[..., str]
     text_baseline: bool = False
     check_labels: Callable = lambda raw, unlabelled: None
+    row_columns: Callable = lambda logits, id2label: {}
+    report: Callable | None = None
+    metric_notes: Callable[[int], dict[str, str]] = lambda num_labels: {}
 
     def metrics(self, predictions, labels, num_labels: int) -> dict[str, float]:
         """All metrics of this kind. Degenerate evaluation sets (one class only, constant scores) give 0.0 for the
@@ -102,6 +161,9 @@ PREDICTION_KINDS = {
             "accuracy",
             _class_name,
             text_baseline=True,
+            row_columns=_softmax_columns,
+            report=class_report,
+            metric_notes=lambda num_labels: {"f1": _f1_variant(num_labels), "mcc": "Matthews correlation"},
         ),
         PredictionKind(
             "multi_label",
@@ -112,6 +174,12 @@ PREDICTION_KINDS = {
             ("exact_match", "f1_micro"),
             "f1_micro",
             lambda row, id2label: ",".join(id2label[i] for i, on in enumerate(row) if on),
+            row_columns=_sigmoid_columns,
+            report=class_report,
+            metric_notes=lambda num_labels: {
+                "exact_match": "subset accuracy: every label of a row right",
+                "f1_micro": "micro F1 over all labels",
+            },
         ),
         PredictionKind(
             "regression",
@@ -123,6 +191,7 @@ PREDICTION_KINDS = {
             "pearson",
             lambda score, id2label: f"{float(score):.6g}",
             check_labels=check_scores,
+            metric_notes=lambda num_labels: {"pearson": "Pearson correlation", "spearman": "Spearman correlation"},
         ),
     )
 }
