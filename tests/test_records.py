@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from huggingface_hub import ModelCard
 from huggingface_hub.repocard_data import model_index_to_eval_results
+from test_reliability import error_lines, script_main
 
 from gpt_hf.errors import ArgumentError
 from gpt_hf.interop.hub import build_hub_folder
 
 from conftest import ROOT, flags, run_pretraining
 from test_finetuning import pretrained, run, sentiment_rows, write_csv  # noqa: F401 (a fixture among them)
-from test_reliability import error_lines, script_main
 
 TEXT_SUFFIXES = {".md", ".json", ".txt", ".tsv", ".py", ".csv", ".jinja"}
 
