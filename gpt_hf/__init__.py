@@ -36,7 +36,8 @@ register_with_peft()  # LoraConfig(task_type=...) alone finds the modules to ada
 _LAZY = {
     "gpt_hf.data.tokenizer": ("train_tokenizer", "special_token_ids", "save_tokenizer"),
     "gpt_hf.data.templates": ("with_task_template", "with_chat_template"),
-    "gpt_hf.data.documents": ("load_text_dataset", "load_text_stream", "DocumentArguments"),
+    "gpt_hf.data.documents": ("load_text_dataset", "load_text_stream"),
+    "gpt_hf.data.units": ("DocumentArguments",),
     "gpt_hf.data.token_store": ("prepare_store", "TokenStore", "PrepareArguments"),
     "gpt_hf.tasks.transforms": ("TaskTransform", "TaskCollator"),
     "gpt_hf.tasks.types": ("TaskType", "register_task_type", "TASK_TYPES"),

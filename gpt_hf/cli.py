@@ -122,7 +122,18 @@ def run_main(dataclass_types: Sequence[type], run: Callable, argv: Sequence[str]
     except UserError as err:
         logger.error("error: %s", str(err) or type(err).__name__)
         return err.exit_code
+    finally:
+        end_process_group()
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def end_process_group() -> None:
+    """A distributed run's process group, torn down before the interpreter exits (torch's advice): left to the
+    interpreter's shutdown, gloo's threads can abort a process that has finished its work."""
+    import torch.distributed
+
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def entry_points(dataclass_types: Sequence[type], run: Callable):

@@ -8,6 +8,7 @@ from gpt_hf.data.corpus import _extract_builtin_corpus, builtin_corpus
 from gpt_hf.data.documents import load_text_dataset
 from gpt_hf.data.packing import collate_blocks, tokenize_and_pack
 from gpt_hf.data.tokenizer import train_tokenizer
+from gpt_hf.errors import ArgumentError
 
 DOCS = [f"Document number {i}. " + "Words follow words in a simple text. " * (i % 5 + 1) for i in range(40)]
 
@@ -59,8 +60,9 @@ def test_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="empty"):
         load_text_dataset(files=[str(tmp_path / "empty.txt")])
     (tmp_path / "a.csv").write_text("text\nx\n")
-    with pytest.raises(ValueError, match="share one supported type"):
-        load_text_dataset(files=[str(tmp_path / "rows.jsonl"), str(tmp_path / "a.csv")])
+    (tmp_path / "a.docx").write_text("text\nx\n")
+    with pytest.raises(ValueError, match=r"Files must be of a supported type \(.*\); got \['.docx'\]"):
+        load_text_dataset(files=[str(tmp_path / "rows.jsonl"), str(tmp_path / "a.docx")])
     (tmp_path / "one.txt").write_text("A corpus of a single document.\n")
     with pytest.raises(
         ValueError,
@@ -110,7 +112,7 @@ def test_one_file_one_document_and_a_user_separator(tmp_path, monkeypatch):
     monkeypatch.setattr(gpt_hf.data.documents, "_CHUNK_BYTES", 7)  # separators that straddle the reads
     (tmp_path / "fortunes.dat").write_text("\n%\n".join(FORTUNES) + "\n%\n\n", encoding="utf-8")
     (tmp_path / "fortunes.txt").write_bytes((tmp_path / "fortunes.dat").read_bytes())
-    from gpt_hf.data.documents import decode_separator
+    from gpt_hf.data.units import decode_separator
 
     loaded = load_text_dataset(
         files=[str(tmp_path / "fortunes.txt")], validation_fraction=0.2, document_separator=decode_separator("\\n%\\n")
@@ -119,7 +121,7 @@ def test_one_file_one_document_and_a_user_separator(tmp_path, monkeypatch):
 
 
 def test_document_options_are_checked(tmp_path):
-    from gpt_hf.data.documents import decode_separator
+    from gpt_hf.data.units import decode_separator
 
     with pytest.raises(ValueError, match="--document_unit 'chapter' is not one of"):
         load_text_dataset(files=[str(tmp_path / "x.txt")], document_unit="chapter")
@@ -246,3 +248,50 @@ def test_the_fast_plain_text_reader_yields_what_datasets_text_builder_yields(uni
     ]
     assert list(iter_documents(files=[str(f) for f in files], document_unit=unit)) == expected
     assert list(iter_documents(files=[str(f) for f in files], document_unit=unit, max_documents=1)) == expected[:1]
+
+
+def test_each_file_is_read_with_its_own_unit_and_file_types_mix(tmp_path):
+    """A verse-per-line book, a %-separated quotation file and a JSON-lines file in one corpus: each file read by its
+    own reader, the same documents map-style, streaming and in the token store's one-pass reader."""
+    from gpt_hf.data.arguments import CorpusArguments
+    from gpt_hf.data.documents import iter_documents, load_text_stream
+
+    (tmp_path / "book.txt").write_text("\ufeffIn the beginning.\nAnd the earth.\n\nAnd darkness.\n", encoding="utf-8")
+    (tmp_path / "quotes.txt").write_text("One quote\nover two lines\n%\nTwo\n%\nThree\n", encoding="utf-8")
+    (tmp_path / "notes.jsonl").write_text('{"text": "a json row"}\n{"text": "another row"}\n', encoding="utf-8")
+    args = CorpusArguments(
+        train_files=[str(tmp_path / name) for name in ("book.txt", "quotes.txt", "notes.jsonl")],
+        document_unit=["paragraph", "book.txt=line", "*/quotes.txt=sep:\\n%\\n"],
+        validation_split_fraction=0.2,
+    )
+    expected = {
+        "In the beginning.",
+        "And the earth.",
+        "And darkness.",
+        "One quote\nover two lines",
+        "Two",
+        "Three",
+        "a json row",
+        "another row",
+    }
+    mapped = load_text_dataset(**args.source_options, seed=0)
+    assert set(mapped["train"]["text"]) | set(mapped["validation"]["text"]) == expected
+    assert set(iter_documents(files=args.train_files, **args.document_options)) == expected
+    stream = load_text_stream(**args.source_options, seed=0)
+    assert {row["text"] for row in stream["train"]} | set(stream["validation"]["text"]) == expected
+
+
+@pytest.mark.parametrize(
+    "units, match",
+    [
+        (["sentence"], r"--document_unit 'sentence' is not one of \('paragraph', 'line', 'file'\) or sep:TEXT"),
+        (["line", "paragraph"], "one unit without a glob sets every file's"),
+        (["sep:%"], "one unit without a glob sets every file's"),
+        (["*.txt=verse"], "--document_unit '\\*.txt=verse': 'verse' is not one of"),
+    ],
+)
+def test_bad_document_units_are_refused_with_the_fix(units, match):
+    from gpt_hf.data.units import DocumentArguments
+
+    with pytest.raises(ArgumentError, match=match):
+        DocumentArguments(document_unit=units)

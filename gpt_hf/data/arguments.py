@@ -4,8 +4,8 @@ top of the document flags of `documents.DocumentArguments`)."""
 from dataclasses import dataclass, field
 
 from ..errors import ArgumentError, check_at_least_one, check_fraction
-from .documents import DocumentArguments
 from .tokenizer import FLAVOURS
+from .units import DocumentArguments
 
 # Streamed corpora (--streaming, a token store) train a new tokenizer on this many of their first documents.
 STREAMING_TOKENIZER_DOCUMENTS = 100_000

@@ -15,11 +15,16 @@ import json
 import math
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ArgumentError, DataError, check_fraction
 from .corpus import builtin_corpus
+from .units import (
+    DOCUMENT_UNITS,
+    FILE_BUILDERS,
+    UNIT_SEPARATORS,
+    file_reading,
+)
 
 _CHUNK_BYTES = 1 << 20
 # UTF-8, with a byte-order mark at the start of a file dropped (editors on Windows write one): it is no text.
@@ -162,67 +167,6 @@ def non_empty(batches: Iterable[list[str]], what: str) -> Iterator[list[str]]:
 
 # --- language-modelling datasets -----------------------------------------------------------------------------------
 
-_FILE_BUILDERS = {
-    ".txt": "text",
-    ".text": "text",
-    ".json": "json",
-    ".jsonl": "json",
-    ".csv": "csv",
-    ".parquet": "parquet",
-}
-# What one document is in a plain-text file -> datasets' text builder `sample_by`. JSON / CSV / parquet rows are
-# documents as they are. A --document_separator string overrides the unit.
-DOCUMENT_UNITS = {"paragraph": "paragraph", "line": "line", "file": "document"}
-
-
-def decode_separator(value: str) -> str:
-    """A separator as typed on a command line: backslash escapes (\\n, \\t, \\u2028) are read as the characters."""
-    separator = read_escapes(value, "--document_separator")
-    if not separator:
-        raise ArgumentError("--document_separator is empty; leave it out, or give the text between documents.")
-    return separator
-
-
-def read_escapes(value: str, flag: str) -> str:
-    """Text typed on a command line with backslash escapes (\\n, \\t, \\u2028) read as the characters they name."""
-    try:
-        return codecs.decode(value.encode("latin-1", "backslashreplace"), "unicode_escape")
-    except UnicodeDecodeError as err:
-        raise ArgumentError(f"{flag} {value!r} has a broken backslash escape ({err.reason}).") from None
-
-
-@dataclass(kw_only=True)
-class DocumentArguments:
-    """How plain-text files are cut into documents; every argument dataclass that reads text files extends it."""
-
-    document_unit: str = field(
-        default="paragraph",
-        metadata={
-            "help": f"What one document is in .txt files: {tuple(DOCUMENT_UNITS)} "
-            "(paragraph: text between blank lines). Rows of json / csv / parquet "
-            "files are documents. Documents are joined with <|endoftext|> and a "
-            "validation split takes whole documents."
-        },
-    )
-    document_separator: str | None = field(
-        default=None,
-        metadata={
-            "help": "Text between documents in .txt files, e.g. '\\n%%\\n' (fortune files); "
-            "backslash escapes are read. Overrides --document_unit."
-        },
-    )
-
-    def __post_init__(self):
-        if self.document_unit not in DOCUMENT_UNITS:
-            raise ArgumentError(f"--document_unit {self.document_unit!r} is not one of {tuple(DOCUMENT_UNITS)}.")
-        if self.document_separator is not None:
-            self.document_separator = decode_separator(self.document_separator)
-
-    @property
-    def document_options(self) -> dict:
-        """Keyword arguments for `load_text_dataset`."""
-        return {"document_unit": self.document_unit, "document_separator": self.document_separator}
-
 
 def _pieces_between(paths, separator: str | None) -> Iterator[str]:
     """The text between `separator`s (None: each whole file), file by file, read in 1 MB pieces (memory: the longest
@@ -247,9 +191,6 @@ def _separated_documents(paths: list[str], separator: str, stamps: list):
         yield {"text": piece}
 
 
-_UNIT_SEPARATORS = {"paragraph": "\n\n", "line": "\n", "file": None}
-
-
 def iter_documents(
     files=None,
     dataset_name: str | None = None,
@@ -258,23 +199,33 @@ def iter_documents(
     document_unit: str = "paragraph",
     document_separator: str | None = None,
     max_documents: int | None = None,
+    file_rules=(),
 ) -> Iterator[str]:
     """The training documents of a corpus, in order, one pass, in bounded memory: the documents `load_text_stream`
     yields (blank ones dropped, the newlines around each trimmed), without a hold-out. Plain-text files are split
     here, ~7x faster than through datasets' streaming text builder (210 vs 28 MB/s: its per-document bookkeeping);
-    other files, datasets and the built-in corpus are read through datasets' stream, in batches."""
-    if files is not None:
-        splits, builder = _resolve_data_files(files, None)
-        if builder == "text":
-            separator = document_separator or _UNIT_SEPARATORS[document_unit]
-            documents = trimmed_documents(_pieces_between(splits["train"], separator))
-            yield from itertools.islice(documents, max_documents)
-            return
-    raw = _load_raw(
-        files, None, dataset_name, dataset_config, text_column, document_unit, document_separator, streaming=True
-    )
-    texts = (text for batch in raw["train"].iter(batch_size=1000) for text in batch["text"])
-    yield from itertools.islice(texts, max_documents)
+    other files, datasets and the built-in corpus are read through datasets' stream, in batches. Files of several
+    types or units are read group by group (`file_reading`)."""
+    if files is None:
+        raw = _load_raw(
+            None, None, dataset_name, dataset_config, text_column, document_unit, document_separator, streaming=True
+        )
+        texts = (text for batch in raw["train"].iter(batch_size=1000) for text in batch["text"])
+        yield from itertools.islice(texts, max_documents)
+        return
+
+    def reading(path):
+        return file_reading(path, document_unit, document_separator, file_rules)
+
+    def documents():
+        for (builder, unit, separator), splits in _resolve_data_files(files, None, reading).items():
+            if builder == "text":
+                yield from trimmed_documents(_pieces_between(splits["train"], separator or UNIT_SEPARATORS[unit]))
+            else:
+                stream = _load_file_group(splits, builder, unit, separator, text_column, streaming=True)["train"]
+                yield from (text for batch in stream.iter(batch_size=1000) for text in batch["text"])
+
+    yield from itertools.islice(documents(), max_documents)
 
 
 def _load_plain_text(splits: dict[str, list[str]], document_unit: str, document_separator: str | None, streaming: bool):
@@ -313,24 +264,27 @@ def _load_plain_text(splits: dict[str, list[str]], document_unit: str, document_
     )
 
 
-def _resolve_data_files(files, validation_files) -> tuple[dict[str, list[str]], str]:
-    """({split: paths}, datasets builder name) for local files, every file checked (exists, one supported type,
-    UTF-8) before anything is read into a dataset."""
+def _resolve_data_files(files, validation_files, reading) -> dict[tuple, dict[str, list[str]]]:
+    """{(builder, unit, separator): {split: paths}} for local files, every file checked (exists, a supported type,
+    UTF-8) before anything is read into a dataset: the files of each group are read by one reader (`reading`:
+    path -> its key, `file_reading` with the run's units)."""
     paths = expand_files(files)
     splits = {"train": [str(p) for p in paths]}
     if validation_files is not None:
         splits["validation"] = [str(p) for p in expand_files(validation_files)]
     suffixes = {p.suffix.lower() for paths_ in splits.values() for p in map(Path, paths_)}
-    builders = {_FILE_BUILDERS.get(suffix) for suffix in suffixes}
-    if None in builders or len(builders) != 1:
-        raise DataError(
-            f"Files must share one supported type ({', '.join(sorted(_FILE_BUILDERS))}); got {sorted(suffixes)}."
-        )
+    unsupported = sorted(suffix for suffix in suffixes if suffix not in FILE_BUILDERS)
+    if unsupported:
+        raise DataError(f"Files must be of a supported type ({', '.join(sorted(FILE_BUILDERS))}); got {unsupported}.")
     all_paths = [Path(p) for paths_ in splits.values() for p in paths_]
     sizes = [check_utf8(p) if p.suffix.lower() != ".parquet" else p.stat().st_size for p in all_paths]
     if not any(sizes[: len(splits["train"])]):
         raise DataError(f"The training files are empty: {splits['train']}.")
-    return splits, builders.pop()
+    groups: dict[tuple, dict[str, list[str]]] = {}
+    for split, split_paths in splits.items():
+        for path in split_paths:
+            groups.setdefault(reading(path), {}).setdefault(split, []).append(path)
+    return groups
 
 
 def _load_raw(
@@ -342,35 +296,70 @@ def _load_raw(
     document_unit: str,
     document_separator: str | None,
     streaming: bool,
+    file_rules=(),
 ):
-    """The raw splits of documents (a DatasetDict, or an IterableDatasetDict when `streaming`) and the text column;
-    the column is checked in every split."""
+    """The raw splits of documents (a DatasetDict, or an IterableDatasetDict when `streaming`) in a `text` column;
+    the column is checked in every split. Files of several types or units are read group by group, each by its own
+    reader, and joined per split."""
     import datasets
 
     if files is not None and dataset_name is not None:
         raise ArgumentError("Give local files or a dataset name, not both.")
     if document_unit not in DOCUMENT_UNITS:
         raise ArgumentError(f"--document_unit {document_unit!r} is not one of {tuple(DOCUMENT_UNITS)}.")
-    progress = {} if streaming else {"desc": "Trimming documents, dropping blank ones"}  # no desc on a stream
     if files is not None:
-        splits, builder = _resolve_data_files(files, validation_files)
-        try:
-            if builder == "text":
-                raw = _load_plain_text(splits, document_unit, document_separator, streaming)
-                # a batched map may return fewer rows, which drops the blank documents (datasets' filter on a
-                # stream costs ~20x more)
-                raw = raw.map(lambda batch: {"text": list(trimmed_documents(batch["text"]))}, batched=True, **progress)
-            else:
-                raw = datasets.load_dataset(builder, data_files=splits, streaming=streaming)
-        except datasets.exceptions.DatasetGenerationError as err:
-            raise unreadable_files_error([p for paths in splits.values() for p in paths], builder, err) from None
-    elif dataset_name is not None:
+
+        def reading(path):
+            return file_reading(path, document_unit, document_separator, file_rules)
+
+        groups = _resolve_data_files(files, validation_files, reading)
+        # --text_column names the column of table files; plain text has only `text` (named, it must be that one)
+        mixed = any(builder != "text" for builder, _, _ in groups)
+        parts = [
+            _load_file_group(splits, *key, text_column if key[0] != "text" or not mixed else "text", streaming)
+            for key, splits in groups.items()
+        ]
+
+        joined = {
+            split: [part[split] for part in parts if split in part]
+            for split in dict.fromkeys(split for part in parts for split in part)
+        }
+        kind = datasets.IterableDatasetDict if streaming else datasets.DatasetDict
+        return kind(
+            {split: ds[0] if len(ds) == 1 else datasets.concatenate_datasets(ds) for split, ds in joined.items()}
+        )
+    if dataset_name is not None:
         raw = datasets.load_dataset(dataset_name, dataset_config, streaming=streaming)
     else:
         raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": builtin_corpus()})})
         if streaming:
             raw = datasets.IterableDatasetDict({"train": raw["train"].to_iterable_dataset(num_shards=8)})
         text_column = "text"
+    return _text_column(raw, text_column, streaming)
+
+
+def _load_file_group(splits: dict[str, list[str]], builder: str, unit: str, separator, text_column: str, streaming):
+    """One group of files read by one reader: plain text cut into documents (blank ones dropped, newlines around
+    each trimmed), or rows of json / csv / parquet with their text column."""
+    import datasets
+
+    progress = {} if streaming else {"desc": "Trimming documents, dropping blank ones"}  # no desc on a stream
+    try:
+        if builder == "text":
+            raw = _load_plain_text(splits, unit, separator, streaming)
+            # a batched map may return fewer rows, which drops the blank documents (datasets' filter on a stream
+            # costs ~20x more)
+            raw = raw.map(lambda batch: {"text": list(trimmed_documents(batch["text"]))}, batched=True, **progress)
+        else:
+            raw = datasets.load_dataset(builder, data_files=splits, streaming=streaming)
+    except datasets.exceptions.DatasetGenerationError as err:
+        raise unreadable_files_error([p for paths in splits.values() for p in paths], builder, err) from None
+    return _text_column(raw, text_column, streaming)
+
+
+def _text_column(raw, text_column: str, streaming: bool):
+    """`raw`'s splits with only the text column, named `text`; a split without it is an error naming its columns."""
+    import datasets
 
     for split, dataset in raw.items():
         columns = dataset.column_names
@@ -396,13 +385,15 @@ def load_text_dataset(
     max_documents: int | None = None,
     document_unit: str = "paragraph",
     document_separator: str | None = None,
+    file_rules=(),
 ):
     """A `DatasetDict` with `train` and `validation` splits of documents in a `text` column.
 
     Source: local files (globs; txt / json / jsonl / csv / parquet), a `datasets` name + config, or — when neither is
     given — the built-in corpus. In plain-text files a document is a paragraph (text between blank lines; the
-    default), a line, or a whole file (`document_unit`), or the text between `document_separator`s; rows of the
-    other formats are documents. Blank documents are dropped. Without a validation split or files,
+    default), a line, or a whole file (`document_unit`), or the text between `document_separator`s, unless a
+    `file_rules` glob gives a file its own (`parse_document_units`); rows of the other formats are documents.
+    Blank documents are dropped. Without a validation split or files,
     `validation_fraction` of the documents (whole documents, never pieces of one) is held out with `seed`;
     `validation_fraction=None` returns the train split alone, every document in it.
     Raises `ValueError` for missing files, a missing text column or an empty dataset.
@@ -416,6 +407,7 @@ def load_text_dataset(
         document_unit,
         document_separator,
         streaming=False,
+        file_rules=file_rules,
     )
     train = raw["train"]
     if max_documents is not None:
@@ -430,7 +422,7 @@ def load_text_dataset(
     return type(raw)({"train": train, "validation": validation})
 
 
-TABLE_BUILDERS = {suffix: builder for suffix, builder in _FILE_BUILDERS.items() if builder != "text"}
+TABLE_BUILDERS = {suffix: builder for suffix, builder in FILE_BUILDERS.items() if builder != "text"}
 
 
 def load_table_files(files: dict[str, str], first_flag: str = "the first file"):
@@ -517,6 +509,7 @@ def load_text_stream(
     max_documents: int | None = None,
     document_unit: str = "paragraph",
     document_separator: str | None = None,
+    file_rules=(),
 ):
     """Streaming counterpart of `load_text_dataset`: `{"train": IterableDataset, "validation": Dataset}`.
 
@@ -538,6 +531,7 @@ def load_text_stream(
         document_unit,
         document_separator,
         streaming=True,
+        file_rules=file_rules,
     )
     train = raw["train"]
     if max_documents is not None:

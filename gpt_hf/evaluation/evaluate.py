@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.documents import DocumentArguments, load_table_files, load_text_dataset, read_escapes
+from ..data.documents import load_table_files, load_text_dataset
+from ..data.units import DocumentArguments, read_escapes
 from ..errors import ArgumentError, check_at_least_one
 from ..interop.loading import load_model_and_tokenizer
 from ..output.paths import check_writable_file
