@@ -64,27 +64,34 @@ def test_study_compares_pretrained_scratch_and_tfidf_and_writes_a_verdict(pretra
     assert (out / "accuracy_vs_labels.png").read_bytes()[:4] == b"\x89PNG"
     table = (out / "results.md").read_text()
     assert "| 12 |" in table and "| 48 |" in table and result["verdict"] in table
-    assert result["verdict"].startswith("Verdict (accuracy, pre-trained minus from scratch): Pre-training")
-    assert "points at 12 labels (seed spread" in result["verdict"] and "vs TF-IDF" in result["verdict"]
+    assert result["verdict"].startswith("Verdict (accuracy, pre-trained minus from scratch, ± the paired difference")
+    assert " points at 12 labels (" in result["verdict"] and " vs TF-IDF)" in result["verdict"]
     # with every row, both seeds' baselines see the same rows (in another order): the same score
     full = [float(r["score"]) for r in rows if r["method"].startswith("TF-IDF") and r["labels"] == "48"]
     assert len(full) == 2 and full[0] == pytest.approx(full[1], abs=1e-6)
 
 
-def test_verdict_counts_a_gain_only_beyond_the_seed_spread():
+def test_verdict_counts_a_gain_beyond_twice_the_paired_error_and_says_when_the_baseline_wins():
     from gpt_hf.studies.data_efficiency import verdict_line
 
-    summary = {
-        (100, "pre-trained"): (0.70, 0.01, 3),
-        (100, "from scratch"): (0.60, 0.02, 3),
-        (1000, "pre-trained"): (0.80, 0.03, 3),
-        (1000, "from scratch"): (0.78, 0.02, 3),
-    }
-    line = verdict_line(summary, "accuracy")
+    def runs(count, method, scores):
+        return [{"labels": count, "seed": seed, "method": method, "score": s} for seed, s in enumerate(scores)]
+
+    rows = (
+        runs(100, "pre-trained", [0.70, 0.72, 0.68])  # the same +10 on every seed: a sure gain
+        + runs(100, "from scratch", [0.60, 0.62, 0.58])
+        + runs(100, "TF-IDF + logistic regression", [0.65, 0.66, 0.64])
+        + runs(1000, "pre-trained", [0.80, 0.70, 0.90])  # +2 on average, but seed by seed -8 .. +12: no verdict
+        + runs(1000, "from scratch", [0.78, 0.78, 0.78])
+        + runs(1000, "TF-IDF + logistic regression", [0.85, 0.85, 0.85])
+    )
+    line = verdict_line(rows, "accuracy")
     assert "helps on this data at some label counts only" in line
-    assert (
-        "+10.0 points at 100 labels (seed spread 3.0)" in line
-        and "+2.0 points at 1000 labels (seed spread 5.0)" in line
+    assert "+10.0 ± 0.0 points at 100 labels (+5.0 ± 0.6 vs TF-IDF)" in line
+    assert "+2.0 ± 5.8 points at 1000 labels (-5.0 ± 5.8 vs TF-IDF)" in line
+    assert line.endswith(
+        "scores higher than the pre-trained model at 1000 labels: on this data, at that many labels, "
+        "a bag of words is the better pick."
     )
 
 

@@ -134,3 +134,21 @@ def test_clear_errors(tokenizer):
         TaskTransform(type("Plain", (), {"model_max_length": 64})())
     with pytest.raises(ValueError, match="max_length=2 is not a usable context length"):
         TaskTransform(tokenizer, max_length=2)
+
+
+def test_the_topic_task_is_offline_deterministic_and_split_by_module():
+    from gpt_hf.tasks.benchmarks import BENCHMARKS
+    from gpt_hf.tasks.self_labelled import TOPIC_FAMILIES, topic_dataset
+
+    data = BENCHMARKS["topic"].load(seed=3)
+    assert BENCHMARKS["topic"].task == "classification" and BENCHMARKS["topic"].offline
+    texts = {split: set(dataset["text"]) for split, dataset in data.items()}
+    assert not (
+        texts["train"] & texts["validation"] or texts["train"] & texts["test"] or texts["validation"] & texts["test"]
+    )
+    assert set(data["train"]["label"]) == set(TOPIC_FAMILIES) and len(data["train"]) > 1000
+    assert len(data["validation"]) > 50 and len(data["test"]) > 50
+    assert topic_dataset(3)["test"]["text"] == data["test"]["text"]  # the same seed, the same rows
+    assert topic_dataset(4)["test"]["text"] != data["test"]["text"]  # another seed holds out other modules
+    with pytest.raises(ValueError, match="reads no other corpus"):
+        BENCHMARKS["topic"].load(seed=3, corpus_files=["x.txt"])

@@ -3,8 +3,9 @@
 Unlabelled text (or a model already pretrained on it) + a labelled task (your files or a built-in task) ->
 fine-tune the pretrained model and the same architecture from random weights (same tokenizer, same recipe) on
 `label_counts` training rows each, for several seeds, next to a TF-IDF + logistic-regression baseline on the same
-rows and the same test set. Writes `results.csv` (one row per run), `results.md` (mean ± spread per label count),
-`accuracy_vs_labels.png`, and ends with a plain verdict: does pre-training help here beyond the seed spread.
+rows and the same test set. Writes `results.csv` (one row per run), `results.md` (mean ± standard error per label
+count), `accuracy_vs_labels.png`, and ends with a plain verdict: does pre-training help here beyond twice the standard
+error of the paired difference, and does the bag-of-words baseline beat it.
 """
 
 import csv
@@ -158,7 +159,7 @@ def run_study(study: StudyArguments, data_args: FinetuneDataArguments) -> dict:
                     [f"{r['method']} {r['score']:.3f}" for r in rows[-3:] if r["labels"] == count],
                 )
         summary = summarise(rows)
-        verdict = verdict_line(summary, metric)
+        verdict = verdict_line(rows, metric)
         _write_outputs(work, rows, summary, verdict, metric)
     logger.info(verdict)
     return {"rows": rows, "summary": summary, "verdict": verdict}
@@ -211,31 +212,55 @@ def _finetune_once(
 
 
 def summarise(rows: list[dict]) -> dict:
-    """{(labels, method): (mean, standard deviation over seeds, runs)}."""
+    """{(labels, method): (mean, standard error of the mean over seeds, runs)}."""
     groups: dict[tuple[int, str], list[float]] = {}
     for row in rows:
         groups.setdefault((row["labels"], row["method"]), []).append(row["score"])
-    return {key: (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v)) for key, v in groups.items()}
+    return {key: (statistics.mean(v), _standard_error(v), len(v)) for key, v in groups.items()}
 
 
-def verdict_line(summary: dict, metric: str) -> str:
-    """Per label count, pre-trained minus from-scratch in points, called a gain only when it exceeds the sum of the
-    two seed spreads (standard deviations)."""
-    parts, helps = [], []
-    for count in sorted({labels for labels, _ in summary}):
-        pre, scratch = summary[(count, METHODS[0])], summary[(count, METHODS[1])]
-        gain, spread = 100 * (pre[0] - scratch[0]), 100 * (pre[1] + scratch[1])
-        helps.append(gain > spread)
-        baseline = summary.get((count, METHODS[2]))
-        versus = f", {100 * (pre[0] - baseline[0]):+.1f} vs TF-IDF" if baseline else ""
-        parts.append(f"{gain:+.1f} points at {count} labels (seed spread {spread:.1f}{versus})")
+def _standard_error(values: list[float]) -> float:
+    return statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
+
+
+def paired_differences(rows: list[dict], count: int, first: str, second: str) -> list[float]:
+    """`first` minus `second` at `count` labels, seed by seed (both saw the same training rows and test set)."""
+    by_seed = {(row["method"], row["seed"]): row["score"] for row in rows if row["labels"] == count}
+    seeds = sorted({seed for method, seed in by_seed if method == first})
+    return [by_seed[(first, seed)] - by_seed[(second, seed)] for seed in seeds if (second, seed) in by_seed]
+
+
+def verdict_line(rows: list[dict], metric: str) -> str:
+    """Per label count, pre-trained minus from scratch and minus the TF-IDF baseline in points, each with the
+    standard error of the paired difference (seed by seed); a gain counts when it exceeds twice that error, and a
+    baseline that scores higher than the pre-trained model is said so."""
+    parts, helps, baseline_wins = [], [], []
+    for count in sorted({row["labels"] for row in rows}):
+        gain = paired_differences(rows, count, METHODS[0], METHODS[1])
+        mean, error = 100 * statistics.mean(gain), 100 * _standard_error(gain)
+        helps.append(mean > 2 * error)
+        part = f"{mean:+.1f} ± {error:.1f} points at {count} labels"
+        versus = paired_differences(rows, count, METHODS[0], METHODS[2])
+        if versus:
+            margin, margin_error = 100 * statistics.mean(versus), 100 * _standard_error(versus)
+            part += f" ({margin:+.1f} ± {margin_error:.1f} vs TF-IDF)"
+            if margin < 0:
+                baseline_wins.append(f"{count} labels")
+        parts.append(part)
     if all(helps):
         head = "Pre-training helps on this data at every label count"
     elif any(helps):
         head = "Pre-training helps on this data at some label counts only"
     else:
-        head = "Pre-training does not help on this data beyond the seed spread"
-    return f"Verdict ({metric}, pre-trained minus from scratch): {head}: " + "; ".join(parts) + "."
+        head = "Pre-training does not help on this data beyond twice the standard error"
+    line = f"Verdict ({metric}, pre-trained minus from scratch, ± the paired difference's standard error): {head}: "
+    line += "; ".join(parts) + "."
+    if baseline_wins:
+        line += (
+            f" The TF-IDF + logistic regression baseline scores higher than the pre-trained model at "
+            f"{', '.join(baseline_wins)}: on this data, at that many labels, a bag of words is the better pick."
+        )
+    return line
 
 
 def _write_outputs(folder: Path, rows: list[dict], summary: dict, verdict: str, metric: str) -> None:
@@ -254,6 +279,8 @@ def _write_outputs(folder: Path, rows: list[dict], summary: dict, verdict: str, 
             for m in methods
         ]
         lines.append(f"| {count} | " + " | ".join(cells) + " |")
+    runs = max(runs for _, _, runs in summary.values())
+    lines.append(f"\nMean ± standard error of the mean over {runs} seeds.")
     (folder / "results.md").write_text("\n".join(lines) + f"\n\n{verdict}\n", encoding="utf-8")
     plot_scores(summary, methods, counts, metric, folder / "accuracy_vs_labels.png")
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import datasets
 
 from ..data.documents import load_text_dataset
+from ..errors import ArgumentError
 from .columns import ColumnSources, normalise_columns
-from .self_labelled import BUILDERS, self_labelled_dataset
+from .self_labelled import BUILDERS, TOPIC_FAMILIES, self_labelled_dataset, topic_dataset
 from .types import TASK_TYPES
 
 
@@ -92,6 +93,20 @@ class SelfLabelledBenchmark(Benchmark):
         return self_labelled_dataset(self.builder, documents, seed=seed)
 
 
+@dataclass(frozen=True)
+class TopicBenchmark(Benchmark):
+    """Which module family of the standard library a paragraph of the built-in corpus documents
+    (`self_labelled.topic_dataset`): offline, with a bag-of-words baseline that is hard to beat."""
+
+    def load(self, seed: int, corpus_files: list[str] | None = None, document_options: dict | None = None):
+        if corpus_files:
+            raise ArgumentError(
+                f"--corpus_files: the topic task's labels are the built-in corpus's modules {TOPIC_FAMILIES}; it "
+                "reads no other corpus (leave --corpus_files out)."
+            )
+        return topic_dataset(seed)
+
+
 HUB_BENCHMARKS = {
     "cola": HubBenchmark("classification", dataset=("nyu-mll/glue", "cola"), text="sentence", metric="mcc"),
     "sst2": HubBenchmark("classification", dataset=("nyu-mll/glue", "sst2"), text="sentence"),
@@ -148,5 +163,6 @@ HUB_BENCHMARKS = {
 
 BENCHMARKS: dict[str, Benchmark] = {
     **{name: SelfLabelledBenchmark(builder.task_type, builder=name) for name, builder in BUILDERS.items()},
+    "topic": TopicBenchmark("classification"),
     **HUB_BENCHMARKS,
 }

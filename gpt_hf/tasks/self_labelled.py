@@ -155,3 +155,61 @@ def self_labelled_dataset(
             for i, (split, docs) in enumerate(split_docs.items())
         }
     )
+
+
+# The topic task: which part of the standard library a paragraph of its documentation comes from. Families every
+# supported Python ships, each with enough modules to split by module (no module's paragraphs on two sides).
+TOPIC_FAMILIES = ("asyncio", "email", "importlib", "tkinter", "unittest", "xml")
+
+
+def topic_dataset(seed: int = 42, min_words: int = 6, max_chars: int = 300):
+    """A `DatasetDict` (train / validation / test) of the built-in corpus's paragraphs labelled with their module
+    family (`TOPIC_FAMILIES`): a task a bag of words does well, unlike the four above. Modules are split per family
+    with `seed` (a tenth each to validation and test, at least one), so no module is on two sides; a paragraph
+    repeated across modules is kept in the first split only."""
+    import datasets
+
+    from ..data.corpus import builtin_corpus_sources
+
+    modules: dict[str, list[str]] = {family: [] for family in TOPIC_FAMILIES}
+    for source, text in builtin_corpus_sources():
+        family = source.split("/", 1)[0]
+        if family in modules and "/" in source:
+            modules[family].append(text)
+    rng = random.Random(seed)
+    assigned: dict[str, list[tuple[str, str]]] = {split: [] for split in SPLITS}
+    for family, texts in modules.items():
+        if len(texts) < 3:
+            raise DataError(f"The topic task needs three modules of {family!r}; this Python ships {len(texts)}.")
+        order = list(range(len(texts)))
+        rng.shuffle(order)
+        held = max(1, len(texts) // 10)
+        sides = {"test": order[:held], "validation": order[held : 2 * held], "train": order[2 * held :]}
+        for split, indices in sides.items():
+            assigned[split] += [(family, texts[i]) for i in indices]
+    seen: set[str] = set()
+    splits = {}
+    for split in ("test", "validation", "train"):  # held-out paragraphs first: a repeat goes to their side
+        rows = []
+        for family, text in assigned[split]:
+            for paragraph in _paragraphs(text, min_words, max_chars):
+                if paragraph not in seen:
+                    seen.add(paragraph)
+                    rows.append({"text": paragraph, "label": family})
+        rng.shuffle(rows)
+        splits[split] = datasets.Dataset.from_list(rows)
+    return datasets.DatasetDict({split: splits[split] for split in SPLITS})
+
+
+def _paragraphs(text: str, min_words: int, max_chars: int) -> list[str]:
+    """Paragraphs of prose: whitespace collapsed, at least `min_words` words, cut at a word before `max_chars`."""
+    out = []
+    for block in re.split(r"\n\s*\n", text):
+        words = block.split()
+        if len(words) < min_words:
+            continue
+        paragraph = " ".join(words)
+        if len(paragraph) > max_chars:
+            paragraph = paragraph[:max_chars].rsplit(" ", 1)[0]
+        out.append(paragraph)
+    return out
