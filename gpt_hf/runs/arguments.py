@@ -140,7 +140,8 @@ def resolve_run_arguments(
 ) -> RunArguments:
     """The run's arguments from the user's `args` and the facts found before training (a pure function: `args` is
     not changed). `metric`: the task's own metric when the user left `--metric_for_best_model` at its 'task' default
-    (higher is better for all of them); `recipe`: `finetune_arguments.resolve_recipe`'s choice of learning rate and epochs."""
+    (higher is better for all of them); `recipe`: `finetune_arguments.resolve_recipe`'s choice of learning rate and
+    epochs."""
     resolved = copy.copy(args)
     resolved.output_dir = str(work_dir)
     resume = None if resume is None else str(resume)

@@ -2,9 +2,9 @@
 
 transformers writes `checkpoint-N` in place, so a process killed mid-save leaves a folder that `get_last_checkpoint`
 would pick. Here a checkpoint counts only once a marker file is written after all its files
-(`output.checkpoint_folders`), and `save_total_limit` rotates complete checkpoints only. SIGTERM (a scheduler's or a spot
-instance's notice before SIGKILL) or SIGINT (Ctrl-C) make the run finish its step, save a complete checkpoint and
-stop (`StopOnSignal`); every process of a distributed run agrees on the step.
+(`output.checkpoint_folders`), and `save_total_limit` rotates complete checkpoints only. SIGTERM (a scheduler's or a
+spot instance's notice before SIGKILL) or SIGINT (Ctrl-C) make the run finish its step, save a complete checkpoint
+and stop (`StopOnSignal`); every process of a distributed run agrees on the step.
 """
 
 import contextlib

@@ -127,8 +127,13 @@ def finetune(model_args, data_args, training_args) -> dict:
     limits["test"] = data_args.max_test_samples
     for split, limit in limits.items():
         if limit and split in raw and len(raw[split]) > limit:
-            logger.info("Using the first %d of the %d %s rows (--max_%s_samples).", limit, len(raw[split]), split,
-                        {"validation": "eval"}.get(split, split))
+            logger.info(
+                "Using the first %d of the %d %s rows (--max_%s_samples).",
+                limit,
+                len(raw[split]),
+                split,
+                {"validation": "eval"}.get(split, split),
+            )
             raw[split] = raw[split].select(range(limit))
     task_type = data_args.task_type
     raw, labels = task_type.label_format.encode(raw, data_args.problem_type)

@@ -212,7 +212,9 @@ def load_corpus(data_args, training_args):
     if not data_args.streaming:
         return load_text_dataset(**data_args.source_options, seed=training_args.seed)
     if training_args.max_steps <= 0:
-        raise ArgumentError("--streaming needs --max_steps: a stream has no length, so the Trainer cannot count epochs.")
+        raise ArgumentError(
+            "--streaming needs --max_steps: a stream has no length, so the Trainer cannot count epochs."
+        )
     raw = load_text_stream(
         **data_args.source_options, seed=training_args.seed, max_validation_documents=data_args.max_validation_documents
     )
@@ -273,7 +275,9 @@ def corpus_counts(raw, blocks, summary: dict) -> dict:
     not), blocks, and the tokens the optimizer saw."""
     counts = {}
     if isinstance(raw, TokenStore):
-        counts.update({f"{split} documents": raw.metadata["splits"][split]["documents"] for split in ("train", "validation")})
+        counts.update(
+            {f"{split} documents": raw.metadata["splits"][split]["documents"] for split in ("train", "validation")}
+        )
     else:
         for split in ("train", "validation"):
             if hasattr(raw[split], "__len__"):

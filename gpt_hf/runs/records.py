@@ -47,8 +47,11 @@ def corpus_sources(data_args) -> dict:
         datasets = [name for name in inner if name and hub_id(name)]
         built_in = any(name == "built-in corpus" for name in inner)
         names = [BUILT_IN_CORPUS if name == "built-in corpus" else name for name in inner]
-        return {"sources": [f"the token store {shown_path(data_args.data_dir)} ({', '.join(names)})"],
-                "datasets": datasets, "built_in_corpus": built_in}
+        return {
+            "sources": [f"the token store {shown_path(data_args.data_dir)} ({', '.join(names)})"],
+            "datasets": datasets,
+            "built_in_corpus": built_in,
+        }
     if data_args.dataset_name:
         name = data_args.dataset_name + (f" ({data_args.dataset_config})" if data_args.dataset_config else "")
         return {"sources": [name], "datasets": [data_args.dataset_name], "built_in_corpus": False}
@@ -109,4 +112,3 @@ def run_record(kind: str, *, trainer, data: dict, counts: dict, model_args, extr
         "license_source": "--license" if license != DEFAULT_LICENSE else "the default of --license",
         **(extra or {}),
     }
-
