@@ -287,18 +287,24 @@ def _write_outputs(folder: Path, rows: list[dict], summary: dict, verdict: str, 
 
 def plot_scores(summary: dict, methods: list[str], counts: list[int], metric: str, path: Path) -> None:
     with figure(path, (5.5, 3.8)) as axes:
-        for method in methods:
-            points = [(c, *summary[(c, method)][:2]) for c in counts if (c, method) in summary]
-            axes.errorbar(
-                [p[0] for p in points],
-                [100 * p[1] for p in points],
-                yerr=[100 * p[2] for p in points],
-                marker="o",
-                capsize=3,
-                label=method,
-            )
-        axes.set_xscale("log")
-        axes.set_xlabel("labelled training rows")
-        axes.set_ylabel(f"test {metric} (%)")
-        axes.set_title("Pre-training vs labels alone")
-        axes.legend()
+        draw_scores(axes, summary, methods, counts, metric, "Pre-training vs labels alone")
+
+
+def draw_scores(axes, summary: dict, methods, counts, metric: str, title: str) -> None:
+    """Each method's test score against the labelled rows (log scale), mean ± standard error over seeds."""
+    for method in methods:
+        points = [(c, *summary[(c, method)][:2]) for c in counts if (c, method) in summary]
+        axes.errorbar(
+            [p[0] for p in points],
+            [100 * p[1] for p in points],
+            yerr=[100 * p[2] for p in points],
+            marker="o",
+            capsize=3,
+            label=method,
+        )
+    axes.set_xscale("log")
+    axes.set_xlabel("labelled training rows")
+    axes.set_ylabel(f"test {metric} (%)")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
