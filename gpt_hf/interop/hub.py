@@ -77,7 +77,7 @@ def render_model_card(
     data = record.get("data", {})
     results = card_results(results or {})
     notes = record.get("metric_notes", {})
-    evaluated_on = record.get("evaluated_on") or data.get("name") or model_name
+    evaluated_on = data.get("name") or model_name
     metadata = ModelCardData(
         model_name=model_name,
         library_name="transformers",

@@ -123,8 +123,11 @@ def finetune(model_args, data_args, training_args) -> dict:
     check_model_before_data(model_args, tokenizer)
 
     raw, data_checks = load_task_dataset(data_args, training_args.seed)
-    limits = {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples}
-    limits["test"] = data_args.max_test_samples
+    limits = {
+        "train": data_args.max_train_samples,
+        "validation": data_args.max_eval_samples,
+        "test": data_args.max_test_samples,
+    }
     for split, limit in limits.items():
         if limit and split in raw and len(raw[split]) > limit:
             logger.info(
@@ -140,9 +143,9 @@ def finetune(model_args, data_args, training_args) -> dict:
     model = build_task_model(model_args, task_type, labels, tokenizer)
     transform = TaskTransform(tokenizer, max_length=check_max_length(data_args.max_length, model.config.n_positions))
     encoded = task_type.build_inputs(raw, transform)
+    benchmark = BENCHMARKS.get(data_args.benchmark)
     metric = None
     if training_args.metric_for_best_model == TASK_METRIC:  # transformers would fall back to the loss instead
-        benchmark = BENCHMARKS.get(data_args.benchmark)
         metric = (benchmark and benchmark.metric) or labels.kind.default_metric
     recipe = resolve_recipe(training_args, model.config.n_embd, len(encoded["train"]))
 
@@ -164,7 +167,6 @@ def finetune(model_args, data_args, training_args) -> dict:
         report_split, report = class_report(trainer, encoded, prediction, labels)
         if report is not None:
             results["per_class"] = {"split": report_split, **report}
-        benchmark = BENCHMARKS.get(data_args.benchmark)
         results["run"] = run_record(
             "fine-tuning",
             trainer=trainer,
@@ -176,7 +178,6 @@ def finetune(model_args, data_args, training_args) -> dict:
                 "metric_notes": labels.kind.metric_notes(labels.num_labels),
                 "recipe_note": f"recipe '{recipe['recipe']}', kept: epoch {results['epoch']:g}, the best by "
                 f"validation {trainer.args.metric_for_best_model}; auxiliary LM weight {model.config.aux_lm_weight}",
-                "evaluated_on": task_name(data_args),
             },
         )
 

@@ -192,7 +192,7 @@ def pretrain(model_args, data_args, training_args) -> dict:
         summary["run"] = run_record(
             "pretraining",
             trainer=trainer,
-            data=corpus_sources(data_args),
+            data=corpus_sources(data_args, store),
             counts=corpus_counts(raw, blocks, summary),
             model_args=model_args,
             extra={"block_size": block_size, "parameters": model.num_parameters()},

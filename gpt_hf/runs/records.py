@@ -35,11 +35,11 @@ def hub_id(name_or_path: str | None) -> str | None:
     return str(name_or_path)
 
 
-def corpus_sources(data_args) -> dict:
-    """Where pretraining's text came from: file names (relative), a `datasets` id, a token store, or the built-in
-    corpus; `datasets` lists the Hub data sets among them (the card's metadata)."""
-    if getattr(data_args, "data_dir", None):
-        store = TokenStore(data_args.data_dir)
+def corpus_sources(data_args, store: TokenStore | None = None) -> dict:
+    """Where pretraining's text came from: file names (relative), a `datasets` id, the token store the run opened,
+    or the built-in corpus; `datasets` lists the Hub data sets among them and `name` is the short name the card's
+    results are on."""
+    if store is not None:
         inner = [
             source.get("dataset") or Path(source.get("path", source.get("file", "?"))).name
             for source in store.metadata.get("sources", [])
@@ -51,14 +51,15 @@ def corpus_sources(data_args) -> dict:
             "sources": [f"the token store {shown_path(data_args.data_dir)} ({', '.join(names)})"],
             "datasets": datasets,
             "built_in_corpus": built_in,
+            "name": ", ".join(inner) or Path(data_args.data_dir).name,
         }
     if data_args.dataset_name:
         name = data_args.dataset_name + (f" ({data_args.dataset_config})" if data_args.dataset_config else "")
-        return {"sources": [name], "datasets": [data_args.dataset_name], "built_in_corpus": False}
+        return {"sources": [name], "datasets": [data_args.dataset_name], "built_in_corpus": False, "name": name}
     if data_args.train_files:
-        files = [*data_args.train_files, *(data_args.validation_files or [])]
-        return {"sources": [shown_path(f) for f in files], "datasets": [], "built_in_corpus": False}
-    return {"sources": [BUILT_IN_CORPUS], "datasets": [], "built_in_corpus": True}
+        files = [shown_path(f) for f in [*data_args.train_files, *(data_args.validation_files or [])]]
+        return {"sources": files, "datasets": [], "built_in_corpus": False, "name": ", ".join(files)}
+    return {"sources": [BUILT_IN_CORPUS], "datasets": [], "built_in_corpus": True, "name": "built-in corpus"}
 
 
 def task_sources(data_args, benchmark) -> dict:
@@ -104,7 +105,6 @@ def run_record(kind: str, *, trainer, data: dict, counts: dict, model_args, extr
         "data": {**data, "counts": counts},
         "schedule": schedule(trainer),
         "initialised_from": None if source is None else ("random" if from_scratch else shown_path(source)),
-        "architecture_from": None if source is None else shown_path(source),
         "base_model": None if from_scratch else hub_id(source),
         "resumed_from": trainer.progress.resumed_from,
         "steps_this_process": trainer.progress.steps_run,
