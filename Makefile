@@ -72,10 +72,13 @@ test-lowest: $(LOWEST)/.installed
 	$(call pytest,$(LOWEST)/bin/python,)
 
 # The newest releases the declared ranges allow, not the lock: run it to see a new release's effect.
+# As `make test` does, the suite runs without the optional integrations and their tests in an environment with them.
 test-latest: $(LOWEST)/.installed
-	$(call venv,$(LATEST),--upgrade --upgrade-strategy eager,dev$(COMMA)integrations)
+	$(call venv,$(LATEST),--upgrade --upgrade-strategy eager,dev)
 	$(LATEST)/bin/python -m pip list --format=freeze | grep -iE '^(transformers|tokenizers|datasets|accelerate|huggingface.hub|torch)=='
 	$(call pytest,GPT_HF_OTHER_PYTHON=$(CURDIR)/$(LOWEST)/bin/python $(LATEST)/bin/python,)
+	$(call venv,$(LATEST)-integrations,--upgrade --upgrade-strategy eager,dev$(COMMA)integrations)
+	$(call pytest,$(LATEST)-integrations/bin/python,tests/test_ecosystem.py)
 
 # transformers' own ModelTesterMixin (from its source distribution) on gpt_hf and GPT-2, on the lock and the lowest
 # versions: results.md in each output folder lists the tests whose outcome differs (docs/compatibility.md explains).
@@ -83,9 +86,9 @@ test-transformers: $(VENV)/.installed $(LOWEST)/.installed
 	$(PY) tests/transformers_suite/run.py --output_dir outputs/transformers_suite/lock
 	$(LOWEST)/bin/python tests/transformers_suite/run.py --output_dir outputs/transformers_suite/lowest
 
-# Adopt the environment test-latest built (after it passed) as the new lock.
+# Adopt the environments test-latest built (after they passed) as the new lock: the integrations one holds both.
 lock:
-	$(LATEST)/bin/python -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/' > constraints/lock.txt
+	$(LATEST)-integrations/bin/python -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/' > constraints/lock.txt
 
 demo: $(VENV)/.installed
 	$(PY) scripts/demo.py
