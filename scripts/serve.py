@@ -55,6 +55,9 @@ def run(args: ServeArguments) -> int:
 
 
 parse, main = script_entry_points((ServeArguments,), run)
+# At import too, not only in run(): from transformers 5.25 the server loads the model in a process it spawns, which
+# imports this file again (as `__mp_main__`) but never calls main(); the classes must resolve there as well.
+register_with_transformers_module()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -248,7 +248,9 @@ def test_sigterm_to_one_process_stops_both_at_the_same_step_and_the_run_resumes_
         files=corpus, flavour="bytelevel", vocab_size=300, show_progress=False, model_max_length=32
     )
     tokenizer.save_pretrained(tmp_path / "tok")
-    env = {**ENV, "HF_HOME": str(tmp_path / "hf")}
+    # unbuffered: the workers' log lines must reach this test as they are written (a pipe is block-buffered, and a
+    # 40-step run can end before a buffer fills: then the signal would come after training)
+    env = {**ENV, "HF_HOME": str(tmp_path / "hf"), "PYTHONUNBUFFERED": "1"}
 
     def torchrun(name, *extra, **kwargs):
         argv = flags(
