@@ -279,6 +279,42 @@ def test_head_gets_the_multiplied_learning_rate(pretrained, tmp_path):
     assert {n for g in optimizer.param_groups for p in g["params"] for n in [names[id(p)]]} == set(names.values())
 
 
+def test_layer_lr_decay_gives_each_block_its_rate(pretrained, tmp_path):
+    from gpt_hf.runs.finetune_arguments import FinetuneTrainingArguments
+    from gpt_hf.runs.trainer import GPTTrainer, parameter_depths
+
+    args = FinetuneTrainingArguments(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        report_to="none",
+        learning_rate=1e-3,
+        head_lr_multiplier=10.0,
+        layer_lr_decay=0.5,
+        eval_strategy="no",
+        save_strategy="no",
+        load_best_model_at_end=False,
+    )
+    model = gpt_hf.GPTHFForSequenceClassification.from_pretrained(pretrained, num_labels=3)
+    n_layer = model.config.n_layer
+    wrapper = torch.nn.Module()  # a wrapper's name prefixes (DDP's `module.`) do not change the depths
+    wrapper.module = model
+    assert parameter_depths(wrapper) == parameter_depths(model)
+    optimizer = GPTTrainer(model=model, args=args).create_optimizer()
+    rate = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+    for name, parameter in model.named_parameters():
+        if name.startswith("score."):
+            expected = 1e-2
+        elif ".h." in name:
+            expected = 1e-3 * 0.5 ** (n_layer - 1 - int(name.split(".h.")[1].split(".")[0]))
+        elif ".wte." in name or ".wpe." in name:
+            expected = 1e-3 * 0.5**n_layer
+        else:  # the final LayerNorm, at the top
+            expected = 1e-3
+        assert rate[id(parameter)] == pytest.approx(expected), name
+    with pytest.raises(gpt_hf.errors.ArgumentError, match=r"--layer_lr_decay must be in \(0, 1\].*got 1.5"):
+        FinetuneTrainingArguments(output_dir=str(tmp_path), layer_lr_decay=1.5)
+
+
 def test_finetune_recipe_defaults(tmp_path):
     from gpt_hf.runs.finetune_arguments import FinetuneTrainingArguments
 
@@ -339,6 +375,45 @@ def test_the_folders_aux_lm_weight_is_kept_unless_given(pretrained, tmp_path):
     assert json.loads((tmp_path / "kept" / "config.json").read_text())["aux_lm_weight"] == 0.2
     run(folder, tmp_path / "given", *common, "--aux_lm_weight", "0")
     assert json.loads((tmp_path / "given" / "config.json").read_text())["aux_lm_weight"] == 0.0
+
+
+def test_pooling_and_layer_rates_are_used_saved_and_stated(pretrained, tmp_path):
+    train = write_csv(tmp_path / "train.csv", sentiment_rows(32, 3))
+    test = write_csv(tmp_path / "test.csv", sentiment_rows(8, 4))
+    out = tmp_path / "pooled"
+    flags = ["--task", "classification", "--train_file", train, "--test_file", test, "--text_column", "sentence"]
+    results, _ = run(
+        pretrained,
+        out,
+        *flags,
+        "--label_column",
+        "sentiment",
+        "--classifier_pooling",
+        "extract+mean",
+        "--layer_lr_decay",
+        "0.5",
+    )
+    config = json.loads((out / "config.json").read_text())
+    assert config["classifier_pooling"] == "extract+mean"
+    from transformers import AutoModelForSequenceClassification, pipeline
+
+    model = AutoModelForSequenceClassification.from_pretrained(out)
+    assert model.score.in_features == 2 * model.config.n_embd
+    assert pipeline("text-classification", model=str(out), device="cpu")("good bad")[0]["label"] in {
+        "negative",
+        "neutral",
+        "positive",
+    }
+    record = results["run"]
+    assert record["schedule"]["layer_lr_decay"] == 0.5
+    card = (out / "README.md").read_text()
+    assert "the head reads the extract token's state and the mean of the row's token states" in card
+    assert "each block below the last x0.5" in card
+    run(pretrained, tmp_path / "paper", *flags, "--label_column", "sentiment", "--num_train_epochs", "1")
+    card = (tmp_path / "paper" / "README.md").read_text()  # the folder's pooling: the paper's extract token
+    assert "the head reads the extract token's state (the paper)" in card and "each block below" not in card
+    with pytest.raises(gpt_hf.errors.ArgumentError, match=r"--classifier_pooling must be one of .*got 'max'"):
+        run(pretrained, tmp_path / "bad", *flags, "--label_column", "sentiment", "--classifier_pooling", "max")
 
 
 def test_self_labelled_splits_share_no_sentence():

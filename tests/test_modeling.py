@@ -218,6 +218,35 @@ def test_classification_pools_the_extract_token():
         assert_close(model(padded, attention_mask=padded_mask).logits, logits, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("pooling", ["mean", "extract+mean"])
+def test_classification_pooling_reads_the_mean_of_real_tokens(pooling):
+    model = GPTHFForSequenceClassification(tiny_config(num_labels=3, classifier_pooling=pooling)).eval()
+    rows, mask = task_rows(2, 8)
+    right, right_mask = task_rows(2, 8, pad_to=12)
+    left, left_mask = right.roll(4, dims=1), right_mask.roll(4, dims=1)  # the pads moved to the front
+    with torch.no_grad():
+        logits = model(rows, attention_mask=mask).logits
+        hidden = model.transformer(rows).last_hidden_state
+        pooled = hidden.mean(1) if pooling == "mean" else torch.cat([hidden[:, 7], hidden.mean(1)], -1)
+        assert model.score.in_features == pooled.shape[-1]
+        assert_close(logits, model.score(pooled))
+        # pads (either side) are not in the mean
+        assert_close(model(right, attention_mask=right_mask).logits, logits, atol=1e-5, rtol=1e-5)
+        position_ids = (left_mask.cumsum(-1) - 1).clamp(min=0)
+        assert_close(
+            model(left, attention_mask=left_mask, position_ids=position_ids).logits, logits, atol=1e-5, rtol=1e-5
+        )
+    chooser = GPTHFForMultipleChoice(tiny_config(classifier_pooling=pooling))
+    out = chooser(rows.view(1, 2, 8), attention_mask=mask.view(1, 2, 8), labels=torch.tensor([1]))
+    assert out.logits.shape == (1, 2)
+    out.loss.backward()
+
+
+def test_unknown_pooling_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"classifier_pooling must be one of .*got 'max'"):
+        tiny_config(classifier_pooling="max")
+
+
 def test_classification_loss_is_task_plus_lambda_times_lm():
     model = GPTHFForSequenceClassification(tiny_config(num_labels=3, aux_lm_weight=0.5))
     rows, mask = task_rows(4, 8, pad_to=10)

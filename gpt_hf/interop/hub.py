@@ -144,10 +144,11 @@ def describe_training(record: dict) -> str:
     lines = [f"Data: {', '.join(data['sources'])}" + (f" ({counts})." if counts else ".")]
     if record.get("initialised_from"):
         lines.append(f"Initialised from: {record['initialised_from']}.")
-    head = schedule.get("head_lr_multiplier")
+    head, layer_decay = schedule.get("head_lr_multiplier"), schedule.get("layer_lr_decay")
     lines.append(
         f"Recipe: {schedule['optimizer']}, peak learning rate {schedule['learning_rate']:.3g}"
         + (f" (task head x{head:g})" if head not in (None, 1.0) else "")
+        + (f" (each block below the last x{layer_decay:g})" if layer_decay not in (None, 1.0) else "")
         + f", {schedule['lr_scheduler']} schedule with {schedule['warmup_steps']} warmup steps, weight decay "
         f"{schedule['weight_decay']:g} (not on biases and LayerNorm gains), gradient clipping "
         f"{schedule['max_grad_norm']:g}, batch {schedule['global_batch_size']}, {schedule['steps']:,} steps "

@@ -8,6 +8,15 @@ from transformers import PreTrainedConfig
 from transformers.activations import ACT2FN
 
 NORM_POSITIONS = ("post", "pre")
+# What the task heads read from the decoder's last layer, and how many hidden widths it is: the paper's extract-token
+# state; the mean over the row's real tokens; or both, side by side. The paper's is the default: neither other choice
+# won on every task and label count (docs/results.md, "Levers tried").
+CLASSIFIER_POOLINGS = {"extract": 1, "mean": 1, "extract+mean": 2}
+POOLING_NOTES = {
+    "extract": "the extract token's state (the paper)",
+    "mean": "the mean of the row's token states",
+    "extract+mean": "the extract token's state and the mean of the row's token states",
+}
 SPECIAL_TOKEN_FIELDS = (
     "pad_token_id",
     "bos_token_id",
@@ -38,6 +47,9 @@ class GPTHFConfig(PreTrainedConfig):
         resid_pdrop / embd_pdrop / attn_pdrop (`float`, defaults to 0.1): dropout on residual branches, on the
             summed embeddings and on attention probabilities.
         classifier_dropout (`float`, defaults to 0.1): dropout before the task heads' linear layer.
+        classifier_pooling (`str`, defaults to `"extract"`): what the task heads' linear layer reads: `"extract"`
+            (the paper: the hidden state at the extract token), `"mean"` (the mean over the row's real tokens) or
+            `"extract+mean"` (both, concatenated: the linear layer is twice as wide).
         layer_norm_epsilon (`float`, defaults to 1e-5), initializer_range (`float`, defaults to 0.02).
         aux_lm_weight (`float`, defaults to 0.5): the paper's lambda: task heads return
             `task_loss + aux_lm_weight * lm_loss`; 0 disables the auxiliary language-modelling loss.
@@ -68,6 +80,7 @@ class GPTHFConfig(PreTrainedConfig):
     embd_pdrop: float = 0.1
     attn_pdrop: float = 0.1
     classifier_dropout: float = 0.1
+    classifier_pooling: str = "extract"
     layer_norm_epsilon: float = 1e-5
     initializer_range: float = 0.02
     aux_lm_weight: float = 0.5
@@ -117,6 +130,10 @@ class GPTHFConfig(PreTrainedConfig):
             )
         if self.norm_position not in NORM_POSITIONS:
             raise ValueError(f"norm_position must be 'post' (GPT-1) or 'pre' (GPT-2), got {self.norm_position!r}.")
+        if self.classifier_pooling not in CLASSIFIER_POOLINGS:
+            raise ValueError(
+                f"classifier_pooling must be one of {tuple(CLASSIFIER_POOLINGS)}, got {self.classifier_pooling!r}."
+            )
         for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "classifier_dropout"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:

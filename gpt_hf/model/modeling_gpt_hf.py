@@ -26,7 +26,7 @@ from transformers.masking_utils import create_causal_mask
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 from transformers.utils import ModelOutput, can_return_tuple
 
-from .configuration_gpt_hf import GPTHFConfig
+from .configuration_gpt_hf import CLASSIFIER_POOLINGS, GPTHFConfig
 from .layers_gpt_hf import GPTHFBlock, causal_lm_loss
 
 # The oldest transformers this file runs on: from 5.4 neither the causal mask nor the static cache needs
@@ -318,6 +318,14 @@ def _last_index(flags: torch.Tensor) -> torch.Tensor:
     return torch.where(flags, positions, -1).amax(-1)
 
 
+def _masked_mean(hidden_states: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """(N, T, C) -> (N, C): the mean over each row's real tokens (pads left or right), every position without a mask."""
+    if attention_mask is None:
+        return hidden_states.mean(1)
+    weights = attention_mask.to(hidden_states.dtype).unsqueeze(-1)  # (N, T, 1)
+    return (hidden_states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
 class GPTHFTaskModel(GPTHFPreTrainedModel):
     """Shared body of the task heads: decoder, tied LM head (auxiliary loss), and extract-token pooling."""
 
@@ -332,14 +340,15 @@ class GPTHFTaskModel(GPTHFPreTrainedModel):
         self.transformer = GPTHFModel(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.dropout = nn.Dropout(config.classifier_dropout)
-        self.score = nn.Linear(config.n_embd, num_outputs)
+        self.score = nn.Linear(config.n_embd * CLASSIFIER_POOLINGS[config.classifier_pooling], num_outputs)
         self.post_init()
 
     def _encode_and_pool(self, input_ids, attention_mask, inputs_embeds, lm_targets, labels, kwargs):
-        """Flatten (B, K, T) inputs to (B*K, T), run the decoder, and pool each row at its extract token.
+        """Flatten (B, K, T) inputs to (B*K, T), run the decoder, and pool each row (`config.classifier_pooling`: at
+        its extract token, the mean over its real tokens, or both).
 
-        Returns pooled (B*K, C), the auxiliary LM loss (when training with labels and aux_lm_weight > 0, else
-        None) and the decoder outputs.
+        Returns pooled (B*K, C) ((B*K, 2C) for both), the auxiliary LM loss (when training with labels and
+        aux_lm_weight > 0, else None) and the decoder outputs.
         """
 
         def flat(t, trailing):  # (..., T, *trailing) -> (N, T, *trailing)
@@ -352,8 +361,14 @@ class GPTHFTaskModel(GPTHFPreTrainedModel):
         )
         hidden_states = outputs.last_hidden_state  # (N, T, C)
 
-        idx = self._pool_index(input_ids, attention_mask, hidden_states)
-        pooled = hidden_states[torch.arange(hidden_states.shape[0], device=hidden_states.device), idx]  # (N, C)
+        pooling = self.config.classifier_pooling
+        parts = []
+        if pooling in ("extract", "extract+mean"):
+            idx = self._pool_index(input_ids, attention_mask, hidden_states)
+            parts.append(hidden_states[torch.arange(hidden_states.shape[0], device=hidden_states.device), idx])
+        if pooling in ("mean", "extract+mean"):
+            parts.append(_masked_mean(hidden_states, attention_mask))
+        pooled = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]  # (N, C) or (N, 2C)
 
         lm_loss = None
         if labels is not None and self.config.aux_lm_weight > 0:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ..data.units import DocumentArguments
 from ..errors import ArgumentError, check_at_least_one, check_fraction
 from ..interop.loading import ModelLoadingArguments
+from ..model.configuration_gpt_hf import CLASSIFIER_POOLINGS
 from ..tasks.benchmarks import BENCHMARKS
 from ..tasks.columns import INPUT_COLUMNS
 from ..tasks.prediction_kinds import KIND_OF_PROBLEM_TYPE
@@ -178,6 +179,14 @@ class FinetuneTrainingArguments(TrainerDefaults):
         },
     )
 
+    layer_lr_decay: float = field(
+        default=1.0,
+        metadata={
+            "help": "Layer-wise learning rates (ULMFiT): each block below the last learns at this times the rate of "
+            "the one above it, the embeddings below the first block; 1 disables (the paper)."
+        },
+    )
+
     def __post_init__(self):
         super().__post_init__()
         if self.recipe not in RECIPES:
@@ -188,6 +197,10 @@ class FinetuneTrainingArguments(TrainerDefaults):
             raise ArgumentError(f"--num_train_epochs must be > 0 (or give --max_steps), got {self.num_train_epochs}.")
         if self.head_lr_multiplier <= 0:
             raise ArgumentError(f"--head_lr_multiplier must be > 0, got {self.head_lr_multiplier}.")
+        if not 0.0 < self.layer_lr_decay <= 1.0:
+            raise ArgumentError(
+                f"--layer_lr_decay must be in (0, 1] (1: one rate for every layer), got {self.layer_lr_decay}."
+            )
 
 
 @dataclass
@@ -202,6 +215,13 @@ class FinetuneModelArguments(ModelLoadingArguments):
         },
     )
     classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout before the task head."})
+    classifier_pooling: str | None = field(
+        default=None,
+        metadata={
+            "help": f"What the task head reads: {tuple(CLASSIFIER_POOLINGS)} ('extract' is the paper's extract-token "
+            "state). Default: the model folder's."
+        },
+    )
     transfer_layers: int | None = field(
         default=None,
         metadata={
@@ -220,6 +240,10 @@ class FinetuneModelArguments(ModelLoadingArguments):
         if self.aux_lm_weight is not None and self.aux_lm_weight < 0:
             raise ArgumentError(
                 f"--aux_lm_weight must be >= 0 (0 turns the auxiliary LM loss off), got {self.aux_lm_weight}."
+            )
+        if self.classifier_pooling not in (None, *CLASSIFIER_POOLINGS):
+            raise ArgumentError(
+                f"--classifier_pooling must be one of {tuple(CLASSIFIER_POOLINGS)}, got {self.classifier_pooling!r}."
             )
         if not 0.0 <= self.classifier_dropout < 1.0:
             raise ArgumentError(f"--classifier_dropout must be in [0, 1), got {self.classifier_dropout}.")

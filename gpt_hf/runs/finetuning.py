@@ -25,6 +25,7 @@ from ..data.tokenizer import check_tokenizer_matches_config, save_tokenizer
 from ..errors import ArgumentError
 from ..interop.hub import write_model_card
 from ..interop.loading import check_model_folder, load_model, load_tokenizer
+from ..model.configuration_gpt_hf import POOLING_NOTES
 from ..model.modeling_gpt_hf import HEADS
 from ..output.plotting import plot_confusion_matrix, plot_loss_curve
 from ..tasks.benchmarks import BENCHMARKS
@@ -43,8 +44,9 @@ logger = logging.getLogger(__name__)
 def build_task_model(model_args, task_type: TaskType, labels: LabelInfo, tokenizer):
     auto = getattr(transformers, task_type.auto_class)
     extra = dict(classifier_dropout=model_args.classifier_dropout)
-    if model_args.aux_lm_weight is not None:  # otherwise the folder's own value stands
-        extra["aux_lm_weight"] = model_args.aux_lm_weight
+    for name in ("aux_lm_weight", "classifier_pooling"):
+        if getattr(model_args, name) is not None:  # otherwise the folder's own value stands
+            extra[name] = getattr(model_args, name)
     extra.update(task_type.label_format.head_fields(labels))
     if model_args.from_scratch:
         check_model_folder(model_args.model_name_or_path)
@@ -177,7 +179,8 @@ def finetune(model_args, data_args, training_args) -> dict:
                 "task": data_args.task,
                 "metric_notes": labels.kind.metric_notes(labels.num_labels),
                 "recipe_note": f"recipe '{recipe['recipe']}', kept: epoch {results['epoch']:g}, the best by "
-                f"validation {trainer.args.metric_for_best_model}; auxiliary LM weight {model.config.aux_lm_weight}",
+                f"validation {trainer.args.metric_for_best_model}; auxiliary LM weight {model.config.aux_lm_weight}; "
+                f"the head reads {POOLING_NOTES[model.config.classifier_pooling]}",
             },
         )
 

@@ -84,6 +84,7 @@ def schedule(trainer) -> dict:
         "optimizer": str(getattr(args.optim, "value", args.optim)),
         "learning_rate": args.learning_rate,
         "head_lr_multiplier": getattr(args, "head_lr_multiplier", None),
+        "layer_lr_decay": getattr(args, "layer_lr_decay", None),
         "lr_scheduler": str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
         "warmup_steps": args.get_warmup_steps(steps),
         "weight_decay": args.weight_decay,

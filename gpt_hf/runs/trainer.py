@@ -97,28 +97,31 @@ class GPTTrainer(Trainer):
 
     def create_optimizer(self, model=None):
         multiplier = getattr(self.args, "head_lr_multiplier", 1.0)
-        if self.optimizer is not None or multiplier == 1.0:
+        decay_per_layer = getattr(self.args, "layer_lr_decay", 1.0)
+        if self.optimizer is not None or (multiplier == 1.0 and decay_per_layer == 1.0):
             return super().create_optimizer(*([model] if model is not None else []))
         model = model if model is not None else self.model
         decay = set(self.get_decay_parameter_names(model))
         head = task_head_parameter_names(model)
-        if not head:
+        if not head and multiplier != 1.0:
             logger.warning(
                 "--head_lr_multiplier %s has no effect: %s declares no task head modules (task_head_modules).",
                 multiplier,
                 type(model).__name__,
             )
-        groups: dict[tuple[bool, bool], list] = {}
+        depth = parameter_depths(model)
+        groups: dict[tuple[float, bool], list] = {}
         for name, parameter in model.named_parameters():
             if parameter.requires_grad:
-                groups.setdefault((name in head, name in decay), []).append(parameter)
+                scale = multiplier if name in head else decay_per_layer ** depth.get(id(parameter), 0)
+                groups.setdefault((scale, name in decay), []).append(parameter)
         parameter_groups = [
             {
                 "params": params,
                 "weight_decay": self.args.weight_decay if decayed else 0.0,
-                "lr": self.args.learning_rate * (multiplier if is_head else 1.0),
+                "lr": self.args.learning_rate * scale,
             }
-            for (is_head, decayed), params in sorted(groups.items())
+            for (scale, decayed), params in sorted(groups.items())
         ]
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
         self.optimizer = optimizer_cls(parameter_groups, **optimizer_kwargs)
@@ -142,3 +145,23 @@ def task_head_parameter_names(model) -> set[str]:
         modules = getattr(model.module, "task_head_modules", None)
     segments = {f".{module}." for module in modules or ()}
     return {name for name, _ in model.named_parameters() if any(s in f".{name}" for s in segments)}
+
+
+def parameter_depths(model) -> dict[int, int]:
+    """How many blocks below the top each decoder parameter sits (by `id`), for layer-wise learning rates (ULMFiT's
+    discriminative fine-tuning): the last block 0, the first n_layer - 1, the embeddings n_layer; the final LayerNorm
+    and anything else 0. Found through the modules, so a PEFT or DDP wrapper's name prefixes do not matter."""
+    for _ in range(4):  # DDP's `module`, PEFT's base model: unwrap until the model itself
+        inner = getattr(model, "module", None) or (model.get_base_model() if hasattr(model, "get_base_model") else None)
+        if inner is None or inner is model:
+            break
+        model = inner
+    decoder = model.base_model
+    blocks = list(getattr(decoder, "h", ()))
+    depths = {}
+    for index, block in enumerate(blocks):
+        depths.update({id(p): len(blocks) - 1 - index for p in block.parameters()})
+    for embedding in (getattr(decoder, "wte", None), getattr(decoder, "wpe", None)):
+        if embedding is not None:
+            depths.update({id(p): len(blocks) for p in embedding.parameters()})
+    return depths
