@@ -18,10 +18,8 @@ from pathlib import Path
 
 from payoff import mean_and_error  # benchmarks/payoff.py, beside this file
 
-from gpt_hf.runs.finetune_arguments import FinetuneDataArguments, FinetuneModelArguments
-from gpt_hf.runs.finetuning import finetune
-from gpt_hf.studies import held_out_score, study_training_args
-from gpt_hf.studies.data_efficiency import METHODS
+from gpt_hf.runs.finetune_arguments import FinetuneDataArguments
+from gpt_hf.studies.data_efficiency import METHODS, finetune_on_study_rows
 from gpt_hf.tasks.benchmarks import BENCHMARKS
 
 SCALED_LEARNING_RATE = 3.75e-4  # the scaled recipe's at the tiny recipe's width 128 (6.25e-5 x 768 / 128)
@@ -65,25 +63,24 @@ VARIANTS = {
 
 def run(args) -> None:
     folder = Path(args.study)
-    task = BENCHMARKS[args.benchmark].task
-    pair = "text_pair" if task == "entailment" else None
+    data_args = FinetuneDataArguments(benchmark=args.benchmark, max_length=args.max_length)  # task and problem type
+    files = {split: str(folder / f"{split}.jsonl") for split in ("validation", "test")}
     for variant in args.variants:
-        _, model_kwargs, training_kwargs = VARIANTS[variant]
+        _, model_options, recipe = VARIANTS[variant]
         for count in args.labels:
             for seed in args.seeds:
                 with tempfile.TemporaryDirectory() as scratch:
                     start = time.perf_counter()
-                    results = finetune(
-                        FinetuneModelArguments(model_name_or_path=args.pretrained, **model_kwargs),
-                        FinetuneDataArguments(
-                            task=task,
-                            train_file=str(folder / f"train-{count}-{seed}.jsonl"),
-                            validation_file=str(folder / "validation.jsonl"),
-                            test_file=str(folder / "test.jsonl"),
-                            text_pair_column=pair,
-                            max_length=args.max_length,
-                        ),
-                        study_training_args(Path(scratch) / "run", seed, True, **training_kwargs),
+                    score = finetune_on_study_rows(
+                        args.pretrained,
+                        str(folder / f"train-{count}-{seed}.jsonl"),
+                        files,
+                        data_args,
+                        seed,
+                        Path(scratch) / "run",
+                        use_cpu=True,
+                        model_options=model_options,
+                        **recipe,
                     )
                     seconds = time.perf_counter() - start
                 row = {
@@ -91,7 +88,7 @@ def run(args) -> None:
                     "variant": variant,
                     "labels": count,
                     "seed": seed,
-                    "score": held_out_score(results),
+                    "score": score,
                     "seconds": round(seconds, 1),
                 }
                 with open(args.results, "a", encoding="utf-8") as handle:

@@ -253,7 +253,8 @@ def test_self_labelled_tasks_train_save_reload_and_predict(pretrained, corpus, t
     assert logits.shape == (1, 4 if benchmark == "continuation" else 2)
 
 
-def test_head_gets_the_multiplied_learning_rate(pretrained, tmp_path):
+def classifier_and_optimizer(pretrained, tmp_path, **rates):
+    """A 3-class head on the tiny model and the optimizer GPTTrainer builds for it with these learning-rate options."""
     from gpt_hf.runs.finetune_arguments import FinetuneTrainingArguments
     from gpt_hf.runs.trainer import GPTTrainer
 
@@ -261,14 +262,17 @@ def test_head_gets_the_multiplied_learning_rate(pretrained, tmp_path):
         output_dir=str(tmp_path),
         use_cpu=True,
         report_to="none",
-        learning_rate=1e-4,
-        head_lr_multiplier=10.0,
         eval_strategy="no",
         save_strategy="no",
         load_best_model_at_end=False,
+        **rates,
     )
     model = gpt_hf.GPTHFForSequenceClassification.from_pretrained(pretrained, num_labels=3)
-    optimizer = GPTTrainer(model=model, args=args).create_optimizer()
+    return model, GPTTrainer(model=model, args=args).create_optimizer()
+
+
+def test_head_gets_the_multiplied_learning_rate(pretrained, tmp_path):
+    model, optimizer = classifier_and_optimizer(pretrained, tmp_path, learning_rate=1e-4, head_lr_multiplier=10.0)
     names = {id(p): n for n, p in model.named_parameters()}
     for group in optimizer.param_groups:
         group_names = {names[id(p)] for p in group["params"]}
@@ -281,25 +285,15 @@ def test_head_gets_the_multiplied_learning_rate(pretrained, tmp_path):
 
 def test_layer_lr_decay_gives_each_block_its_rate(pretrained, tmp_path):
     from gpt_hf.runs.finetune_arguments import FinetuneTrainingArguments
-    from gpt_hf.runs.trainer import GPTTrainer, parameter_depths
+    from gpt_hf.runs.trainer import parameter_depths
 
-    args = FinetuneTrainingArguments(
-        output_dir=str(tmp_path),
-        use_cpu=True,
-        report_to="none",
-        learning_rate=1e-3,
-        head_lr_multiplier=10.0,
-        layer_lr_decay=0.5,
-        eval_strategy="no",
-        save_strategy="no",
-        load_best_model_at_end=False,
+    model, optimizer = classifier_and_optimizer(
+        pretrained, tmp_path, learning_rate=1e-3, head_lr_multiplier=10.0, layer_lr_decay=0.5
     )
-    model = gpt_hf.GPTHFForSequenceClassification.from_pretrained(pretrained, num_labels=3)
     n_layer = model.config.n_layer
     wrapper = torch.nn.Module()  # a wrapper's name prefixes (DDP's `module.`) do not change the depths
     wrapper.module = model
     assert parameter_depths(wrapper) == parameter_depths(model)
-    optimizer = GPTTrainer(model=model, args=args).create_optimizer()
     rate = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
     for name, parameter in model.named_parameters():
         if name.startswith("score."):

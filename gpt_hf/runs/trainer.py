@@ -38,8 +38,7 @@ class GPTTrainer(Trainer):
         own = [CompleteCheckpointCallback(save_total_limit), self.stopper, self.progress]
         super().__init__(*args, callbacks=[*own, *(callbacks or [])], **kwargs)
         self._loss_parts: dict[str, list[torch.Tensor]] = {"task_loss": [], "lm_loss": []}
-        model = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model  # PEFT
-        self._is_language_model = isinstance(model, HEADS["AutoModelForCausalLM"].model_class)
+        self._is_language_model = isinstance(unwrapped(self.model), HEADS["AutoModelForCausalLM"].model_class)
 
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
         """`Trainer.train`, crash-safe: `True` resumes from the last *complete* checkpoint (transformers' own choice
@@ -101,7 +100,7 @@ class GPTTrainer(Trainer):
         if self.optimizer is not None or (multiplier == 1.0 and decay_per_layer == 1.0):
             return super().create_optimizer(*([model] if model is not None else []))
         model = model if model is not None else self.model
-        decay = set(self.get_decay_parameter_names(model))
+        decayed = set(self.get_decay_parameter_names(model))
         head = task_head_parameter_names(model)
         if not head and multiplier != 1.0:
             logger.warning(
@@ -114,7 +113,7 @@ class GPTTrainer(Trainer):
         for name, parameter in model.named_parameters():
             if parameter.requires_grad:
                 scale = multiplier if name in head else decay_per_layer ** depth.get(id(parameter), 0)
-                groups.setdefault((scale, name in decay), []).append(parameter)
+                groups.setdefault((scale, name in decayed), []).append(parameter)
         parameter_groups = [
             {
                 "params": params,
@@ -140,9 +139,7 @@ class GPTTrainer(Trainer):
 def task_head_parameter_names(model) -> set[str]:
     """Names of the parameters in the modules the model declares as its task head (`task_head_modules`), also
     when the model is wrapped (PEFT, DDP), whose parameter names carry a prefix."""
-    modules = getattr(model, "task_head_modules", None)
-    if modules is None and hasattr(model, "module"):  # DDP / DataParallel
-        modules = getattr(model.module, "task_head_modules", None)
+    modules = getattr(unwrapped(model), "task_head_modules", None)
     segments = {f".{module}." for module in modules or ()}
     return {name for name, _ in model.named_parameters() if any(s in f".{name}" for s in segments)}
 
@@ -151,12 +148,7 @@ def parameter_depths(model) -> dict[int, int]:
     """How many blocks below the top each decoder parameter sits (by `id`), for layer-wise learning rates (ULMFiT's
     discriminative fine-tuning): the last block 0, the first n_layer - 1, the embeddings n_layer; the final LayerNorm
     and anything else 0. Found through the modules, so a PEFT or DDP wrapper's name prefixes do not matter."""
-    for _ in range(4):  # DDP's `module`, PEFT's base model: unwrap until the model itself
-        inner = getattr(model, "module", None) or (model.get_base_model() if hasattr(model, "get_base_model") else None)
-        if inner is None or inner is model:
-            break
-        model = inner
-    decoder = model.base_model
+    decoder = unwrapped(model).base_model
     blocks = list(getattr(decoder, "h", ()))
     depths = {}
     for index, block in enumerate(blocks):
@@ -165,3 +157,15 @@ def parameter_depths(model) -> dict[int, int]:
         if embedding is not None:
             depths.update({id(p): len(blocks) for p in embedding.parameters()})
     return depths
+
+
+def unwrapped(model):
+    """The gpt_hf model inside DDP / DataParallel (`module`) and PEFT (`get_base_model`) wrappers."""
+    for _ in range(4):
+        inner = getattr(model, "module", None)
+        if inner is None and hasattr(model, "get_base_model"):
+            inner = model.get_base_model()
+        if inner is None or inner is model:
+            return model
+        model = inner
+    return model

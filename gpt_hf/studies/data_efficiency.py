@@ -126,21 +126,27 @@ def run_study(study: StudyArguments, data_args: FinetuneDataArguments) -> dict:
         files = {split: _write_jsonl(raw[split], work / f"{split}.jsonl") for split in ("validation", "test")}
         encoded, labels = data_args.task_type.label_format.encode(raw, data_args.problem_type)  # ids, as trained
         metric = labels.kind.default_metric
+        recipe = {  # the study's overrides of the fine-tuning recipe
+            key: value
+            for key, value in (("learning_rate", study.learning_rate), ("num_train_epochs", study.num_train_epochs))
+            if value is not None
+        }
         rows = []
         for count in counts:
             for seed in study.seeds:
                 train = raw["train"].shuffle(seed=seed).select(range(count))
                 train_file = _write_jsonl(train, work / f"train-{count}-{seed}.jsonl")
                 for method, scratch in (("pre-trained", False), ("from scratch", True)):
-                    score = _finetune_once(
+                    score = finetune_on_study_rows(
                         pretrained,
-                        scratch,
                         train_file,
                         files,
                         data_args,
-                        study,
                         seed,
                         work / "runs" / f"{count}-{seed}-{int(scratch)}",
+                        use_cpu=study.use_cpu,
+                        model_options={"from_scratch": scratch},
+                        **recipe,
                     )
                     rows.append({"labels": count, "seed": seed, "method": method, "score": score})
                 baseline = tfidf_baseline(
@@ -179,24 +185,30 @@ def _pretrain(study: StudyArguments, folder: Path) -> str:
     return str(folder)
 
 
-def _finetune_once(
-    pretrained: str, scratch: bool, train_file: str, files: dict, data_args, study, seed: int, output_dir: Path
+def finetune_on_study_rows(
+    pretrained: str,
+    train_file: str,
+    files: dict,
+    data_args,
+    seed: int,
+    output_dir: Path,
+    *,
+    use_cpu: bool = False,
+    model_options: dict | None = None,
+    **recipe,
 ) -> float:
-    """One fine-tuning run with the default recipe (or the study's overrides); the test score by the task's metric."""
-    inputs = data_args.task_type.inputs  # the study's files hold the normalised columns
+    """One fine-tuning run on a study's files (normalised columns: `train_file`, `files['validation']`,
+    `files['test']`) with the default recipe, or `recipe`'s training arguments and `model_options`' model arguments
+    on top; the test score by the task's metric. benchmarks/levers.py runs its variants through it too."""
+    inputs = data_args.task_type.inputs
     columns = dict(
         label_column="label",
         text_pair_column="text_pair" if "text_pair" in inputs else None,
         context_column="context" if "context" in inputs else None,
         choice_columns=["choices"] if "choices" in inputs else None,
     )
-    recipe = {
-        key: value
-        for key, value in (("learning_rate", study.learning_rate), ("num_train_epochs", study.num_train_epochs))
-        if value is not None
-    }
     results = finetune(
-        FinetuneModelArguments(model_name_or_path=pretrained, from_scratch=scratch),
+        FinetuneModelArguments(model_name_or_path=pretrained, **(model_options or {})),
         FinetuneDataArguments(
             task=data_args.task,
             train_file=train_file,
@@ -206,7 +218,7 @@ def _finetune_once(
             problem_type=data_args.problem_type,
             **columns,
         ),
-        study_training_args(output_dir, seed, study.use_cpu, **recipe),
+        study_training_args(output_dir, seed, use_cpu, **recipe),
     )
     return held_out_score(results)
 
